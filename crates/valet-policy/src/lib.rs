@@ -1,0 +1,1 @@
+//! Cedar policy layer of Valet.

@@ -1,0 +1,128 @@
+//! Errors of the token layer. A refused request is not an error: it is a
+//! [`Verdict::Denied`](crate::Verdict) value. Errors are for bad input, bad keys and I/O.
+
+use crate::KeyId;
+
+/// A request (audience, action, transaction details) that cannot be judged as given.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// The request JSON does not parse.
+    #[error("the request is not valid JSON: {0}")]
+    Json(String),
+    /// The request is structurally wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// One transaction field is wrong.
+    #[error("transaction field `{field}` {problem}")]
+    Field {
+        /// The field's name.
+        field: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Too many transaction fields.
+    #[error("the transaction has {count} fields, more than the limit of {max}")]
+    TooManyFields {
+        /// How many were sent.
+        count: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The request JSON is larger than allowed.
+    #[error("the request is {size} bytes, more than the limit of {max}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The request JSON nests deeper than allowed.
+    #[error("the request JSON nests deeper than {max} levels")]
+    TooDeep {
+        /// The configured limit.
+        max: usize,
+    },
+}
+
+/// An error in building, reading or attenuating a token.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TokenError {
+    /// The bytes or text are not a token.
+    #[error("not a valet token: {0}")]
+    Format(String),
+    /// The token is bigger than the configured cap.
+    #[error("the token is {size} bytes, more than the limit of {max}")]
+    TooLarge {
+        /// Its size.
+        size: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// The token has more blocks than the configured cap.
+    #[error("the token has {count} blocks, more than the limit of {max}")]
+    TooManyBlocks {
+        /// How many it has.
+        count: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// A required claim was not given to the mint builder.
+    #[error("cannot mint a token without {0}")]
+    Missing(&'static str),
+    /// A value given to a builder is not acceptable.
+    #[error("{0}")]
+    Invalid(String),
+    /// The requested lifetime exceeds the issuer's maximum.
+    #[error("a lifetime of {requested_secs}s is longer than the issuer's maximum of {max_secs}s: ask for a shorter one")]
+    LifetimeTooLong {
+        /// What was asked, in seconds.
+        requested_secs: u64,
+        /// The issuer's maximum, in seconds.
+        max_secs: u64,
+    },
+    /// An attenuation would widen what the parent token allows.
+    #[error("attenuation refused: {0}")]
+    Widening(String),
+    /// The token names a key that the key set does not hold.
+    #[error("the token was signed by key id {0}, which this verifier does not trust: add that public key to the key set, or mint a new token with a trusted key")]
+    UnknownKey(KeyId),
+    /// The token names no key id and the key set cannot pick one.
+    #[error("the token names no key id and the key set holds several keys")]
+    NoKeyId,
+    /// A signature does not verify.
+    #[error("the token's signature does not verify: it was altered or signed by another key")]
+    Signature,
+    /// A Datalog check written by hand does not parse.
+    #[error("invalid Datalog: {0}")]
+    Datalog(String),
+}
+
+/// An error reading or writing keys.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key text is not in the documented format.
+    #[error("{0}")]
+    Format(String),
+    /// Reading or writing a key file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A private key file can be read by other users.
+    #[error("{path} can be read by other users (mode {mode:o}): run `chmod 600 {path}` and try again")]
+    Permissions {
+        /// The file.
+        path: String,
+        /// Its mode bits.
+        mode: u32,
+    },
+    /// The file exists and overwriting was not asked for.
+    #[error("{0} already exists: remove it or pass --force to overwrite it")]
+    Exists(String),
+}
