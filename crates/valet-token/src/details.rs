@@ -351,7 +351,9 @@ mod tests {
 
     #[test]
     fn decimal_refuses_bad_text() {
-        for bad in ["", "1.", ".5", "1e3", "12abc", "1.2.3", "+1", " 1", "NaN", "--1"] {
+        for bad in [
+            "", "1.", ".5", "1e3", "12abc", "1.2.3", "+1", " 1", "NaN", "--1",
+        ] {
             assert!(
                 matches!(bad.parse::<Decimal>(), Err(DecimalError::Syntax(_))),
                 "{bad}"
@@ -403,8 +405,11 @@ mod tests {
         for i in 0..40 {
             obj.insert(format!("f{i}"), "v".into());
         }
-        let e = TransactionDetails::from_json_value(&serde_json::Value::Object(obj), 32)
-            .unwrap_err();
-        assert!(matches!(e, RequestError::TooManyFields { count: 40, max: 32 }));
+        let e =
+            TransactionDetails::from_json_value(&serde_json::Value::Object(obj), 32).unwrap_err();
+        assert!(matches!(
+            e,
+            RequestError::TooManyFields { count: 40, max: 32 }
+        ));
     }
 }

@@ -1,7 +1,7 @@
 //! Errors of the token layer. A refused request is not an error: it is a
 //! [`Verdict::Denied`](crate::Verdict) value. Errors are for bad input, bad keys and I/O.
 
-use crate::KeyId;
+use crate::keys::KeyId;
 
 /// A request (audience, action, transaction details) that cannot be judged as given.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -115,7 +115,9 @@ pub enum KeyError {
         source: std::io::Error,
     },
     /// A private key file can be read by other users.
-    #[error("{path} can be read by other users (mode {mode:o}): run `chmod 600 {path}` and try again")]
+    #[error(
+        "{path} can be read by other users (mode {mode:o}): run `chmod 600 {path}` and try again"
+    )]
     Permissions {
         /// The file.
         path: String,

@@ -1,7 +1,107 @@
+//! # valet-token: valet keys for AI agents
+//!
+//! A valet key is a [Biscuit](https://www.biscuitsec.org) token that opens one door (an
+//! audience, RFC 8707), carries a few powers (scopes and RFC 9396 transaction limits),
+//! expires soon, and can be narrowed offline by whoever holds it for a sub-agent. This crate
+//! mints, attenuates and verifies them; it has no policy-engine dependency, so an agent that
+//! only attenuates links this crate alone.
+//!
+//! ```
+//! use std::time::{Duration, SystemTime};
+//! use valet_token::*;
+//!
+//! let root = RootKeyPair::generate(KeyId(1));
+//! let pay = Audience::parse("https://pay.example.com")?;
+//! let now = SystemTime::now();
+//! let token = Issuer::new(root.clone()).mint_at(
+//!     TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+//!         .audience(pay.clone())
+//!         .scope(Scope::parse("payments:write")?)
+//!         .expires_in(Duration::from_secs(900))
+//!         .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?)),
+//!     now,
+//! )?;
+//! // The holder cuts a narrower copy for a sub-agent, with no key.
+//! let child = token.attenuate(
+//!     Attenuation::new().delegate("invoice-agent").max("payment", "amount", "50.00".parse()?),
+//! )?;
+//! let verifier = Verifier::new(KeySet::new().with(root.public()));
+//! let pay_50 = Request::new(pay.clone(), "pay_invoice").details(
+//!     TransactionDetails::new("payment").with("amount", "50.00"),
+//! );
+//! assert!(verifier.verify(&child, &pay_50, now, &NoRevocations).is_allowed());
+//! let pay_51 = Request::new(pay, "pay_invoice")
+//!     .details(TransactionDetails::new("payment").with("amount", "51.00"));
+//! let verdict = verifier.verify(&child, &pay_51, now, &NoRevocations);
+//! assert_eq!(
+//!     verdict.reasons()[0].message,
+//!     "block 1 (delegate: invoice-agent) limits payment amount to 50.00, requested `51.00`"
+//! );
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## The token format (a public format, version 1)
+//!
+//! Every block carries its meaning twice: as Datalog that any Biscuit library evaluates, and
+//! as a JSON `context` string (Biscuit's per-block context field) that Valet reads to
+//! explain refusals and to expose claims.
+//!
+//! **Authority block** (signed by the root key, whose id is the Biscuit root key id). Facts:
+//! `subject(s)`, `client(c)`, `token_id(id)` (optional), `audience(uri)` (one per audience),
+//! `scope(s)` (one per scope), `expires(date)`. Checks, in this order:
+//! 1. `check if time($t), $t <= {expiry}`
+//! 2. `check if time($t), $t >= {not_before}` (when set)
+//! 3. `check if request_audience($a), {audiences}.contains($a)`
+//! 4. `reject if request_scope($s), !{scopes}.contains($s)` (or `reject if request_scope($s)`
+//!    when no scope is granted)
+//! 5. when authorization details are granted, one check whose alternatives are: a request
+//!    without details whose action no grant lists
+//!    (`request_details(false), request_action($a), !{all_actions}.contains($a)`), or, per
+//!    grant, `request_detail_type(type)` with its actions (`request_action`), locations
+//!    (`request_audience`), identifier (`request_field("identifier", id)`) and limits
+//!    (`request_decimal(field, $v), $v <= max` with decimals scaled by 10^4;
+//!    `request_field(field, $v), {set}.contains($v)`)
+//! 6. `check if token_blocks($n), $n <= {1 + max_depth}` (when a depth cap is set)
+//!
+//! **Attenuation blocks** may carry the fact `delegate(name)` and add, in this order:
+//! expiry, audience and scope checks of the same shape; per field limit
+//! `check if request_details(false) or request_detail_type($t), $t != type or <limit>`; per
+//! action restriction the same with `request_action($a), {actions}.contains($a)`; a depth
+//! cap `check if token_blocks($n), $n <= {index + 1 + max_depth}`; raw checks last.
+//!
+//! **Facts the verifier supplies**: `time(date)`, `request_audience(uri)`,
+//! `request_action(name)`, `request_scope(s)` for each scope the request needs,
+//! `token_blocks(n)`, `request_details(bool)`, `request_detail_type(type)`,
+//! `request_field(name, value)` for string and boolean fields, `request_decimal(name, n)`
+//! for fields readable as decimals (scaled by 10^4), `request_list(name, item)` for arrays.
+//!
+//! Holder binding, signed delegation and approvals will use third-party blocks and new
+//! fact names (`holder_key`, `approval`); tokens of this version stay valid.
+//!
+//! ## Limits
+//! [`Limits`] caps token size (16 KiB), blocks (16), Datalog facts (1000), iterations (100)
+//! and time (10 ms), request size (64 KiB), nesting (8) and transaction fields (32).
+//! Hitting any of them is a deny with that reason.
+
+#![forbid(unsafe_code)]
+
+mod datalog;
 pub mod details;
 mod error;
+mod keys;
+mod model;
+mod token;
+mod verify;
+
+pub use details::{Decimal, DecimalError, FieldValue, TransactionDetails};
 pub use error::{KeyError, RequestError, TokenError};
-/// Key id placeholder.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct KeyId(pub u32);
-impl std::fmt::Display for KeyId { fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { write!(f, "{}", self.0) } }
+pub use keys::{KeyId, KeySet, RootKeyPair, RootPublicKey};
+pub use model::{
+    rfc3339, ActionLimit, Audience, AuthorizationDetail, Claims, FieldLimit, Limit, Link,
+    RevocationId, Scope,
+};
+pub use token::{Attenuation, Issuer, Token, TokenBuilder, DEFAULT_MAX_LIFETIME};
+pub use verify::{
+    Denial, Limits, NoRevocations, Reason, ReasonKind, Request, RevocationCheck, Verdict,
+    VerifiedToken, Verifier,
+};

@@ -1,0 +1,876 @@
+//! Verification: the signature chain, then every block's checks against one request.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use biscuit_auth::builder::{self as bb, Fact};
+use biscuit_auth::error::{FailedCheck, Logic, RunLimit, Token as BiscuitError};
+use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, UnverifiedBiscuit};
+use serde::Serialize;
+
+use crate::datalog::{check_kinds, CheckKind};
+use crate::details::{FieldValue, TransactionDetails, DEFAULT_MAX_DETAIL_FIELDS};
+use crate::error::{RequestError, TokenError};
+use crate::keys::KeySet;
+use crate::model::{rfc3339, unix_secs, Audience, BlockSpec, Claims, Limit, RevocationId, Scope};
+use crate::token::Token;
+
+/// Limits applied to every verification. Each has a documented default.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// Largest token accepted, in bytes (default 16 KiB).
+    pub max_token_bytes: usize,
+    /// Most blocks in a token, authority included (default 16).
+    pub max_blocks: usize,
+    /// Most Datalog facts per decision (default 1000).
+    pub max_facts: u64,
+    /// Most Datalog iterations per decision (default 100).
+    pub max_iterations: u64,
+    /// Most Datalog time per decision (default 10 ms).
+    pub max_datalog_time: Duration,
+    /// Largest request JSON, in bytes (default 64 KiB).
+    pub max_request_bytes: usize,
+    /// Deepest request JSON nesting (default 8).
+    pub max_request_depth: usize,
+    /// Most fields in one transaction (default 32).
+    pub max_detail_fields: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_token_bytes: 16 * 1024,
+            max_blocks: 16,
+            max_facts: 1000,
+            max_iterations: 100,
+            max_datalog_time: Duration::from_millis(10),
+            max_request_bytes: 64 * 1024,
+            max_request_depth: 8,
+            max_detail_fields: DEFAULT_MAX_DETAIL_FIELDS,
+        }
+    }
+}
+
+/// What is being attempted: where, which operation, with which transaction details.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Request {
+    /// The resource server where the token is presented (this server's own URI).
+    pub audience: Audience,
+    /// The tool or operation name.
+    pub action: String,
+    /// The transaction, as one RFC 9396 object.
+    #[serde(
+        rename = "authorization_details",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub details: Option<TransactionDetails>,
+    /// Scopes the operation needs; every one must be granted by every block.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scopes: Vec<Scope>,
+}
+
+impl Request {
+    /// A request for `action` at `audience`, with no details and no required scope.
+    pub fn new(audience: Audience, action: impl Into<String>) -> Self {
+        Request {
+            audience,
+            action: action.into(),
+            details: None,
+            scopes: Vec::new(),
+        }
+    }
+
+    /// Adds the transaction details.
+    #[must_use]
+    pub fn details(mut self, details: TransactionDetails) -> Self {
+        self.details = Some(details);
+        self
+    }
+
+    /// Adds a scope the operation needs.
+    #[must_use]
+    pub fn scope(mut self, scope: Scope) -> Self {
+        self.scopes.push(scope);
+        self
+    }
+
+    /// Reads `{"audience": URI, "action": NAME, "authorization_details": {...}, "scopes": [...]}`
+    /// (details and scopes optional), within the size, depth and field limits.
+    pub fn from_json(text: &str, limits: &Limits) -> Result<Self, RequestError> {
+        if text.len() > limits.max_request_bytes {
+            return Err(RequestError::TooLarge {
+                size: text.len(),
+                max: limits.max_request_bytes,
+            });
+        }
+        if json_depth(text) > limits.max_request_depth {
+            return Err(RequestError::TooDeep {
+                max: limits.max_request_depth,
+            });
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(text).map_err(|e| RequestError::Json(e.to_string()))?;
+        Self::from_json_value(&v, limits)
+    }
+
+    /// Reads a request from an already parsed JSON value.
+    pub fn from_json_value(v: &serde_json::Value, limits: &Limits) -> Result<Self, RequestError> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| RequestError::Invalid("the request must be a JSON object".into()))?;
+        for key in obj.keys() {
+            if !matches!(
+                key.as_str(),
+                "audience" | "action" | "authorization_details" | "scopes"
+            ) {
+                return Err(RequestError::Invalid(format!(
+                    "unknown request member `{key}`: expected `audience`, `action`, `authorization_details` or `scopes`"
+                )));
+            }
+        }
+        let text = |name: &str| -> Result<String, RequestError> {
+            match obj.get(name) {
+                Some(serde_json::Value::String(s)) => Ok(s.clone()),
+                Some(other) => Err(RequestError::Invalid(format!(
+                    "request member `{name}` must be a string, found {}",
+                    crate::details::json_kind(other)
+                ))),
+                None => Err(RequestError::Invalid(format!(
+                    "the request has no `{name}`"
+                ))),
+            }
+        };
+        let audience =
+            Audience::parse(text("audience")?).map_err(|e| RequestError::Invalid(e.to_string()))?;
+        let action = text("action")?;
+        if action.is_empty() {
+            return Err(RequestError::Invalid(
+                "the request's `action` is empty".into(),
+            ));
+        }
+        let details = match obj.get("authorization_details") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(d) => Some(TransactionDetails::from_json_value(
+                d,
+                limits.max_detail_fields,
+            )?),
+        };
+        let scopes = match obj.get("scopes") {
+            None => Vec::new(),
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .map(|s| {
+                    s.as_str()
+                        .ok_or_else(|| RequestError::Invalid("`scopes` must hold strings".into()))
+                        .and_then(|s| {
+                            Scope::parse(s).map_err(|e| RequestError::Invalid(e.to_string()))
+                        })
+                })
+                .collect::<Result<_, _>>()?,
+            Some(_) => {
+                return Err(RequestError::Invalid(
+                    "`scopes` must be an array of strings".into(),
+                ))
+            }
+        };
+        Ok(Request {
+            audience,
+            action,
+            details,
+            scopes,
+        })
+    }
+}
+
+/// Maximum nesting depth of JSON text, counted without parsing it.
+fn json_depth(text: &str) -> usize {
+    let (mut depth, mut max, mut in_str, mut escaped) = (0usize, 0usize, false, false);
+    for b in text.bytes() {
+        if in_str {
+            match (escaped, b) {
+                (true, _) => escaped = false,
+                (false, b'\\') => escaped = true,
+                (false, b'"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_str = true,
+            b'{' | b'[' => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    max
+}
+
+/// Whether a revocation id has been revoked.
+pub trait RevocationCheck {
+    /// True when `id` is revoked.
+    fn is_revoked(&self, id: &RevocationId) -> bool;
+}
+
+/// Nothing is revoked.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoRevocations;
+
+impl RevocationCheck for NoRevocations {
+    fn is_revoked(&self, _: &RevocationId) -> bool {
+        false
+    }
+}
+
+impl<S: std::hash::BuildHasher> RevocationCheck for std::collections::HashSet<RevocationId, S> {
+    fn is_revoked(&self, id: &RevocationId) -> bool {
+        self.contains(id)
+    }
+}
+
+impl RevocationCheck for BTreeSet<RevocationId> {
+    fn is_revoked(&self, id: &RevocationId) -> bool {
+        self.contains(id)
+    }
+}
+
+/// Why a token was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ReasonKind {
+    /// The token does not parse.
+    Format,
+    /// Over the token size or block-count cap.
+    TooLarge,
+    /// Its key id is not in the key set.
+    UnknownKey,
+    /// A signature does not verify.
+    Signature,
+    /// A block id is revoked.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+    /// Before its not-before time.
+    NotYetValid,
+    /// Presented at an audience it is not for.
+    Audience,
+    /// A scope the request needs is not granted.
+    Scope,
+    /// The transaction is outside the grant or a block's limit.
+    Limit,
+    /// The action is not allowed for the transaction type.
+    Action,
+    /// More blocks than a depth cap allows.
+    Depth,
+    /// A raw Datalog check failed.
+    Check,
+    /// A Datalog limit (facts, iterations, time) was hit.
+    RunLimit,
+    /// Anything unexpected; always a deny.
+    Internal,
+}
+
+/// One reason for a deny, with the block it comes from.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// What kind of refusal.
+    pub kind: ReasonKind,
+    /// The block whose check failed (0 is the authority block).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub block: Option<usize>,
+    /// That block's delegate, if named.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<String>,
+    /// The explanation.
+    pub message: String,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Reason {
+    fn new(kind: ReasonKind, message: impl Into<String>) -> Self {
+        Reason {
+            kind,
+            block: None,
+            delegate: None,
+            message: message.into(),
+        }
+    }
+}
+
+/// A token whose signature chain verified, with its claims.
+#[derive(Clone, Debug)]
+pub struct VerifiedToken {
+    claims: Claims,
+}
+
+impl VerifiedToken {
+    /// The verified claims.
+    pub fn claims(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// Takes the claims.
+    pub fn into_claims(self) -> Claims {
+        self.claims
+    }
+}
+
+/// The outcome of verifying a token for one request: a value, never an error.
+#[derive(Clone, Debug)]
+pub enum Verdict {
+    /// Every signature and every check passed.
+    Allowed(VerifiedToken),
+    /// Refused, with reasons.
+    Denied(Denial),
+}
+
+/// A refusal.
+#[derive(Clone, Debug)]
+pub struct Denial {
+    /// Every reason found (at least one).
+    pub reasons: Vec<Reason>,
+    /// The token's claims when it could be read; verified only if `signature_verified`.
+    pub claims: Option<Claims>,
+    /// Whether the signatures were checked and valid.
+    pub signature_verified: bool,
+}
+
+impl Verdict {
+    /// Whether the request is allowed.
+    pub fn is_allowed(&self) -> bool {
+        matches!(self, Verdict::Allowed(_))
+    }
+
+    /// The reasons of a deny (empty for an allow).
+    pub fn reasons(&self) -> &[Reason] {
+        match self {
+            Verdict::Allowed(_) => &[],
+            Verdict::Denied(d) => &d.reasons,
+        }
+    }
+
+    /// The claims, when the token could be read.
+    pub fn claims(&self) -> Option<&Claims> {
+        match self {
+            Verdict::Allowed(v) => Some(&v.claims),
+            Verdict::Denied(d) => d.claims.as_ref(),
+        }
+    }
+
+    fn deny(reason: Reason, claims: Option<Claims>) -> Self {
+        Verdict::Denied(Denial {
+            reasons: vec![reason],
+            claims,
+            signature_verified: false,
+        })
+    }
+}
+
+/// Checks tokens against the key set, with limits. Build once and share: it is `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    keys: KeySet,
+    limits: Limits,
+}
+
+impl Verifier {
+    /// A verifier trusting these keys, with default limits.
+    pub fn new(keys: KeySet) -> Self {
+        Verifier {
+            keys,
+            limits: Limits::default(),
+        }
+    }
+
+    /// Replaces the limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Verifies token bytes (binary form).
+    pub fn verify_bytes(
+        &self,
+        bytes: &[u8],
+        request: &Request,
+        now: SystemTime,
+        revoked: &dyn RevocationCheck,
+    ) -> Verdict {
+        if bytes.len() > self.limits.max_token_bytes {
+            return Verdict::deny(
+                Reason::new(
+                    ReasonKind::TooLarge,
+                    format!(
+                        "the token is {} bytes, more than the limit of {}",
+                        bytes.len(),
+                        self.limits.max_token_bytes
+                    ),
+                ),
+                None,
+            );
+        }
+        match Token::from_bytes(bytes) {
+            Ok(token) => self.verify(&token, request, now, revoked),
+            Err(e) => Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
+        }
+    }
+
+    /// Verifies a token for one request at time `now`.
+    pub fn verify(
+        &self,
+        token: &Token,
+        request: &Request,
+        now: SystemTime,
+        revoked: &dyn RevocationCheck,
+    ) -> Verdict {
+        let bytes = token.raw_bytes();
+        if bytes.len() > self.limits.max_token_bytes {
+            return Verdict::deny(
+                Reason::new(
+                    ReasonKind::TooLarge,
+                    format!(
+                        "the token is {} bytes, more than the limit of {}",
+                        bytes.len(),
+                        self.limits.max_token_bytes
+                    ),
+                ),
+                None,
+            );
+        }
+        if token.block_count() > self.limits.max_blocks {
+            return Verdict::deny(
+                Reason::new(
+                    ReasonKind::TooLarge,
+                    format!(
+                        "the token has {} blocks, more than the limit of {}",
+                        token.block_count(),
+                        self.limits.max_blocks
+                    ),
+                ),
+                None,
+            );
+        }
+        let claims = match token.unverified_claims() {
+            Ok(c) => c,
+            Err(e) => return Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
+        };
+        // Refusals that need no signature: a deny never needs one, an allow always does.
+        if let Some(reason) = fast_refusal(token, request, now, revoked) {
+            return Verdict::deny(reason, Some(claims));
+        }
+        let Some(key_id) = token.key_id() else {
+            return Verdict::deny(
+                Reason::new(
+                    ReasonKind::UnknownKey,
+                    "the token names no key id: mint tokens with a key id from the key set",
+                ),
+                Some(claims),
+            );
+        };
+        let Some(key) = self.keys.get(key_id) else {
+            return Verdict::deny(
+                Reason::new(
+                    ReasonKind::UnknownKey,
+                    TokenError::UnknownKey(key_id).to_string(),
+                ),
+                Some(claims),
+            );
+        };
+        let biscuit = match UnverifiedBiscuit::from(bytes)
+            .and_then(|u| u.verify(key).map_err(biscuit_auth::error::Token::Format))
+        {
+            Ok(b) => b,
+            Err(_) => {
+                return Verdict::deny(
+                    Reason::new(ReasonKind::Signature, TokenError::Signature.to_string()),
+                    Some(claims),
+                )
+            }
+        };
+        match self.run_datalog(&biscuit, token, request, now) {
+            Ok(()) => Verdict::Allowed(VerifiedToken { claims }),
+            Err(reasons) => Verdict::Denied(Denial {
+                reasons,
+                claims: Some(claims),
+                signature_verified: true,
+            }),
+        }
+    }
+
+    fn run_datalog(
+        &self,
+        biscuit: &biscuit_auth::Biscuit,
+        token: &Token,
+        request: &Request,
+        now: SystemTime,
+    ) -> Result<(), Vec<Reason>> {
+        let internal = |e: BiscuitError| {
+            vec![Reason::new(
+                ReasonKind::Internal,
+                format!("the token could not be evaluated: {e}"),
+            )]
+        };
+        let mut builder = AuthorizerBuilder::new().set_limits(AuthorizerLimits {
+            max_facts: self.limits.max_facts,
+            max_iterations: self.limits.max_iterations,
+            max_time: self.limits.max_datalog_time,
+        });
+        for fact in request_facts(request, now, token.block_count()) {
+            builder = builder.fact(fact).map_err(internal)?;
+        }
+        let mut authorizer = builder
+            .policy("allow if true")
+            .and_then(|b| b.build(biscuit))
+            .map_err(internal)?;
+        match authorizer.authorize() {
+            Ok(_) => Ok(()),
+            Err(BiscuitError::FailedLogic(
+                Logic::Unauthorized { checks, .. } | Logic::NoMatchingPolicy { checks },
+            )) if !checks.is_empty() => Err(checks
+                .iter()
+                .map(|c| explain(c, &token.specs, request))
+                .collect()),
+            Err(BiscuitError::RunLimit(limit)) => Err(vec![Reason::new(
+                ReasonKind::RunLimit,
+                match limit {
+                    RunLimit::TooManyFacts => format!(
+                        "the token's Datalog produced more than {} facts",
+                        self.limits.max_facts
+                    ),
+                    RunLimit::TooManyIterations => format!(
+                        "the token's Datalog ran more than {} iterations",
+                        self.limits.max_iterations
+                    ),
+                    RunLimit::Timeout => format!(
+                        "the token's Datalog ran longer than {:?}",
+                        self.limits.max_datalog_time
+                    ),
+                    other => other.to_string(),
+                },
+            )]),
+            Err(e) => Err(internal(e)),
+        }
+    }
+}
+
+/// The facts a request contributes (the public vocabulary, see the crate docs).
+fn request_facts(request: &Request, now: SystemTime, blocks: usize) -> Vec<Fact> {
+    let mut facts = Vec::with_capacity(8);
+    facts.push(bb::fact("time", &[bb::date(&now)]));
+    facts.push(bb::fact(
+        "request_audience",
+        &[bb::string(request.audience.as_str())],
+    ));
+    facts.push(bb::fact("request_action", &[bb::string(&request.action)]));
+    facts.push(bb::fact(
+        "token_blocks",
+        &[bb::int(i64::try_from(blocks).unwrap_or(i64::MAX))],
+    ));
+    for s in &request.scopes {
+        facts.push(bb::fact("request_scope", &[bb::string(s.as_str())]));
+    }
+    match &request.details {
+        None => facts.push(bb::fact("request_details", &[bb::boolean(false)])),
+        Some(d) => {
+            facts.push(bb::fact("request_details", &[bb::boolean(true)]));
+            facts.push(bb::fact("request_detail_type", &[bb::string(d.kind())]));
+            for (name, value) in d.fields() {
+                let n = bb::string(name);
+                match value {
+                    FieldValue::Str(s) => {
+                        facts.push(bb::fact("request_field", &[n.clone(), bb::string(s)]));
+                        if let Some(dec) = value.as_decimal() {
+                            facts.push(bb::fact("request_decimal", &[n, bb::int(dec.scaled())]));
+                        }
+                    }
+                    FieldValue::Long(_) => {
+                        if let Some(dec) = value.as_decimal() {
+                            facts.push(bb::fact("request_decimal", &[n, bb::int(dec.scaled())]));
+                        }
+                    }
+                    FieldValue::Bool(b) => {
+                        facts.push(bb::fact("request_field", &[n, bb::boolean(*b)]));
+                    }
+                    FieldValue::List(items) => {
+                        for item in items {
+                            facts.push(bb::fact("request_list", &[n.clone(), bb::string(item)]));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    facts
+}
+
+/// Refusals decided from the claims alone, before any signature is checked.
+fn fast_refusal(
+    token: &Token,
+    request: &Request,
+    now: SystemTime,
+    revoked: &dyn RevocationCheck,
+) -> Option<Reason> {
+    if let Some((i, id)) = token
+        .revocation_ids()
+        .iter()
+        .enumerate()
+        .find(|(_, id)| revoked.is_revoked(id))
+    {
+        let mut r = Reason::new(
+            ReasonKind::Revoked,
+            format!("block {i} of the token is revoked (revocation id {id})"),
+        );
+        r.block = Some(i);
+        return Some(r);
+    }
+    let t = unix_secs(now);
+    for (i, spec) in token.specs.iter().enumerate() {
+        for kind in check_kinds(spec, i) {
+            let failed = match kind {
+                CheckKind::Expiry(exp) => t > exp,
+                CheckKind::NotBefore(nbf) => t < nbf,
+                CheckKind::Audience(aud) => !aud.contains(&request.audience),
+                _ => false,
+            };
+            if failed {
+                return Some(describe(&kind, i, spec, request));
+            }
+        }
+    }
+    None
+}
+
+fn explain(check: &FailedCheck, specs: &[BlockSpec], request: &Request) -> Reason {
+    match check {
+        FailedCheck::Block(b) => {
+            let index = b.block_id as usize;
+            let described = specs.get(index).and_then(|spec| {
+                check_kinds(spec, index)
+                    .into_iter()
+                    .nth(b.check_id as usize)
+                    .map(|kind| describe(&kind, index, spec, request))
+            });
+            described.unwrap_or_else(|| {
+                let mut r = Reason::new(
+                    ReasonKind::Check,
+                    format!("block {index}: check failed: {}", b.rule),
+                );
+                r.block = Some(index);
+                r
+            })
+        }
+        FailedCheck::Authorizer(a) => Reason::new(
+            ReasonKind::Internal,
+            format!("verifier check failed: {}", a.rule),
+        ),
+    }
+}
+
+fn block_name(index: usize, spec: &BlockSpec) -> String {
+    match (index, &spec.delegate) {
+        (0, _) => "the token".to_owned(),
+        (i, Some(d)) => format!("block {i} (delegate: {d})"),
+        (i, None) => format!("block {i}"),
+    }
+}
+
+fn describe(kind: &CheckKind<'_>, index: usize, spec: &BlockSpec, request: &Request) -> Reason {
+    let who = block_name(index, spec);
+    let (k, message) = match kind {
+        CheckKind::Expiry(exp) => (
+            ReasonKind::Expired,
+            if index == 0 {
+                format!("token expired at {}", rfc3339(*exp))
+            } else {
+                format!("{who} expired at {}", rfc3339(*exp))
+            },
+        ),
+        CheckKind::NotBefore(nbf) => (
+            ReasonKind::NotYetValid,
+            format!("token is not valid before {}", rfc3339(*nbf)),
+        ),
+        CheckKind::Audience(aud) => {
+            let list = join(aud.iter().map(|a| a.as_str()));
+            (
+                ReasonKind::Audience,
+                if index == 0 {
+                    format!("token is for {list}, presented at {}", request.audience)
+                } else {
+                    format!(
+                        "{who} limits audiences to {list}, presented at {}",
+                        request.audience
+                    )
+                },
+            )
+        }
+        CheckKind::Scope(scopes) => {
+            let missing: Vec<&str> = request
+                .scopes
+                .iter()
+                .filter(|s| !scopes.contains(*s))
+                .map(|s| s.as_str())
+                .collect();
+            (
+                ReasonKind::Scope,
+                format!(
+                    "{who} does not grant scope {}",
+                    join_quoted(missing.into_iter())
+                ),
+            )
+        }
+        CheckKind::Grant(grants) => (grant_kind(grants, request), grant_message(grants, request)),
+        CheckKind::FieldLimit(l) => {
+            let got = request
+                .details
+                .as_ref()
+                .and_then(|d| d.get(&l.field))
+                .map(|v| match v {
+                    FieldValue::Str(s) => format!("`{s}`"),
+                    other => format!("a {}", other.kind()),
+                });
+            let what = match &l.limit {
+                Limit::Max(m) => format!("{who} limits {} {} to {m}", l.kind, l.field),
+                Limit::OneOf(_) => format!("{who} limits {} {} to {}", l.kind, l.field, l.limit),
+            };
+            (
+                ReasonKind::Limit,
+                match got {
+                    Some(g) => format!("{what}, requested {g}"),
+                    None => format!("{what}, and the transaction has no `{}`", l.field),
+                },
+            )
+        }
+        CheckKind::Actions(a) => (
+            ReasonKind::Action,
+            format!(
+                "{who} allows {} only for {}, requested `{}`",
+                a.kind,
+                join_quoted(a.actions.iter().map(String::as_str)),
+                request.action
+            ),
+        ),
+        CheckKind::Depth(max) => (
+            ReasonKind::Depth,
+            format!(
+                "{who} allows at most {} attenuation blocks after the authority block",
+                max.saturating_sub(1)
+            ),
+        ),
+        CheckKind::Raw(text) => (ReasonKind::Check, format!("{who}: check failed: {text}")),
+    };
+    Reason {
+        kind: k,
+        block: Some(index),
+        delegate: spec.delegate.clone(),
+        message,
+    }
+}
+
+fn grant_kind(grants: &[crate::AuthorizationDetail], request: &Request) -> ReasonKind {
+    match &request.details {
+        None => ReasonKind::Action,
+        Some(d) if grants.iter().all(|g| g.kind != d.kind()) => ReasonKind::Limit,
+        Some(_) => ReasonKind::Limit,
+    }
+}
+
+fn grant_message(grants: &[crate::AuthorizationDetail], request: &Request) -> String {
+    let Some(d) = &request.details else {
+        return format!(
+            "the token grants `{}` only with transaction details: send its authorization_details",
+            request.action
+        );
+    };
+    let of_type: Vec<_> = grants.iter().filter(|g| g.kind == d.kind()).collect();
+    if of_type.is_empty() {
+        return format!(
+            "the token grants no `{}` transactions (it grants {})",
+            d.kind(),
+            join_quoted(grants.iter().map(|g| g.kind.as_str()))
+        );
+    }
+    // Explain against the first grant of this type.
+    let mut problems = Vec::new();
+    for g in &of_type {
+        if !g.actions.is_empty() && !g.actions.contains(&request.action) {
+            problems.push(format!(
+                "action `{}` is not among {}",
+                request.action,
+                join_quoted(g.actions.iter().map(String::as_str))
+            ));
+        }
+        if !g.locations.is_empty() && !g.locations.contains(request.audience.as_str()) {
+            problems.push(format!(
+                "location {} is not among {}",
+                request.audience,
+                join(g.locations.iter().map(String::as_str))
+            ));
+        }
+        if let Some(id) = &g.identifier {
+            if d.get("identifier").and_then(FieldValue::as_str) != Some(id.as_str()) {
+                problems.push(format!("identifier must be `{id}`"));
+            }
+        }
+        for (field, limit) in &g.limits {
+            let value = d.get(field);
+            let ok = match (limit, value) {
+                (Limit::Max(m), Some(v)) => v.as_decimal().is_some_and(|x| x <= *m),
+                (Limit::OneOf(set), Some(FieldValue::Str(s))) => set.contains(s),
+                _ => false,
+            };
+            if !ok {
+                let got = match value {
+                    Some(FieldValue::Str(s)) => format!("`{s}`"),
+                    Some(other) => format!("a {}", other.kind()),
+                    None => "nothing".to_owned(),
+                };
+                problems.push(format!(
+                    "the token limits {} {field} to {limit}, requested {got}",
+                    g.kind
+                ));
+            }
+        }
+        if !problems.is_empty() {
+            break;
+        }
+    }
+    if problems.is_empty() {
+        format!(
+            "the transaction is outside the token's `{}` grant",
+            d.kind()
+        )
+    } else {
+        problems.join("; ")
+    }
+}
+
+fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(", ")
+}
+
+fn join_quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
