@@ -1,0 +1,148 @@
+//! A short agent task judged against the bundled `policies/`: mint, attenuate, authorize,
+//! and print each decision with its reasons.
+//!
+//! Run from the repository root: `cargo run --release -p valet --example demo`.
+
+use std::error::Error;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use valet::*;
+
+fn payment(amount: &str, currency: &str, recipient: &str) -> TransactionDetails {
+    TransactionDetails::new("payment")
+        .with("amount", amount)
+        .with("currency", currency)
+        .with("recipient", recipient)
+}
+
+fn show(step: &str, d: &Decision) {
+    println!("{step}\n  -> {}", d.outcome);
+    if let Some(a) = &d.approval {
+        println!("     approval needed: {a}");
+    }
+    for r in &d.reasons {
+        println!("     - {r}");
+    }
+    let audit = &d.audit;
+    println!(
+        "     audit: subject={} agent={} chain=[{}] policies=[{}]",
+        audit.subject.as_deref().unwrap_or("?"),
+        audit.agent.as_deref().unwrap_or("?"),
+        audit
+            .chain
+            .iter()
+            .filter_map(|l| l.delegate.as_deref())
+            .collect::<Vec<_>>()
+            .join(" -> "),
+        audit
+            .determining_policies
+            .iter()
+            .map(|p| p.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+}
+
+fn main() -> Result<(), Box<dyn Error>> {
+    let dir = std::env::args().nth(1).unwrap_or_else(|| "policies".to_owned());
+    let policies = PolicyStore::load(&dir).map_err(|e| format!("{dir}: {e}"))?;
+    println!("loaded the policies in {dir}/\n");
+
+    let root = RootKeyPair::generate(KeyId(1));
+    let pay = Audience::parse("https://pay.example.com")?;
+    let tools = Audience::parse("https://tools.example.com")?;
+    let now = SystemTime::now();
+    let clock = Arc::new(FixedClock::new(now));
+    let audit = Arc::new(MemoryAudit::new());
+    let authorizer = Authorizer::builder(KeySet::new().with(root.public()), policies)
+        .clock(clock.clone())
+        .audit(audit.clone())
+        .build();
+
+    let token = Issuer::new(root.clone()).mint_at(
+        TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+            .audience(pay.clone())
+            .audience(tools.clone())
+            .scope(Scope::parse("payments:write")?)
+            .scope(Scope::parse("tools:read")?)
+            .token_id("task-42")
+            .expires_in(Duration::from_secs(15 * 60))
+            .detail(
+                AuthorizationDetail::new("payment")
+                    .actions(["pay_invoice"])
+                    .max("amount", "1000.00".parse()?)
+                    .one_of("currency", ["USD"]),
+            ),
+        now,
+    )?;
+    println!(
+        "minted a token for the orchestrator ({} bytes): payments up to 1000.00 USD, 15 minutes\n",
+        token.to_bytes().len()
+    );
+    let child = token.attenuate(
+        Attenuation::new()
+            .delegate("invoice-agent")
+            .max("payment", "amount", "50.00".parse()?)
+            .one_of("payment", "recipient", ["alice@example.com"])
+            .expires_in(Duration::from_secs(5 * 60))
+            .now(now),
+    )?;
+    println!("attenuated it offline for invoice-agent: 50.00 to alice@example.com, 5 minutes\n");
+
+    let pay_req = |d: TransactionDetails| Request::new(pay.clone(), "pay_invoice").details(d);
+    show(
+        "1. invoice-agent pays alice 50.00 USD",
+        &authorizer.authorize(&child, &pay_req(payment("50.00", "USD", "alice@example.com"))),
+    );
+    show(
+        "2. invoice-agent pays alice 50.01 USD",
+        &authorizer.authorize(&child, &pay_req(payment("50.01", "USD", "alice@example.com"))),
+    );
+    show(
+        "3. invoice-agent pays bob 20.00 USD",
+        &authorizer.authorize(&child, &pay_req(payment("20.00", "USD", "bob@example.com"))),
+    );
+    show(
+        "4. invoice-agent presents its token at another server",
+        &authorizer.authorize(
+            &child,
+            &Request::new(Audience::parse("https://evil.example")?, "pay_invoice")
+                .details(payment("50.00", "USD", "alice@example.com")),
+        ),
+    );
+    show(
+        "5. the orchestrator pays carol 700.00 USD (above the approval threshold)",
+        &authorizer.authorize(&token, &pay_req(payment("700.00", "USD", "carol@example.com"))),
+    );
+    show(
+        "6. the orchestrator pays dave 10.00 USD (not an allowed recipient)",
+        &authorizer.authorize(&token, &pay_req(payment("10.00", "USD", "dave@example.com"))),
+    );
+    show(
+        "7. the orchestrator reads the calendar",
+        &authorizer.authorize(&token, &Request::new(tools.clone(), "read_calendar")),
+    );
+    show(
+        "8. a malformed transaction: amount `12.5x`",
+        &authorizer.authorize(&token, &pay_req(payment("12.5x", "USD", "alice@example.com"))),
+    );
+    clock.advance(Duration::from_secs(6 * 60));
+    show(
+        "9. six minutes later, invoice-agent pays alice 10.00 USD",
+        &authorizer.authorize(&child, &pay_req(payment("10.00", "USD", "alice@example.com"))),
+    );
+    if let Some(id) = token.revocation_ids().first() {
+        authorizer.revocations().revoke(id.clone())?;
+    }
+    show(
+        "10. the person revokes the orchestrator's token; it reads the calendar again",
+        &authorizer.authorize(&token, &Request::new(tools, "read_calendar")),
+    );
+
+    println!("\naudit log ({} records), last one:", audit.records().len());
+    if let Some(last) = audit.records().last() {
+        println!("{}", last.to_json_line());
+    }
+    Ok(())
+}

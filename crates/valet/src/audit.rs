@@ -1,0 +1,62 @@
+//! The audit record of one decision: one JSON line, never the token and never key material.
+
+use serde::Serialize;
+use valet_token::{Link, RevocationId, TransactionDetails};
+
+use crate::decision::{Outcome, Reason};
+use valet_policy::DeterminingPolicy;
+
+/// What is recorded for every decision.
+#[derive(Clone, Debug, Serialize)]
+pub struct AuditRecord {
+    /// When the decision was made (RFC 3339, the verifier's clock).
+    pub time: String,
+    /// Allow, deny or needs-approval.
+    pub outcome: Outcome,
+    /// Why.
+    pub reasons: Vec<Reason>,
+    /// The approval text, for needs-approval.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approval: Option<String>,
+    /// The token id, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    /// The person the agent acts for (as the token states it; see `token_verified`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// The agent the token was minted for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client: Option<String>,
+    /// The acting agent: the last delegate, else the client.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// Every attenuation block with its delegate and narrowing.
+    pub chain: Vec<Link>,
+    /// Whether the token's signatures were verified.
+    pub token_verified: bool,
+    /// Where the token was presented.
+    pub audience: String,
+    /// The operation.
+    pub action: String,
+    /// The transaction.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<TransactionDetails>,
+    /// The Cedar policies that determined the outcome.
+    pub determining_policies: Vec<DeterminingPolicy>,
+    /// The token's revocation ids, authority first.
+    pub revocation_ids: Vec<RevocationId>,
+}
+
+impl AuditRecord {
+    /// The record as one JSON line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).unwrap_or_else(|e| {
+            serde_json::json!({
+                "time": self.time,
+                "outcome": "deny",
+                "reasons": [{"layer": "audit", "message": format!("audit encoding failed: {e}")}],
+            })
+            .to_string()
+        })
+    }
+}

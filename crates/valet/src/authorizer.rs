@@ -1,0 +1,343 @@
+//! The Authorizer: the token layer first, then the owner's Cedar policies.
+
+use std::sync::Arc;
+
+use valet_policy::{PolicyOutcome, PolicyStore, Transaction};
+use valet_token::{
+    rfc3339, Claims, KeySet, Limits, Request, Token, Verdict, Verifier,
+};
+
+use crate::audit::AuditRecord;
+use crate::decision::{Decision, Layer, Outcome, Reason};
+use crate::stores::{
+    AuditSink, Clock, MemoryRevocations, NoAudit, RevocationStore, StoreCheck, SystemClock,
+};
+
+/// Joins the token layer and the policy layer into one decision. Build once, share across
+/// threads (`Send + Sync`).
+pub struct Authorizer {
+    verifier: Verifier,
+    policies: Arc<PolicyStore>,
+    revocations: Arc<dyn RevocationStore>,
+    audit: Arc<dyn AuditSink>,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("verifier", &self.verifier)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds an [`Authorizer`].
+pub struct AuthorizerBuilder {
+    keys: KeySet,
+    policies: Arc<PolicyStore>,
+    limits: Limits,
+    revocations: Arc<dyn RevocationStore>,
+    audit: Arc<dyn AuditSink>,
+    clock: Arc<dyn Clock>,
+}
+
+impl AuthorizerBuilder {
+    /// Replaces the token limits.
+    #[must_use]
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Uses this revocation store (default: an empty in-memory one).
+    #[must_use]
+    pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
+        self.revocations = store;
+        self
+    }
+
+    /// Sends audit records here (default: discarded).
+    #[must_use]
+    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
+        self.audit = sink;
+        self
+    }
+
+    /// Uses this clock (default: the system clock).
+    #[must_use]
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The authorizer.
+    pub fn build(self) -> Authorizer {
+        Authorizer {
+            verifier: Verifier::new(self.keys).with_limits(self.limits),
+            policies: self.policies,
+            revocations: self.revocations,
+            audit: self.audit,
+            clock: self.clock,
+        }
+    }
+}
+
+impl Authorizer {
+    /// Starts an authorizer trusting `keys` and judging with `policies`.
+    pub fn builder(keys: KeySet, policies: impl Into<Arc<PolicyStore>>) -> AuthorizerBuilder {
+        AuthorizerBuilder {
+            keys,
+            policies: policies.into(),
+            limits: Limits::default(),
+            revocations: Arc::new(MemoryRevocations::new()),
+            audit: Arc::new(NoAudit),
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// The policy store (to reload it).
+    pub fn policies(&self) -> &PolicyStore {
+        &self.policies
+    }
+
+    /// The revocation store.
+    pub fn revocations(&self) -> &dyn RevocationStore {
+        self.revocations.as_ref()
+    }
+
+    /// The token limits.
+    pub fn limits(&self) -> &Limits {
+        self.verifier.limits()
+    }
+
+    /// Judges a token given as base64url text.
+    pub fn authorize_base64(&self, token: &str, request: &Request) -> Decision {
+        match Token::from_base64(token) {
+            Ok(t) => self.authorize(&t, request),
+            Err(e) => self.refuse_unreadable(e.to_string(), request),
+        }
+    }
+
+    /// Judges a token given in binary form.
+    pub fn authorize_bytes(&self, token: &[u8], request: &Request) -> Decision {
+        if token.len() > self.verifier.limits().max_token_bytes {
+            return self.refuse_unreadable(
+                format!(
+                    "the token is {} bytes, more than the limit of {}",
+                    token.len(),
+                    self.verifier.limits().max_token_bytes
+                ),
+                request,
+            );
+        }
+        match Token::from_bytes(token) {
+            Ok(t) => self.authorize(&t, request),
+            Err(e) => self.refuse_unreadable(e.to_string(), request),
+        }
+    }
+
+    /// Judges one request: the token layer (signatures, audience, expiry, scopes, every
+    /// block's limits), then the Cedar policies on the transaction. Never panics and never
+    /// returns an error: every failure is a `Deny` with its reason.
+    pub fn authorize(&self, token: &Token, request: &Request) -> Decision {
+        let now = self.clock.now();
+        // Every scope the policies will see is checked by every block's Datalog.
+        let claimed = token.unverified_claims().ok();
+        let mut token_request = request.clone();
+        if let Some(c) = &claimed {
+            for s in &c.scopes {
+                if !token_request.scopes.contains(s) {
+                    token_request.scopes.push(s.clone());
+                }
+            }
+        }
+        let verdict =
+            self.verifier
+                .verify(token, &token_request, now, &StoreCheck(self.revocations.as_ref()));
+        let decision = match verdict {
+            Verdict::Denied(denial) => {
+                let reasons = denial
+                    .reasons
+                    .into_iter()
+                    .map(|r| Reason {
+                        layer: Layer::Token,
+                        kind: Some(r.kind),
+                        block: r.block,
+                        policy: None,
+                        message: r.message,
+                    })
+                    .collect();
+                self.finish(
+                    Outcome::Deny,
+                    reasons,
+                    None,
+                    Vec::new(),
+                    denial.claims.or(claimed),
+                    denial.signature_verified,
+                    request,
+                    now,
+                )
+            }
+            Verdict::Allowed(verified) => {
+                let claims = verified.into_claims();
+                self.judge_policies(claims, request, now)
+            }
+        };
+        self.record(decision)
+    }
+
+    fn judge_policies(&self, claims: Claims, request: &Request, now: std::time::SystemTime) -> Decision {
+        let chain = claims.delegates();
+        let scopes: Vec<String> = claims.scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        let tx = Transaction {
+            agent: claims.agent(),
+            subject: &claims.subject,
+            client: &claims.client,
+            chain: &chain,
+            action: &request.action,
+            audience: request.audience.as_str(),
+            scopes: &scopes,
+            details: request.details.as_ref(),
+        };
+        let pd = self.policies.evaluate(&tx);
+        let outcome = match pd.outcome {
+            PolicyOutcome::Allow => Outcome::Allow,
+            PolicyOutcome::NeedsApproval => Outcome::NeedsApproval,
+            PolicyOutcome::Deny => Outcome::Deny,
+        };
+        let mut reasons: Vec<Reason> = pd
+            .reasons
+            .iter()
+            .map(|m| Reason::new(Layer::Policy, m.clone()))
+            .collect();
+        if outcome != Outcome::Allow {
+            for p in &pd.determining {
+                let text = p
+                    .annotations
+                    .get("approval")
+                    .or_else(|| p.annotations.get("reason"))
+                    .or_else(|| p.annotations.get("doc"))
+                    .cloned()
+                    .unwrap_or_else(|| format!("{:?} policy applies", p.effect).to_lowercase());
+                reasons.push(Reason {
+                    layer: Layer::Policy,
+                    kind: None,
+                    block: None,
+                    policy: Some(p.id.clone()),
+                    message: text,
+                });
+            }
+            if reasons.is_empty() {
+                reasons.push(Reason::new(
+                    Layer::Policy,
+                    "the policies refused the request without a reason",
+                ));
+            }
+        }
+        self.finish(
+            outcome,
+            reasons,
+            pd.approval.clone(),
+            pd.determining,
+            Some(claims),
+            true,
+            request,
+            now,
+        )
+    }
+
+    fn refuse_unreadable(&self, message: String, request: &Request) -> Decision {
+        let reason = Reason {
+            layer: Layer::Token,
+            kind: Some(valet_token::ReasonKind::Format),
+            block: None,
+            policy: None,
+            message,
+        };
+        let d = self.finish(
+            Outcome::Deny,
+            vec![reason],
+            None,
+            Vec::new(),
+            None,
+            false,
+            request,
+            self.clock.now(),
+        );
+        self.record(d)
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one place assembles every part of a decision")]
+    fn finish(
+        &self,
+        outcome: Outcome,
+        reasons: Vec<Reason>,
+        approval: Option<String>,
+        determining: Vec<valet_policy::DeterminingPolicy>,
+        claims: Option<Claims>,
+        token_verified: bool,
+        request: &Request,
+        now: std::time::SystemTime,
+    ) -> Decision {
+        let audit = AuditRecord {
+            time: rfc3339(
+                now.duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+            ),
+            outcome,
+            reasons: reasons.clone(),
+            approval: approval.clone(),
+            token_id: claims.as_ref().and_then(|c| c.token_id.clone()),
+            subject: claims.as_ref().map(|c| c.subject.clone()),
+            client: claims.as_ref().map(|c| c.client.clone()),
+            agent: claims.as_ref().map(|c| c.agent().to_owned()),
+            chain: claims.as_ref().map(|c| c.chain.clone()).unwrap_or_default(),
+            token_verified,
+            audience: request.audience.as_str().to_owned(),
+            action: request.action.clone(),
+            authorization_details: request.details.clone(),
+            determining_policies: determining.clone(),
+            revocation_ids: claims
+                .as_ref()
+                .map(|c| c.revocation_ids.clone())
+                .unwrap_or_default(),
+        };
+        Decision {
+            outcome,
+            reasons,
+            approval,
+            determining_policies: determining,
+            claims,
+            token_verified,
+            audit,
+        }
+    }
+
+    /// Writes the audit record; an allow that cannot be audited becomes a deny.
+    fn record(&self, mut decision: Decision) -> Decision {
+        if let Err(e) = self.audit.record(&decision.audit) {
+            if decision.outcome != Outcome::Deny {
+                decision.outcome = Outcome::Deny;
+                decision.approval = None;
+                let reason = Reason::new(
+                    Layer::Audit,
+                    format!("the decision could not be audited, so it is refused: {e}"),
+                );
+                decision.reasons.push(reason);
+                decision.audit.outcome = Outcome::Deny;
+                decision.audit.reasons = decision.reasons.clone();
+                let _ = self.audit.record(&decision.audit);
+            }
+        }
+        decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn authorizer_is_send_and_sync() {
+        fn assert<T: Send + Sync>() {}
+        assert::<super::Authorizer>();
+    }
+}

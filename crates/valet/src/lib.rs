@@ -1,0 +1,29 @@
+#![doc = include_str!("../../../README.md")]
+#![forbid(unsafe_code)]
+
+mod audit;
+mod authorizer;
+mod decision;
+mod error;
+mod stores;
+
+pub use audit::AuditRecord;
+pub use authorizer::{Authorizer, AuthorizerBuilder};
+pub use decision::{Decision, Layer, Outcome, Reason};
+pub use error::Error;
+pub use stores::{
+    AuditSink, Clock, FileRevocations, FixedClock, JsonLinesAudit, MemoryAudit,
+    MemoryRevocations, NoAudit, RevocationStore, SystemClock, DEFAULT_MAX_REVOCATIONS,
+};
+
+/// The token layer: keys, mint, attenuate, verify.
+pub use valet_token as token;
+/// The policy layer: the Cedar policy store.
+pub use valet_policy as policy;
+
+pub use valet_policy::{PolicyError, PolicyStore};
+pub use valet_token::{
+    Attenuation, Audience, AuthorizationDetail, Claims, Decimal, FieldValue, Issuer, KeyId,
+    KeySet, Limits, Request, RevocationId, RootKeyPair, RootPublicKey, Scope, Token,
+    TokenBuilder, TransactionDetails,
+};

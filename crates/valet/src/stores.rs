@@ -1,0 +1,350 @@
+//! Revocation stores, audit sinks and clocks: the parts of an [`Authorizer`](crate::Authorizer)
+//! a deployment chooses.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use valet_token::RevocationId;
+
+use crate::audit::AuditRecord;
+use crate::error::Error;
+
+/// The default cap on revocation ids held by one store.
+pub const DEFAULT_MAX_REVOCATIONS: usize = 1_000_000;
+
+/// Where revoked ids are kept. Checked on every decision; lookups are O(1).
+pub trait RevocationStore: Send + Sync {
+    /// Whether `id` is revoked.
+    fn is_revoked(&self, id: &RevocationId) -> bool;
+    /// Revokes `id`.
+    fn revoke(&self, id: RevocationId) -> Result<(), Error>;
+}
+
+/// Revocations held in memory.
+#[derive(Debug)]
+pub struct MemoryRevocations {
+    ids: RwLock<HashSet<RevocationId>>,
+    max: usize,
+}
+
+impl Default for MemoryRevocations {
+    fn default() -> Self {
+        MemoryRevocations {
+            ids: RwLock::new(HashSet::new()),
+            max: DEFAULT_MAX_REVOCATIONS,
+        }
+    }
+}
+
+impl MemoryRevocations {
+    /// An empty store with the default cap.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store holding at most `max` ids.
+    pub fn with_capacity_limit(max: usize) -> Self {
+        MemoryRevocations {
+            ids: RwLock::new(HashSet::new()),
+            max,
+        }
+    }
+
+    /// How many ids are revoked.
+    pub fn len(&self) -> usize {
+        self.ids.read().map_or(0, |s| s.len())
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl RevocationStore for MemoryRevocations {
+    fn is_revoked(&self, id: &RevocationId) -> bool {
+        // A poisoned lock means an earlier writer panicked: treat everything as revoked.
+        self.ids.read().map_or(true, |s| s.contains(id))
+    }
+
+    fn revoke(&self, id: RevocationId) -> Result<(), Error> {
+        let mut ids = self
+            .ids
+            .write()
+            .map_err(|_| Error::Internal("the revocation store is unusable".into()))?;
+        if ids.len() >= self.max && !ids.contains(&id) {
+            return Err(Error::Limit(format!(
+                "the revocation store holds its maximum of {} ids",
+                self.max
+            )));
+        }
+        ids.insert(id);
+        Ok(())
+    }
+}
+
+/// Revocations kept in a file, one hex revocation id per line (`#` comments and blank lines
+/// ignored). Read when opened and again on [`reload`](FileRevocations::reload); `revoke`
+/// appends a line.
+#[derive(Debug)]
+pub struct FileRevocations {
+    path: PathBuf,
+    memory: RwLock<HashSet<RevocationId>>,
+    max: usize,
+}
+
+impl FileRevocations {
+    /// Opens (or starts) the list at `path`. A missing file is an empty list.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        Self::open_with_limit(path, DEFAULT_MAX_REVOCATIONS)
+    }
+
+    /// Opens the list, refusing one with more than `max` ids.
+    pub fn open_with_limit(path: impl AsRef<Path>, max: usize) -> Result<Self, Error> {
+        let store = FileRevocations {
+            path: path.as_ref().to_path_buf(),
+            memory: RwLock::new(HashSet::new()),
+            max,
+        };
+        store.reload()?;
+        Ok(store)
+    }
+
+    /// Re-reads the file. On error the previous list stays in force.
+    pub fn reload(&self) -> Result<(), Error> {
+        let text = match std::fs::read_to_string(&self.path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(source) => {
+                return Err(Error::Io {
+                    path: self.path.display().to_string(),
+                    source,
+                })
+            }
+        };
+        let mut ids = HashSet::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let id = RevocationId::from_hex(line).ok_or_else(|| {
+                Error::Revocation(format!(
+                    "{}:{}: `{line}` is not a hex revocation id",
+                    self.path.display(),
+                    n + 1
+                ))
+            })?;
+            ids.insert(id);
+            if ids.len() > self.max {
+                return Err(Error::Limit(format!(
+                    "{} holds more than {} revocation ids",
+                    self.path.display(),
+                    self.max
+                )));
+            }
+        }
+        let mut memory = self
+            .memory
+            .write()
+            .map_err(|_| Error::Internal("the revocation store is unusable".into()))?;
+        *memory = ids;
+        Ok(())
+    }
+
+    /// Appends an id to `path` without loading it (what `valet revoke` does).
+    pub fn append(path: impl AsRef<Path>, id: &RevocationId) -> Result<(), Error> {
+        let path = path.as_ref();
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        writeln!(file, "{id}").map_err(|source| Error::Io {
+            path: path.display().to_string(),
+            source,
+        })
+    }
+}
+
+impl RevocationStore for FileRevocations {
+    fn is_revoked(&self, id: &RevocationId) -> bool {
+        self.memory.read().map_or(true, |s| s.contains(id))
+    }
+
+    fn revoke(&self, id: RevocationId) -> Result<(), Error> {
+        {
+            let memory = self
+                .memory
+                .read()
+                .map_err(|_| Error::Internal("the revocation store is unusable".into()))?;
+            if memory.contains(&id) {
+                return Ok(());
+            }
+            if memory.len() >= self.max {
+                return Err(Error::Limit(format!(
+                    "{} holds its maximum of {} revocation ids",
+                    self.path.display(),
+                    self.max
+                )));
+            }
+        }
+        Self::append(&self.path, &id)?;
+        self.memory
+            .write()
+            .map_err(|_| Error::Internal("the revocation store is unusable".into()))?
+            .insert(id);
+        Ok(())
+    }
+}
+
+/// Adapts a store to the token layer's check.
+pub(crate) struct StoreCheck<'a>(pub &'a dyn RevocationStore);
+
+impl valet_token::RevocationCheck for StoreCheck<'_> {
+    fn is_revoked(&self, id: &RevocationId) -> bool {
+        self.0.is_revoked(id)
+    }
+}
+
+/// Where audit records go. A sink that fails turns an allow into a deny.
+pub trait AuditSink: Send + Sync {
+    /// Records one decision.
+    fn record(&self, record: &AuditRecord) -> Result<(), Error>;
+}
+
+/// Discards records.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoAudit;
+
+impl AuditSink for NoAudit {
+    fn record(&self, _: &AuditRecord) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// Keeps records in memory (tests, small tools).
+#[derive(Debug, Default)]
+pub struct MemoryAudit {
+    records: Mutex<Vec<AuditRecord>>,
+}
+
+impl MemoryAudit {
+    /// An empty sink.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The records so far.
+    pub fn records(&self) -> Vec<AuditRecord> {
+        self.records.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+impl AuditSink for MemoryAudit {
+    fn record(&self, record: &AuditRecord) -> Result<(), Error> {
+        self.records
+            .lock()
+            .map_err(|_| Error::Internal("the audit sink is unusable".into()))?
+            .push(record.clone());
+        Ok(())
+    }
+}
+
+/// Appends one JSON line per decision to a file.
+#[derive(Debug)]
+pub struct JsonLinesAudit {
+    path: PathBuf,
+    file: Mutex<std::fs::File>,
+}
+
+impl JsonLinesAudit {
+    /// Opens (creating) the file for appending.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, Error> {
+        let path = path.as_ref().to_path_buf();
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| Error::Io {
+                path: path.display().to_string(),
+                source,
+            })?;
+        Ok(JsonLinesAudit {
+            path,
+            file: Mutex::new(file),
+        })
+    }
+}
+
+impl AuditSink for JsonLinesAudit {
+    fn record(&self, record: &AuditRecord) -> Result<(), Error> {
+        let mut line = serde_json::to_vec(record)
+            .map_err(|e| Error::Internal(format!("cannot encode the audit record: {e}")))?;
+        line.push(b'\n');
+        let mut file = self
+            .file
+            .lock()
+            .map_err(|_| Error::Internal("the audit sink is unusable".into()))?;
+        // One write per line, so concurrent writers never interleave within a record.
+        file.write_all(&line).map_err(|source| Error::Io {
+            path: self.path.display().to_string(),
+            source,
+        })
+    }
+}
+
+/// The verifier's clock. Time is never taken from the request.
+pub trait Clock: Send + Sync {
+    /// The current time.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// A clock that says what it is told (tests, replay, `--now`).
+#[derive(Debug)]
+pub struct FixedClock(AtomicU64);
+
+impl FixedClock {
+    /// A clock stopped at `t` (whole seconds).
+    pub fn new(t: SystemTime) -> Self {
+        FixedClock(AtomicU64::new(
+            t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+        ))
+    }
+
+    /// Moves the clock.
+    pub fn set(&self, t: SystemTime) {
+        self.0.store(
+            t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+            Ordering::SeqCst,
+        );
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, d: Duration) {
+        self.0.fetch_add(d.as_secs(), Ordering::SeqCst);
+    }
+}
+
+impl Clock for FixedClock {
+    fn now(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up and runs every test: formatting, lints, Rust (library, policy and command line
+# tests), Python, and a short smoke run of the fuzz targets and benchmarks.
+# Usage: bash scripts/test-all.sh   (from anywhere in the repository)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+step() { printf '\n== %s ==\n' "$*"; }
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "Rust tests (libraries, policies, command line)"
+cargo test --workspace
+
+if [ -f crates/valet-py/pyproject.toml ]; then
+  step "Python tests"
+  bash scripts/test-python.sh
+fi
+
+if [ -f fuzz/Cargo.toml ]; then
+  step "fuzz smoke run"
+  bash scripts/fuzz.sh "${VALET_FUZZ_SECONDS:-20}"
+fi
+
+if [ -d benches ] && [ -f benches/Cargo.toml ]; then
+  step "benchmark smoke run"
+  cargo bench --manifest-path benches/Cargo.toml -- --test
+fi
+
+step "all tests passed"
