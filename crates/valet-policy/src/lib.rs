@@ -1,1 +1,60 @@
-//! Cedar policy layer of Valet.
+//! The Cedar policy layer of Valet: a directory of policies validated against a schema,
+//! and the mapping of an agent's transaction to a Cedar request.
+//!
+//! # Policy directory
+//!
+//! [`PolicyStore::load`] reads every `*.cedar` file of a directory (not its
+//! subdirectories: `tests/` holds policy tests) and the directory's `schema.cedarschema`.
+//! Each file is parsed on its own, so every problem is reported at its
+//! `file:line:column`; then all policies are validated strictly against the schema. A
+//! policy's id is its `@id("...")` annotation, else `<file stem>.<n>` with `n` its index
+//! in the file; ids must be unique.
+//!
+//! Annotations Valet reads:
+//! - `@id("...")` on policies: the policy id;
+//! - `@approval("...")` on `forbid` policies: a step-up, see below;
+//! - `@reason("...")` on policies: words quoted in a denial;
+//! - `@detail_type("...")` on schema actions: the RFC 9396 details `type` the action
+//!   takes ([`PolicyStore::detail_types`]).
+//!
+//! # From a transaction to a Cedar request
+//!
+//! - principal: `Agent::"<agent>"` with attributes `subject: String`, `client: String`,
+//!   `depth: Long` (the length of the delegation chain) and `chain: Set<String>`;
+//! - action: `Action::"<action>"`; an action the schema does not declare is denied;
+//! - resource: `Resource::"<id>"`, where `id` is the details' `identifier` field when
+//!   present, else the first entry of its `locations`, else the audience;
+//! - context: `audience: String` and `scopes: Set<String>`, set from the token, plus every
+//!   details field except `type`, `identifier` and `locations`, typed by the action's
+//!   context in the schema: `decimal` from decimal text such as `"50.00"` (or an integer),
+//!   never through a float; `String`; `Long`; `Bool`; `Set<String>`.
+//!
+//! A field the action's context does not declare, a required field that is missing, a
+//! field of the wrong type, a details `type` other than the action's `@detail_type`, or a
+//! field named `audience` or `scopes` gives a deny whose reason names the field. The
+//! schema must declare its entity types and actions in the empty namespace.
+//!
+//! # Decisions
+//!
+//! [`PolicyStore::evaluate`] fails closed: if any policy errors while evaluated, the
+//! request is denied, since Cedar skips an erroring policy and an erroring `forbid` must not
+//! let a `permit` through. When only `forbid` policies annotated `@approval("...")` deny a
+//! request and the policies without them allow it, the outcome is
+//! [`PolicyOutcome::NeedsApproval`] with the approval texts joined by `"; "`.
+
+#![forbid(unsafe_code)]
+
+mod error;
+mod eval;
+mod format;
+mod schema;
+mod store;
+
+pub use error::{Diagnostic, FormatError, LimitExceeded, PolicyError, Severity};
+pub use eval::{
+    DeterminingPolicy, Effect, PolicyDecision, PolicyOutcome, Transaction, RESOURCE_FIELDS,
+};
+pub use format::{format_policies, FORMAT_INDENT, FORMAT_LINE_WIDTH};
+pub use store::{
+    PolicyLimits, PolicyStore, APPROVAL_ANNOTATION, ID_ANNOTATION, REASON_ANNOTATION, SCHEMA_FILE,
+};

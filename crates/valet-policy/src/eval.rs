@@ -1,0 +1,429 @@
+//! Mapping a transaction to a Cedar request and deciding it.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use cedar_policy::{
+    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityUid, Policy, PolicyId,
+    Request, RestrictedExpression,
+};
+use serde::Serialize;
+use valet_token::details::{FieldValue, TransactionDetails};
+use valet_token::Decimal;
+
+use crate::schema::{ActionSpec, FieldType, RESERVED_CONTEXT};
+use crate::store::{annotations_of, Loaded, PolicyStore, APPROVAL_ANNOTATION, REASON_ANNOTATION};
+
+/// The details fields that name the resource rather than describe the transaction.
+pub const RESOURCE_FIELDS: [&str; 2] = ["identifier", "locations"];
+
+/// One request to decide: who acts, for whom, doing what, where, with which token.
+#[derive(Clone, Copy, Debug)]
+pub struct Transaction<'a> {
+    /// The acting agent: the last delegate in the chain, else the token's client.
+    pub agent: &'a str,
+    /// The person the agent acts for.
+    pub subject: &'a str,
+    /// The token's client id.
+    pub client: &'a str,
+    /// The delegates, in order (may be empty).
+    pub chain: &'a [String],
+    /// The tool or operation, e.g. `pay_invoice`.
+    pub action: &'a str,
+    /// The resource server URI the token was presented to.
+    pub audience: &'a str,
+    /// The token's effective scopes.
+    pub scopes: &'a [String],
+    /// The RFC 9396 transaction details sent with the request, if any.
+    pub details: Option<&'a TransactionDetails>,
+}
+
+/// What the policies say about a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyOutcome {
+    /// A permit applies and no forbid does.
+    Allow,
+    /// Refused.
+    Deny,
+    /// Only `@approval` forbids stand in the way: allowed once someone approves.
+    NeedsApproval,
+}
+
+/// The effect of a policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// A `permit` policy.
+    Permit,
+    /// A `forbid` policy.
+    Forbid,
+}
+
+/// A policy that decided the outcome.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct DeterminingPolicy {
+    /// The policy id (its `@id`, or `<file stem>.<n>`).
+    pub id: String,
+    /// Permit or forbid.
+    pub effect: Effect,
+    /// The policy's annotations.
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// The decision on one transaction. A deny is a value, not an error.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyDecision {
+    /// Allow, deny or needs approval.
+    pub outcome: PolicyOutcome,
+    /// The policies that decided: the permits for an allow, the forbids for a deny, the
+    /// approval forbids for a needs-approval.
+    pub determining: Vec<DeterminingPolicy>,
+    /// Whose approval is needed, for [`PolicyOutcome::NeedsApproval`].
+    pub approval: Option<String>,
+    /// Why, in words.
+    pub reasons: Vec<String>,
+}
+
+impl PolicyDecision {
+    pub(crate) fn deny(reasons: Vec<String>) -> Self {
+        PolicyDecision {
+            outcome: PolicyOutcome::Deny,
+            determining: Vec::new(),
+            approval: None,
+            reasons,
+        }
+    }
+
+    /// Whether the outcome is [`PolicyOutcome::Allow`].
+    pub fn is_allow(&self) -> bool {
+        self.outcome == PolicyOutcome::Allow
+    }
+}
+
+impl PolicyStore {
+    /// Decides a transaction against the policies in force.
+    ///
+    /// Fails closed: an unknown action, a transaction field that does not fit the
+    /// schema, or any error while evaluating a policy gives [`PolicyOutcome::Deny`] with
+    /// the problem in `reasons`.
+    pub fn evaluate(&self, tx: &Transaction<'_>) -> PolicyDecision {
+        let loaded = self.snapshot();
+        let Some(spec) = loaded.actions.get(tx.action) else {
+            return PolicyDecision::deny(vec![format!(
+                "action `{}` is not in the schema: declare it in `schema.cedarschema` or call a declared action",
+                tx.action
+            )]);
+        };
+        let (request, entities) = match build_request(&loaded, spec, tx) {
+            Ok(r) => r,
+            Err(reasons) => return PolicyDecision::deny(reasons),
+        };
+        decide(&loaded, &request, &entities, tx.action)
+    }
+}
+
+/// The Cedar request and entities for a transaction, or the reasons it cannot be built.
+fn build_request(
+    loaded: &Loaded,
+    spec: &ActionSpec,
+    tx: &Transaction<'_>,
+) -> Result<(Request, Entities), Vec<String>> {
+    let mut problems = Vec::new();
+    let mut pairs: Vec<(String, RestrictedExpression)> =
+        Vec::with_capacity(spec.fields.len().saturating_add(2));
+    pairs.push((
+        "audience".into(),
+        RestrictedExpression::new_string(tx.audience.to_owned()),
+    ));
+    pairs.push(("scopes".into(), string_set(tx.scopes)));
+
+    let mut resource_id = tx.audience;
+    if let Some(details) = tx.details {
+        if let Some(expected) = &spec.detail_type {
+            if details.kind() != expected {
+                problems.push(format!(
+                    "transaction type `{}` does not fit action `{}`: send details of type `{expected}`",
+                    details.kind(),
+                    tx.action
+                ));
+            }
+        }
+        match resource_of(details) {
+            Ok(Some(id)) => resource_id = id,
+            Ok(None) => {}
+            Err(p) => problems.push(p),
+        }
+        for (name, value) in details.fields() {
+            if RESOURCE_FIELDS.contains(&name.as_str()) {
+                continue;
+            }
+            if RESERVED_CONTEXT.contains(&name.as_str()) {
+                problems.push(format!(
+                    "transaction field `{name}` is reserved: Valet sets it from the token, remove it from the details"
+                ));
+                continue;
+            }
+            let Some(field) = spec.fields.get(name) else {
+                problems.push(format!(
+                    "transaction field `{name}` is unknown to action `{}`: remove it or declare it in the action's context",
+                    tx.action
+                ));
+                continue;
+            };
+            match convert(name, value, field.ty) {
+                Ok(expr) => pairs.push((name.clone(), expr)),
+                Err(p) => problems.push(p),
+            }
+        }
+    }
+    for (name, field) in &spec.fields {
+        let given = tx.details.is_some_and(|d| d.get(name).is_some());
+        if field.required && !given {
+            problems.push(format!(
+                "transaction field `{name}` is missing: action `{}` needs it as {}",
+                tx.action,
+                field.ty.describe()
+            ));
+        }
+    }
+    if !problems.is_empty() {
+        return Err(problems);
+    }
+
+    let context = Context::from_pairs(pairs).map_err(|e| vec![format!("context: {e}")])?;
+    let principal =
+        EntityUid::from_type_name_and_id(loaded.agent_type.clone(), EntityId::new(tx.agent));
+    let resource =
+        EntityUid::from_type_name_and_id(loaded.resource_type.clone(), EntityId::new(resource_id));
+    let depth = i64::try_from(tx.chain.len()).unwrap_or(i64::MAX);
+    let attrs = HashMap::from([
+        (
+            "subject".to_owned(),
+            RestrictedExpression::new_string(tx.subject.to_owned()),
+        ),
+        (
+            "client".to_owned(),
+            RestrictedExpression::new_string(tx.client.to_owned()),
+        ),
+        ("depth".to_owned(), RestrictedExpression::new_long(depth)),
+        ("chain".to_owned(), string_set(tx.chain)),
+    ]);
+    let agent = Entity::new(principal.clone(), attrs, HashSet::new())
+        .map_err(|e| vec![format!("principal `{}`: {e}", tx.agent)])?;
+    let mut all = loaded.action_entities.clone();
+    all.push(agent);
+    all.push(Entity::new_no_attrs(resource.clone(), HashSet::new()));
+    let entities =
+        Entities::from_entities(all, None).map_err(|e| vec![format!("entities: {e}")])?;
+    let request = Request::new(
+        principal,
+        spec.uid.clone(),
+        resource,
+        context,
+        Some(&loaded.schema),
+    )
+    .map_err(|e| vec![format!("request does not fit the schema: {e}")])?;
+    Ok((request, entities))
+}
+
+fn string_set(items: &[String]) -> RestrictedExpression {
+    RestrictedExpression::new_set(
+        items
+            .iter()
+            .map(|s| RestrictedExpression::new_string(s.clone())),
+    )
+}
+
+/// The resource id named by the details: `identifier`, else the first of `locations`.
+fn resource_of(details: &TransactionDetails) -> Result<Option<&str>, String> {
+    match details.get("identifier") {
+        Some(FieldValue::Str(id)) => return Ok(Some(id)),
+        Some(other) => {
+            return Err(format!(
+                "transaction field `identifier` must be a string, found {}",
+                other.kind()
+            ))
+        }
+        None => {}
+    }
+    match details.get("locations") {
+        Some(FieldValue::List(l)) => Ok(l.first().map(String::as_str)),
+        Some(other) => Err(format!(
+            "transaction field `locations` must be an array of strings, found {}",
+            other.kind()
+        )),
+        None => Ok(None),
+    }
+}
+
+/// One transaction field as the Cedar value of the type the schema gives it.
+fn convert(name: &str, value: &FieldValue, ty: FieldType) -> Result<RestrictedExpression, String> {
+    let wrong = || {
+        format!(
+            "transaction field `{name}` must be {}, found {}",
+            ty.describe(),
+            value.kind()
+        )
+    };
+    match (ty, value) {
+        (FieldType::Str, FieldValue::Str(s)) => Ok(RestrictedExpression::new_string(s.clone())),
+        (FieldType::Long, FieldValue::Long(n)) => Ok(RestrictedExpression::new_long(*n)),
+        (FieldType::Bool, FieldValue::Bool(b)) => Ok(RestrictedExpression::new_bool(*b)),
+        (FieldType::StrSet, FieldValue::List(items)) => Ok(string_set(items)),
+        (FieldType::Decimal, FieldValue::Str(s)) => match s.parse::<Decimal>() {
+            Ok(d) => Ok(RestrictedExpression::new_decimal(d.to_string())),
+            Err(e) => Err(format!("transaction field `{name}`: {e}")),
+        },
+        (FieldType::Decimal, FieldValue::Long(_)) => match value.as_decimal() {
+            Some(d) => Ok(RestrictedExpression::new_decimal(d.to_string())),
+            None => Err(format!(
+                "transaction field `{name}`: `{}` is too large for a decimal amount",
+                match value {
+                    FieldValue::Long(n) => n.to_string(),
+                    _ => String::new(),
+                }
+            )),
+        },
+        _ => Err(wrong()),
+    }
+}
+
+fn determining(policy: &Policy) -> DeterminingPolicy {
+    DeterminingPolicy {
+        id: policy.id().to_string(),
+        effect: match policy.effect() {
+            cedar_policy::Effect::Permit => Effect::Permit,
+            cedar_policy::Effect::Forbid => Effect::Forbid,
+        },
+        annotations: annotations_of(policy),
+    }
+}
+
+/// Decides a built request: Cedar's answer with the full set, then, when only approval
+/// forbids deny it, the answer without them.
+pub(crate) fn decide(
+    loaded: &Loaded,
+    request: &Request,
+    entities: &Entities,
+    action: &str,
+) -> PolicyDecision {
+    let authorizer = Authorizer::new();
+    let response = authorizer.is_authorized(request, &loaded.policies, entities);
+    let errors: Vec<String> = response
+        .diagnostics()
+        .errors()
+        .map(ToString::to_string)
+        .collect();
+    let policies: Vec<&Policy> = response
+        .diagnostics()
+        .reason()
+        .filter_map(|id: &PolicyId| loaded.policies.policy(id))
+        .collect();
+    let mut found: Vec<DeterminingPolicy> = policies.iter().map(|p| determining(p)).collect();
+    found.sort_by(|a, b| a.id.cmp(&b.id));
+
+    if !errors.is_empty() {
+        // Cedar skips a policy that errors; an erroring forbid must not let a permit
+        // through, so any error is a deny.
+        let mut reasons: Vec<String> = errors
+            .into_iter()
+            .map(|e| format!("{e}: the request is denied because a policy could not be evaluated"))
+            .collect();
+        reasons.sort();
+        return PolicyDecision {
+            outcome: PolicyOutcome::Deny,
+            determining: found
+                .into_iter()
+                .filter(|d| d.effect == Effect::Forbid)
+                .collect(),
+            approval: None,
+            reasons,
+        };
+    }
+
+    if response.decision() == Decision::Allow {
+        let reasons = found
+            .iter()
+            .map(|d| format!("permitted by `{}`", d.id))
+            .collect();
+        return PolicyDecision {
+            outcome: PolicyOutcome::Allow,
+            determining: found,
+            approval: None,
+            reasons,
+        };
+    }
+
+    let no_permit = || {
+        format!(
+            "no policy permits `{action}` for this request: check the token's scopes or add a permit policy"
+        )
+    };
+    if found.is_empty() {
+        return PolicyDecision::deny(vec![no_permit()]);
+    }
+
+    let all_approval = found
+        .iter()
+        .all(|d| d.annotations.contains_key(APPROVAL_ANNOTATION));
+    if all_approval {
+        let again = authorizer.is_authorized(request, &loaded.without_approval, entities);
+        if again.decision() == Decision::Allow && again.diagnostics().errors().next().is_none() {
+            let texts: Vec<&str> = found
+                .iter()
+                .filter_map(|d| d.annotations.get(APPROVAL_ANNOTATION))
+                .map(String::as_str)
+                .collect();
+            let approval = texts.join("; ");
+            let reasons = found
+                .iter()
+                .map(|d| {
+                    format!(
+                        "`{}` needs approval: {}",
+                        d.id,
+                        d.annotations
+                            .get(APPROVAL_ANNOTATION)
+                            .map_or("", String::as_str)
+                    )
+                })
+                .collect();
+            return PolicyDecision {
+                outcome: PolicyOutcome::NeedsApproval,
+                determining: found,
+                approval: Some(approval),
+                reasons,
+            };
+        }
+        let mut reasons = vec![no_permit()];
+        reasons.extend(forbid_reasons(&found));
+        return PolicyDecision {
+            outcome: PolicyOutcome::Deny,
+            determining: found,
+            approval: None,
+            reasons,
+        };
+    }
+
+    PolicyDecision {
+        outcome: PolicyOutcome::Deny,
+        reasons: forbid_reasons(&found),
+        determining: found,
+        approval: None,
+    }
+}
+
+fn forbid_reasons(found: &[DeterminingPolicy]) -> Vec<String> {
+    found
+        .iter()
+        .map(|d| {
+            let why = d
+                .annotations
+                .get(REASON_ANNOTATION)
+                .or_else(|| d.annotations.get(APPROVAL_ANNOTATION));
+            match why {
+                Some(why) => format!("forbidden by `{}`: {why}", d.id),
+                None => format!("forbidden by `{}`", d.id),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,518 @@
+//! Loading a policy directory: parse, validate, and keep the result ready for requests.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use cedar_policy::{
+    Effect as CedarEffect, Entity, EntityTypeName, Policy, PolicyId, PolicySet, Schema,
+    ValidationMode, Validator,
+};
+
+use crate::error::{Diagnostic, LimitExceeded, PolicyError, Severity};
+use crate::schema::{action_table, ActionSpec};
+
+/// The name of the schema file in a policy directory.
+pub const SCHEMA_FILE: &str = "schema.cedarschema";
+
+/// The annotation that names a policy.
+pub const ID_ANNOTATION: &str = "id";
+/// The annotation that turns a `forbid` into a step-up: the text says whose approval
+/// is needed.
+pub const APPROVAL_ANNOTATION: &str = "approval";
+/// An optional annotation with a human-readable reason, quoted in denials.
+pub const REASON_ANNOTATION: &str = "reason";
+
+/// Bounds on what a policy directory may hold, checked before anything is parsed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PolicyLimits {
+    /// The most `.cedar` files in the directory. Default 1024.
+    pub max_files: usize,
+    /// The largest size of one file (policy or schema), in bytes. Default 1 MiB.
+    pub max_file_bytes: u64,
+}
+
+impl Default for PolicyLimits {
+    fn default() -> Self {
+        PolicyLimits {
+            max_files: 1024,
+            max_file_bytes: 1024 * 1024,
+        }
+    }
+}
+
+/// Where a policy came from.
+#[derive(Clone, Debug)]
+pub(crate) struct PolicySource {
+    pub(crate) file: PathBuf,
+    pub(crate) text: Arc<str>,
+}
+
+/// One loaded, validated generation of the policies.
+pub(crate) struct Loaded {
+    pub(crate) schema: Schema,
+    /// Every policy.
+    pub(crate) policies: PolicySet,
+    /// Every policy but the approval forbids.
+    pub(crate) without_approval: PolicySet,
+    pub(crate) actions: HashMap<String, ActionSpec>,
+    pub(crate) action_entities: Vec<Entity>,
+    pub(crate) agent_type: EntityTypeName,
+    pub(crate) resource_type: EntityTypeName,
+    pub(crate) warnings: Vec<Diagnostic>,
+}
+
+/// A directory of Cedar policies and their schema, parsed and strictly validated once,
+/// then shared by every request.
+///
+/// The store is `Send + Sync`; [`PolicyStore::reload`] swaps the whole set at once, so a
+/// request sees either the old policies or the new ones, never a mix.
+pub struct PolicyStore {
+    dir: PathBuf,
+    limits: PolicyLimits,
+    current: RwLock<Arc<Loaded>>,
+}
+
+impl std::fmt::Debug for PolicyStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PolicyStore")
+            .field("dir", &self.dir)
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PolicyStore {
+    /// Loads every `*.cedar` file of `dir` (not its subdirectories) and its
+    /// `schema.cedarschema`, with the default [`PolicyLimits`].
+    pub fn load(dir: impl AsRef<Path>) -> Result<PolicyStore, PolicyError> {
+        Self::load_with_limits(dir, PolicyLimits::default())
+    }
+
+    /// Loads a policy directory with the given limits.
+    ///
+    /// Every parse or validation problem is reported, each at its file, line and column.
+    /// Validation warnings do not stop the load; they are kept in
+    /// [`PolicyStore::warnings`].
+    pub fn load_with_limits(
+        dir: impl AsRef<Path>,
+        limits: PolicyLimits,
+    ) -> Result<PolicyStore, PolicyError> {
+        let dir = dir.as_ref().to_path_buf();
+        let loaded = load_dir(&dir, limits)?;
+        Ok(PolicyStore {
+            dir,
+            limits,
+            current: RwLock::new(Arc::new(loaded)),
+        })
+    }
+
+    /// Reads the directory again and, if it loads, replaces every policy at once.
+    /// On any error the policies in force stay as they were.
+    pub fn reload(&self) -> Result<(), PolicyError> {
+        let loaded = Arc::new(load_dir(&self.dir, self.limits)?);
+        let mut guard = self.current.write().unwrap_or_else(PoisonError::into_inner);
+        *guard = loaded;
+        Ok(())
+    }
+
+    /// The policy directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The limits the store loads with.
+    pub fn limits(&self) -> PolicyLimits {
+        self.limits
+    }
+
+    /// The validation and schema warnings of the policies in force.
+    pub fn warnings(&self) -> Vec<Diagnostic> {
+        self.snapshot().warnings.clone()
+    }
+
+    /// The RFC 9396 details types the schema's actions take (their `@detail_type`
+    /// annotations), sorted and without duplicates.
+    pub fn detail_types(&self) -> Vec<String> {
+        let loaded = self.snapshot();
+        let mut types: Vec<String> = loaded
+            .actions
+            .values()
+            .filter_map(|a| a.detail_type.clone())
+            .collect();
+        types.sort();
+        types.dedup();
+        types
+    }
+
+    /// The names of the schema's actions, sorted.
+    pub fn action_names(&self) -> Vec<String> {
+        let loaded = self.snapshot();
+        let mut names: Vec<String> = loaded.actions.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The ids of the policies in force, sorted.
+    pub fn policy_ids(&self) -> Vec<String> {
+        let loaded = self.snapshot();
+        let mut ids: Vec<String> = loaded
+            .policies
+            .policies()
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// The policies in force, taken under a short read lock.
+    pub(crate) fn snapshot(&self) -> Arc<Loaded> {
+        let guard = self.current.read().unwrap_or_else(PoisonError::into_inner);
+        Arc::clone(&guard)
+    }
+}
+
+fn io_error(path: &Path) -> impl FnOnce(std::io::Error) -> PolicyError + '_ {
+    move |source| PolicyError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads one file, refusing it when it is over the size limit.
+fn read_limited(path: &Path, max: u64) -> Result<String, PolicyError> {
+    let file = fs::File::open(path).map_err(io_error(path))?;
+    let too_large = || {
+        PolicyError::Limits(LimitExceeded::FileTooLarge {
+            path: path.to_path_buf(),
+            max,
+        })
+    };
+    let len = file.metadata().map_err(io_error(path))?.len();
+    if len > max {
+        return Err(too_large());
+    }
+    let mut text = String::new();
+    // The file may grow between the size check and the read.
+    file.take(max.saturating_add(1))
+        .read_to_string(&mut text)
+        .map_err(io_error(path))?;
+    if text.len() as u64 > max {
+        return Err(too_large());
+    }
+    Ok(text)
+}
+
+/// Byte offset of the first label of a miette diagnostic.
+fn label_offset(d: &dyn miette::Diagnostic) -> Option<usize> {
+    d.labels()
+        .and_then(|mut labels| labels.next())
+        .map(|l| l.offset())
+}
+
+/// A diagnostic's message: the error, then its help when there is one.
+fn message_of(d: &dyn miette::Diagnostic) -> String {
+    let mut message = d.to_string();
+    if let Some(help) = d.help() {
+        message.push_str(": ");
+        message.push_str(&help.to_string());
+    }
+    message
+}
+
+fn diagnostic_of(
+    file: &Path,
+    text: &str,
+    d: &dyn miette::Diagnostic,
+    severity: Severity,
+) -> Diagnostic {
+    Diagnostic::at_offset(
+        file,
+        text,
+        label_offset(d).unwrap_or(0),
+        severity,
+        message_of(d),
+    )
+}
+
+fn load_dir(dir: &Path, limits: PolicyLimits) -> Result<Loaded, PolicyError> {
+    let mut policy_files = Vec::new();
+    let mut schema_path = None;
+    for entry in fs::read_dir(dir).map_err(io_error(dir))? {
+        let entry = entry.map_err(io_error(dir))?;
+        let path = entry.path();
+        if !entry.file_type().map_err(io_error(&path))?.is_file() && !path.is_file() {
+            continue;
+        }
+        if entry.file_name() == SCHEMA_FILE {
+            schema_path = Some(path);
+        } else if path.extension().is_some_and(|e| e == "cedar") {
+            policy_files.push(path);
+        }
+    }
+    policy_files.sort();
+    if policy_files.len() > limits.max_files {
+        return Err(LimitExceeded::TooManyFiles {
+            dir: dir.to_path_buf(),
+            count: policy_files.len(),
+            max: limits.max_files,
+        }
+        .into());
+    }
+    let schema_path = schema_path.ok_or_else(|| PolicyError::NoSchema {
+        dir: dir.to_path_buf(),
+    })?;
+    let schema_text = read_limited(&schema_path, limits.max_file_bytes)?;
+    let mut sources = Vec::with_capacity(policy_files.len());
+    for path in policy_files {
+        let text: Arc<str> = read_limited(&path, limits.max_file_bytes)?.into();
+        sources.push(PolicySource { file: path, text });
+    }
+    load_sources(&schema_path, &schema_text, &sources)
+}
+
+/// Parses and validates a schema and policy files already read.
+pub(crate) fn load_sources(
+    schema_path: &Path,
+    schema_text: &str,
+    sources: &[PolicySource],
+) -> Result<Loaded, PolicyError> {
+    let mut errors = Vec::new();
+    let mut warnings = Vec::new();
+
+    // The schema.
+    let schema = match Schema::from_cedarschema_str(schema_text) {
+        Ok((schema, schema_warnings)) => {
+            for w in schema_warnings {
+                warnings.push(diagnostic_of(
+                    schema_path,
+                    schema_text,
+                    &w,
+                    Severity::Warning,
+                ));
+            }
+            Some(schema)
+        }
+        Err(e) => {
+            errors.push(diagnostic_of(schema_path, schema_text, &e, Severity::Error));
+            None
+        }
+    };
+    let mut actions = HashMap::new();
+    if schema.is_some() {
+        match cedar_policy::schema_str_to_json_with_resolved_types(schema_text) {
+            Ok((json, _)) => match action_table(&json) {
+                Ok(table) => actions = table,
+                Err(problems) => {
+                    for p in problems {
+                        errors.push(Diagnostic::at_offset(
+                            schema_path,
+                            schema_text,
+                            0,
+                            Severity::Error,
+                            p,
+                        ));
+                    }
+                }
+            },
+            Err(e) => errors.push(diagnostic_of(schema_path, schema_text, &e, Severity::Error)),
+        }
+    }
+
+    // The policies, each file on its own so positions are the file's.
+    let mut all = PolicySet::new();
+    let mut origin: HashMap<PolicyId, usize> = HashMap::new();
+    for (index, source) in sources.iter().enumerate() {
+        let file = source.file.as_path();
+        let text = &*source.text;
+        let set = match PolicySet::from_str(text) {
+            Ok(set) => set,
+            Err(errs) => {
+                for e in errs.iter() {
+                    errors.push(diagnostic_of(file, text, e, Severity::Error));
+                }
+                continue;
+            }
+        };
+        if set.templates().next().is_some() {
+            errors.push(Diagnostic::at_offset(
+                file,
+                text,
+                text.find("?principal")
+                    .or_else(|| text.find("?resource"))
+                    .unwrap_or(0),
+                Severity::Error,
+                "templates are not supported: write static policies",
+            ));
+        }
+        let stem = file
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let mut numbered: Vec<(usize, &Policy)> = set
+            .policies()
+            .enumerate()
+            .map(|(i, p)| {
+                let n = p
+                    .id()
+                    .to_string()
+                    .strip_prefix("policy")
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(i);
+                (n, p)
+            })
+            .collect();
+        numbered.sort_by_key(|(n, _)| *n);
+        for (n, policy) in numbered {
+            let id = match policy.annotation(ID_ANNOTATION) {
+                Some(id) => id.to_owned(),
+                None => format!("{stem}.{n}"),
+            };
+            let at_id = || {
+                text.find(&format!("\"{id}\""))
+                    .and_then(|i| text.get(..i)?.rfind('@'))
+                    .unwrap_or(0)
+            };
+            if id.is_empty() {
+                errors.push(Diagnostic::at_offset(
+                    file,
+                    text,
+                    at_id(),
+                    Severity::Error,
+                    "a policy's `@id` must not be empty",
+                ));
+                continue;
+            }
+            if policy.annotation(APPROVAL_ANNOTATION).is_some()
+                && policy.effect() != CedarEffect::Forbid
+            {
+                errors.push(Diagnostic::at_offset(
+                    file,
+                    text,
+                    text.find("@approval").unwrap_or(0),
+                    Severity::Error,
+                    format!("policy `{id}`: `@approval` goes on `forbid` policies only: make it a `forbid` or remove the annotation"),
+                ));
+            }
+            let renamed = policy.new_id(PolicyId::new(&id));
+            if let Some(first) = origin.get(renamed.id()) {
+                let first_file = sources
+                    .get(*first)
+                    .map(|s| s.file.display().to_string())
+                    .unwrap_or_default();
+                errors.push(Diagnostic::at_offset(
+                    file,
+                    text,
+                    at_id(),
+                    Severity::Error,
+                    format!("duplicate policy id `{id}`, already used in `{first_file}`: give each policy its own `@id`"),
+                ));
+                continue;
+            }
+            origin.insert(renamed.id().clone(), index);
+            if let Err(e) = all.add(renamed) {
+                errors.push(Diagnostic::at_offset(
+                    file,
+                    text,
+                    at_id(),
+                    Severity::Error,
+                    format!("cannot add policy `{id}`: {e}"),
+                ));
+            }
+        }
+    }
+
+    let Some(schema) = schema else {
+        return Err(PolicyError::Diagnostics(errors));
+    };
+    if !errors.is_empty() {
+        return Err(PolicyError::Diagnostics(errors));
+    }
+
+    // Strict validation of every policy against the schema.
+    let locate = |id: &PolicyId| -> (PathBuf, Arc<str>) {
+        match origin.get(id).and_then(|i| sources.get(*i)) {
+            Some(s) => (s.file.clone(), Arc::clone(&s.text)),
+            None => (PathBuf::new(), Arc::from("")),
+        }
+    };
+    let validator = Validator::new(schema.clone());
+    let result = validator.validate(&all, ValidationMode::Strict);
+    for e in result.validation_errors() {
+        let (file, text) = locate(e.policy_id());
+        errors.push(diagnostic_of(&file, &text, e, Severity::Error));
+    }
+    for w in result.validation_warnings() {
+        let (file, text) = locate(w.policy_id());
+        warnings.push(diagnostic_of(&file, &text, w, Severity::Warning));
+    }
+    if !errors.is_empty() {
+        return Err(PolicyError::Diagnostics(errors));
+    }
+
+    let mut without_approval = PolicySet::new();
+    for p in all.policies() {
+        if p.annotation(APPROVAL_ANNOTATION).is_none() {
+            if let Err(e) = without_approval.add(p.clone()) {
+                errors.push(Diagnostic {
+                    file: PathBuf::new(),
+                    line: 1,
+                    column: 1,
+                    severity: Severity::Error,
+                    message: format!("cannot add policy `{}`: {e}", p.id()),
+                });
+            }
+        }
+    }
+    let action_entities = match schema.action_entities() {
+        Ok(entities) => entities.iter().cloned().collect(),
+        Err(e) => {
+            errors.push(Diagnostic::at_offset(
+                schema_path,
+                schema_text,
+                0,
+                Severity::Error,
+                format!("cannot build the action entities: {e}"),
+            ));
+            Vec::new()
+        }
+    };
+    let type_name = |name: &str| EntityTypeName::from_str(name);
+    let (agent_type, resource_type) = match (type_name("Agent"), type_name("Resource")) {
+        (Ok(a), Ok(r)) => (a, r),
+        (Err(e), _) | (_, Err(e)) => {
+            errors.push(Diagnostic::at_offset(
+                schema_path,
+                schema_text,
+                0,
+                Severity::Error,
+                format!("cannot name the entity types: {e}"),
+            ));
+            return Err(PolicyError::Diagnostics(errors));
+        }
+    };
+    if !errors.is_empty() {
+        return Err(PolicyError::Diagnostics(errors));
+    }
+    Ok(Loaded {
+        schema,
+        policies: all,
+        without_approval,
+        actions,
+        action_entities,
+        agent_type,
+        resource_type,
+        warnings,
+    })
+}
+
+/// The string annotations of a policy, in key order.
+pub(crate) fn annotations_of(policy: &Policy) -> BTreeMap<String, String> {
+    policy
+        .annotations()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
