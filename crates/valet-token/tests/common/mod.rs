@@ -144,3 +144,17 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Appends a block built by hand with biscuit-auth (no valet validation): `context` is
+/// the block's context string, `code` its Datalog.
+pub fn append_raw(token: &Token, context: &str, code: &str) -> Token {
+    let builder = biscuit_auth::builder::BlockBuilder::new()
+        .context(context.to_owned())
+        .code(code)
+        .unwrap();
+    let appended = biscuit_auth::UnverifiedBiscuit::from(token.to_bytes())
+        .unwrap()
+        .append(builder)
+        .unwrap();
+    Token::from_bytes(&appended.to_vec().unwrap()).unwrap()
+}
