@@ -6,7 +6,7 @@ use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityUid, Policy, PolicyId,
     Request, RestrictedExpression,
 };
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use valet_token::details::{FieldValue, TransactionDetails};
 use valet_token::Decimal;
 
@@ -38,7 +38,7 @@ pub struct Transaction<'a> {
 }
 
 /// What the policies say about a request.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PolicyOutcome {
     /// A permit applies and no forbid does.

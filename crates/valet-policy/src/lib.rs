@@ -49,6 +49,7 @@ mod eval;
 mod format;
 mod schema;
 mod store;
+pub mod testing;
 
 pub use error::{Diagnostic, FormatError, LimitExceeded, PolicyError, Severity};
 pub use eval::{
