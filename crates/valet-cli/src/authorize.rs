@@ -1,0 +1,107 @@
+//! `valet authorize`.
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde_json::json;
+use valet::{Authorizer, Decision, FileRevocations, FixedClock, Outcome, PolicyStore};
+use valet_token::{Limits, ReasonKind, Request, RequestError};
+
+use crate::error::{exit, CliError, CliResult};
+use crate::input::{read_file, read_key_set, read_token};
+use crate::policy::policy_error;
+use crate::times::{relative, unix};
+use crate::{AuthorizeArgs, Output};
+
+/// Judges one request with a token and the policies.
+pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {
+    let token = read_token(&args.token)?;
+    let keys = read_key_set(&args.public_key_files)?;
+    let policies =
+        PolicyStore::load(&args.policies).map_err(|e| policy_error(&args.policies, &e))?;
+    let text = read_file(&args.request_json, "request file")?;
+    let request = Request::from_json(&text, &Limits::default()).map_err(|e| {
+        let hint = match e {
+            RequestError::Field { .. } => "",
+            _ => ": write `{\"audience\": URI, \"action\": NAME, \"authorization_details\": {...}}`, with decimals as strings like `\"amount\": \"12.50\"`",
+        };
+        CliError::new(format!(
+            "`{}` is not a valid request: {e}{hint}",
+            args.request_json.display()
+        ))
+    })?;
+    let now = args.now.unwrap_or_else(SystemTime::now);
+    let mut builder = Authorizer::builder(keys, policies).clock(Arc::new(FixedClock::new(now)));
+    if let Some(list) = &args.revocation_list {
+        let store = FileRevocations::open(list).map_err(|e| {
+            CliError::new(format!(
+                "cannot load the revocation list `{}`: {e}: fix or remove the offending line",
+                list.display()
+            ))
+        })?;
+        builder = builder.revocations(Arc::new(store));
+    }
+    let decision = builder.build().authorize(&token, &request);
+    match output {
+        Output::Json => {
+            let doc = json!({
+                "decision": decision.outcome,
+                "reasons": decision.reasons,
+                "approval": decision.approval,
+                "determining_policies": decision.determining_policies,
+                "token_verified": decision.token_verified,
+                "audit": decision.audit,
+            });
+            println!("{doc}");
+        }
+        Output::Text => print!("{}", describe(&decision, unix(now))),
+    }
+    Ok(match decision.outcome {
+        Outcome::Allow => exit::OK,
+        Outcome::Deny => exit::DENY,
+        Outcome::NeedsApproval => exit::NEEDS_APPROVAL,
+    })
+}
+
+fn describe(decision: &Decision, now: u64) -> String {
+    let mut out = match decision.outcome {
+        Outcome::Allow => "ALLOW\n".to_owned(),
+        Outcome::Deny => "DENY\n".to_owned(),
+        Outcome::NeedsApproval => format!(
+            "NEEDS APPROVAL: {}\n",
+            decision
+                .approval
+                .as_deref()
+                .unwrap_or("ask the account owner")
+        ),
+    };
+    for r in &decision.reasons {
+        let mut line = r.to_string();
+        match (r.kind, &decision.claims) {
+            (Some(ReasonKind::Expired), Some(c)) => {
+                line = format!(
+                    "{line}, {}: mint or attenuate a fresh one",
+                    relative(c.expires_at, now)
+                );
+            }
+            (Some(ReasonKind::Revoked), _) => {
+                line = format!("{line}: the token was revoked; ask its issuer for a new one");
+            }
+            _ => {}
+        }
+        out.push_str(&format!("  - {line}\n"));
+    }
+    if let Some(c) = &decision.claims {
+        out.push_str(&format!(
+            "  token: subject {}, agent {}{}\n",
+            c.subject,
+            c.agent(),
+            if decision.token_verified {
+                ""
+            } else {
+                " (unverified)"
+            }
+        ));
+    }
+    out
+}

@@ -1,0 +1,347 @@
+//! `valet`: the command line of the Valet authorization kernel for AI agents.
+//!
+//! See the crate README (`valet --help`) for every command and the exit codes.
+
+#![forbid(unsafe_code)]
+
+mod authorize;
+mod error;
+mod input;
+mod keys;
+mod policy;
+mod revoke;
+mod times;
+mod tokens;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::error::{exit, CliError, CliResult};
+use crate::times::Ttl;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  allowed, or the command succeeded
+  1  error: bad input, a bad key, a missing or unreadable file, a refused attenuation
+  2  denied
+  3  validation failure: the policies (or their tests) have errors
+  4  needs approval: only an @approval policy stands in the way; ask a human";
+
+/// Valet: valet keys for AI agents, judged with the owner's Cedar policies.
+///
+/// Tokens are read from a file named on the command line, or from standard input with `-`.
+/// Keys are read only from files.
+#[derive(Debug, Parser)]
+#[command(name = "valet", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// How results are printed.
+    #[arg(long, global = true, value_enum, default_value_t = Output::Text)]
+    output: Output,
+    /// How errors are printed (on standard error).
+    #[arg(long, global = true, value_enum, default_value_t = ErrorFormat::Human)]
+    error_format: ErrorFormat,
+}
+
+/// Result format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Output {
+    /// Text for people.
+    Text,
+    /// One JSON object.
+    Json,
+}
+
+/// Error format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ErrorFormat {
+    /// `error: message` lines.
+    Human,
+    /// One JSON object: `{"error": {"message": ..., "exit_code": ..., "diagnostics": [...]}}`.
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create a root key pair (the private key file is written with mode 0600)
+    #[command(after_help = concat!("\
+Examples:
+  valet keypair --private-key-file root.key --public-key-file root.pub --key-id 1
+  valet keypair --from-private-key-file root.key --only-public-key
+
+", "Exit codes: 0 ok, 1 error"))]
+    Keypair(KeypairArgs),
+    /// Mint a root token with a private key; prints the token (base64url)
+    #[command(after_help = "\
+Example:
+  valet mint --private-key-file root.key \\
+    --subject alice@example.com --client https://agent.example/client \\
+    --audience https://pay.example.com --scope payments:write \\
+    --authorization-details details.json --add-ttl 15m > token
+
+details.json is an RFC 9396 array, with Valet's `limits` member:
+  [{\"type\": \"payment\", \"actions\": [\"pay_invoice\"],
+    \"limits\": {\"amount\": {\"max\": \"1000.00\"}, \"currency\": {\"one_of\": [\"USD\"]}}}]
+
+Exit codes: 0 ok, 1 error")]
+    Mint(MintArgs),
+    /// Narrow a token offline, without any key; prints the new token
+    #[command(after_help = "\
+Example:
+  valet attenuate token --delegate invoice-agent \\
+    --limit payment.amount<=50.00 --allow payment.recipient=alice@example.com \\
+    --add-ttl 5m > child
+
+A widening (an audience, scope, later expiry or looser limit the parent does not have)
+is refused with exit code 1.
+
+Exit codes: 0 ok, 1 error")]
+    Attenuate(AttenuateArgs),
+    /// Show what a token says: claims, blocks, expiry, revocation ids, signature
+    #[command(after_help = "\
+Example:
+  valet inspect child --public-key-file root.pub
+
+The claims are the token's own statements: they are trusted only once the signature is
+checked with --public-key-file.
+
+Exit codes: 0 ok, 1 error (including a signature that does not verify)")]
+    Inspect(InspectArgs),
+    /// Authorize one request with a token and the policies
+    Authorize(AuthorizeArgs),
+    /// Validate a policy directory against its schema
+    Validate(ValidateArgs),
+    /// Format the policy files of a directory
+    Format(FormatArgs),
+    /// Run the policy tests (Cedar's `run-tests` JSON shape)
+    RunTests(RunTestsArgs),
+    /// Add a revocation id to a revocation list file
+    Revoke(RevokeArgs),
+}
+
+/// `valet keypair`.
+#[derive(Debug, Args)]
+pub struct KeypairArgs {
+    /// Where to write the new private key (mode 0600)
+    #[arg(long, value_name = "FILE", conflicts_with = "from_private_key_file")]
+    pub private_key_file: Option<PathBuf>,
+    /// Where to write the public key (printed when not given)
+    #[arg(long, value_name = "FILE")]
+    pub public_key_file: Option<PathBuf>,
+    /// The key id written into every token this key signs
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub key_id: u32,
+    /// Overwrite existing key files
+    #[arg(long)]
+    pub force: bool,
+    /// Read an existing private key instead of creating one
+    #[arg(long, value_name = "FILE")]
+    pub from_private_key_file: Option<PathBuf>,
+    /// Print only the public key text
+    #[arg(long, requires = "from_private_key_file")]
+    pub only_public_key: bool,
+}
+
+/// `valet mint`.
+#[derive(Debug, Args)]
+pub struct MintArgs {
+    /// The root private key file
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: PathBuf,
+    /// The person the agent acts for
+    #[arg(long)]
+    pub subject: String,
+    /// The agent the token is for (e.g. its client-id URL)
+    #[arg(long)]
+    pub client: String,
+    /// A resource server URI where the token may be used (repeatable)
+    #[arg(long = "audience", value_name = "URI", required = true)]
+    pub audiences: Vec<String>,
+    /// A scope granted (repeatable)
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// Lifetime (`90s`, `15m`, `1h`, `2h30m`) or expiry time (RFC 3339)
+    #[arg(long, value_name = "TTL", value_parser = times::parse_ttl)]
+    pub add_ttl: Ttl,
+    /// An RFC 9396 authorization details JSON array file
+    #[arg(long, value_name = "FILE")]
+    pub authorization_details: Option<PathBuf>,
+    /// A token id, recorded in audit
+    #[arg(long, value_name = "ID")]
+    pub token_id: Option<String>,
+    /// How many attenuation blocks may follow
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
+    /// The longest lifetime this command grants
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = times::parse_duration)]
+    pub max_lifetime: std::time::Duration,
+}
+
+/// `valet attenuate`.
+#[derive(Debug, Args)]
+pub struct AttenuateArgs {
+    /// The token file, or `-` for standard input
+    #[arg(value_name = "TOKEN")]
+    pub token: String,
+    /// Restrict the audiences to these (repeatable)
+    #[arg(long = "audience", value_name = "URI")]
+    pub audiences: Vec<String>,
+    /// Restrict the scopes to these (repeatable)
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// An earlier expiry: lifetime from now (`5m`) or RFC 3339 time
+    #[arg(long, value_name = "TTL", value_parser = times::parse_ttl)]
+    pub add_ttl: Option<Ttl>,
+    /// Cap a decimal field: `TYPE.FIELD<=VALUE`, e.g. `payment.amount<=50.00` (repeatable)
+    #[arg(long = "limit", value_name = "TYPE.FIELD<=VALUE")]
+    pub limits: Vec<String>,
+    /// Allow only these values of a field: `TYPE.FIELD=V1,V2` (repeatable)
+    #[arg(long = "allow", value_name = "TYPE.FIELD=V1,V2")]
+    pub allows: Vec<String>,
+    /// Allow only these actions for a detail type: `TYPE=A1,A2` (repeatable)
+    #[arg(long = "actions", value_name = "TYPE=A1,A2")]
+    pub actions: Vec<String>,
+    /// The sub-agent this copy is for (recorded in the chain of custody)
+    #[arg(long, value_name = "ID")]
+    pub delegate: Option<String>,
+    /// How many more attenuation blocks may follow this one
+    #[arg(long, value_name = "N")]
+    pub max_depth: Option<u32>,
+    /// A raw Biscuit Datalog check (`check if ...`); can only refuse more (repeatable)
+    #[arg(long = "check", value_name = "DATALOG")]
+    pub checks: Vec<String>,
+}
+
+/// `valet inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The token file, or `-` for standard input
+    #[arg(value_name = "TOKEN")]
+    pub token: String,
+    /// A public key file to check the signature with (repeatable; each carries its key id)
+    #[arg(long = "public-key-file", value_name = "FILE")]
+    pub public_key_files: Vec<PathBuf>,
+    /// The time to compare the expiry with (RFC 3339; default now)
+    #[arg(long, value_name = "RFC3339", value_parser = times::parse_time)]
+    pub now: Option<std::time::SystemTime>,
+}
+
+/// `valet authorize`.
+#[derive(Debug, Args)]
+pub struct AuthorizeArgs {
+    /// The token file, or `-` for standard input
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    /// A trusted public key file (repeatable; each carries its key id)
+    #[arg(long = "public-key-file", value_name = "FILE", required = true)]
+    pub public_key_files: Vec<PathBuf>,
+    /// The policy directory (`*.cedar` and `schema.cedarschema`)
+    #[arg(short = 'p', long = "policies", value_name = "DIR")]
+    pub policies: PathBuf,
+    /// The request: `{"audience": URI, "action": NAME, "authorization_details": {...}}`
+    #[arg(long, value_name = "FILE")]
+    pub request_json: PathBuf,
+    /// Judge as of this time (RFC 3339; default now)
+    #[arg(long, value_name = "RFC3339", value_parser = times::parse_time)]
+    pub now: Option<std::time::SystemTime>,
+    /// A revocation list file (one hex revocation id per line)
+    #[arg(long, value_name = "FILE")]
+    pub revocation_list: Option<PathBuf>,
+}
+
+/// `valet validate`.
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// The policy directory
+    #[arg(short = 'p', long = "policies", value_name = "DIR")]
+    pub policies: PathBuf,
+    /// The schema file (default: `schema.cedarschema` in the policy directory)
+    #[arg(short = 's', long = "schema", value_name = "FILE")]
+    pub schema: Option<PathBuf>,
+    /// Treat warnings as failures
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+/// `valet format`.
+#[derive(Debug, Args)]
+pub struct FormatArgs {
+    /// The policy directory
+    #[arg(short = 'p', long = "policies", value_name = "DIR")]
+    pub policies: PathBuf,
+    /// Only check that every file is formatted (exit 3 if not)
+    #[arg(long, conflicts_with = "write")]
+    pub check: bool,
+    /// Rewrite the files in place
+    #[arg(long)]
+    pub write: bool,
+}
+
+/// `valet run-tests`.
+#[derive(Debug, Args)]
+pub struct RunTestsArgs {
+    /// The policy directory
+    #[arg(short = 'p', long = "policies", value_name = "DIR")]
+    pub policies: PathBuf,
+    /// The test directory (default: `tests` in the policy directory)
+    #[arg(long, value_name = "DIR")]
+    pub tests: Option<PathBuf>,
+}
+
+/// `valet revoke`.
+#[derive(Debug, Args)]
+pub struct RevokeArgs {
+    /// The revocation id (hex), as `valet inspect` shows it
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The revocation list file (created if missing)
+    #[arg(long, value_name = "FILE")]
+    pub list: PathBuf,
+}
+
+fn run(cli: Cli) -> CliResult {
+    let output = cli.output;
+    match cli.command {
+        Command::Keypair(a) => keys::keypair(&a),
+        Command::Mint(a) => tokens::mint(&a),
+        Command::Attenuate(a) => tokens::attenuate(&a),
+        Command::Inspect(a) => tokens::inspect(&a, output),
+        Command::Authorize(a) => authorize::authorize(&a, output),
+        Command::Validate(a) => policy::validate(&a, output),
+        Command::Format(a) => policy::format(&a),
+        Command::RunTests(_) => Err(CliError::new("not available in this build")),
+        Command::Revoke(a) => revoke::revoke(&a),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            // Usage errors exit with 1: code 2 means "denied".
+            let code = if e.use_stderr() {
+                exit::ERROR
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let error_format = cli.error_format;
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            match error_format {
+                ErrorFormat::Human => eprintln!("{e}"),
+                ErrorFormat::Json => {
+                    eprintln!("{}", serde_json::json!({ "error": e }));
+                }
+            }
+            ExitCode::from(e.exit_code)
+        }
+    }
+}
