@@ -480,8 +480,10 @@ pub(crate) fn load_sources(
             Vec::new()
         }
     };
-    let type_name = |name: &str| EntityTypeName::from_str(name);
-    let (agent_type, resource_type) = match (type_name("Agent"), type_name("Resource")) {
+    let (agent_type, resource_type) = match (
+        EntityTypeName::from_str("Agent"),
+        EntityTypeName::from_str("Resource"),
+    ) {
         (Ok(a), Ok(r)) => (a, r),
         (Err(e), _) | (_, Err(e)) => {
             errors.push(Diagnostic::at_offset(

@@ -1,3 +1,4 @@
+#![expect(clippy::unwrap_used, reason = "tests fail by panicking")]
 //! The starter policies in `policies/` load and decide as documented.
 
 use std::path::PathBuf;

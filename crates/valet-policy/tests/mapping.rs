@@ -1,0 +1,200 @@
+#![expect(clippy::unwrap_used, reason = "tests fail by panicking")]
+//! How a transaction becomes a Cedar request: principal attributes, resource choice and
+//! typed context.
+
+use std::fs;
+use std::path::PathBuf;
+
+use proptest::prelude::*;
+use tempfile::TempDir;
+use valet_policy::{PolicyOutcome, PolicyStore, Transaction};
+use valet_token::details::{FieldValue, TransactionDetails};
+
+const SCHEMA: &str = r#"entity Agent { subject: String, client: String, depth: Long, chain: Set<String> };
+entity Resource;
+@detail_type("file")
+action read_file appliesTo {
+  principal: [Agent],
+  resource: [Resource],
+  context: { audience: String, scopes: Set<String>, urgent?: Bool, pages?: Long, tags?: Set<String> },
+};
+"#;
+
+fn store_with(policy: &str) -> (TempDir, PolicyStore) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("schema.cedarschema"), SCHEMA).unwrap();
+    fs::write(dir.path().join("p.cedar"), policy).unwrap();
+    let store = PolicyStore::load(dir.path()).unwrap();
+    (dir, store)
+}
+
+fn outcome(
+    store: &PolicyStore,
+    chain: &[String],
+    details: Option<&TransactionDetails>,
+) -> PolicyOutcome {
+    let scopes = vec!["files:read".to_owned()];
+    store
+        .evaluate(&Transaction {
+            agent: chain.last().map_or("bot", String::as_str),
+            subject: "alice",
+            client: "bot",
+            chain,
+            action: "read_file",
+            audience: "https://files.example.com",
+            scopes: &scopes,
+            details,
+        })
+        .outcome
+}
+
+#[test]
+fn resource_is_identifier_then_first_location_then_audience() {
+    let (_d, by_id) = store_with(r#"permit (principal, action, resource == Resource::"doc-7");"#);
+    let with_id = TransactionDetails::new("file")
+        .with("identifier", "doc-7")
+        .field("locations", FieldValue::List(vec!["elsewhere".into()]));
+    assert_eq!(outcome(&by_id, &[], Some(&with_id)), PolicyOutcome::Allow);
+
+    let (_d, by_location) = store_with(
+        r#"permit (principal, action, resource == Resource::"https://files.example.com/a");"#,
+    );
+    let with_locations = TransactionDetails::new("file").field(
+        "locations",
+        FieldValue::List(vec![
+            "https://files.example.com/a".into(),
+            "https://files.example.com/b".into(),
+        ]),
+    );
+    assert_eq!(
+        outcome(&by_location, &[], Some(&with_locations)),
+        PolicyOutcome::Allow
+    );
+
+    let (_d, by_audience) = store_with(
+        r#"permit (principal, action, resource == Resource::"https://files.example.com");"#,
+    );
+    assert_eq!(outcome(&by_audience, &[], None), PolicyOutcome::Allow);
+    assert_eq!(
+        outcome(&by_audience, &[], Some(&TransactionDetails::new("file"))),
+        PolicyOutcome::Allow
+    );
+}
+
+#[test]
+fn principal_carries_subject_client_depth_and_chain() {
+    let (_d, store) = store_with(
+        r#"permit (principal, action, resource)
+when {
+  principal.subject == "alice" && principal.client == "bot" &&
+  principal.depth <= 1 && (principal.depth == 0 || principal.chain.contains("helper"))
+};"#,
+    );
+    assert_eq!(outcome(&store, &[], None), PolicyOutcome::Allow);
+    assert_eq!(
+        outcome(&store, &["helper".into()], None),
+        PolicyOutcome::Allow
+    );
+    assert_eq!(
+        outcome(&store, &["helper".into(), "sub-helper".into()], None),
+        PolicyOutcome::Deny
+    );
+}
+
+#[test]
+fn bool_long_and_set_fields_are_typed() {
+    let (_d, store) = store_with(
+        r#"permit (principal, action, resource)
+when {
+  context has urgent && context.urgent && context has pages && context.pages < 10 &&
+  context has tags && context.tags.contains("q3")
+};"#,
+    );
+    let good = TransactionDetails::new("file")
+        .field("urgent", FieldValue::Bool(true))
+        .field("pages", FieldValue::Long(3))
+        .field("tags", FieldValue::List(vec!["q3".into()]));
+    assert_eq!(outcome(&store, &[], Some(&good)), PolicyOutcome::Allow);
+    let scopes = vec![];
+    let wrong = TransactionDetails::new("file").with("pages", "3");
+    let decision = store.evaluate(&Transaction {
+        agent: "bot",
+        subject: "alice",
+        client: "bot",
+        chain: &[],
+        action: "read_file",
+        audience: "https://files.example.com",
+        scopes: &scopes,
+        details: Some(&wrong),
+    });
+    assert_eq!(decision.outcome, PolicyOutcome::Deny);
+    assert_eq!(
+        decision.reasons,
+        vec!["transaction field `pages` must be an integer, found string"]
+    );
+}
+
+fn starter() -> PolicyStore {
+    PolicyStore::load(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../policies")).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// An exact amount decides exactly: allowed up to 500.00, held for approval up to the
+    /// ceiling, denied above it; never an error, whatever the amount.
+    #[test]
+    fn payment_outcome_follows_exact_thresholds(scaled in -1_000_000i64..30_000_000i64) {
+        let store = starter();
+        let amount = valet_token::Decimal::from_scaled(scaled);
+        let details = TransactionDetails::new("payment")
+            .with("amount", amount.to_string())
+            .with("currency", "USD")
+            .with("recipient", "alice@example.com");
+        let scopes = vec!["payments:write".to_owned()];
+        let decision = store.evaluate(&Transaction {
+            agent: "bot",
+            subject: "alice",
+            client: "bot",
+            chain: &[],
+            action: "pay_invoice",
+            audience: "https://pay.example.com",
+            scopes: &scopes,
+            details: Some(&details),
+        });
+        let expected = if scaled <= 0 || scaled > 20_000_000 {
+            PolicyOutcome::Deny
+        } else if scaled > 5_000_000 {
+            PolicyOutcome::NeedsApproval
+        } else {
+            PolicyOutcome::Allow
+        };
+        prop_assert_eq!(decision.outcome, expected, "{:?}", decision);
+    }
+
+    /// No text in a decimal field makes evaluation panic; what is not a decimal is denied
+    /// with the field named.
+    #[test]
+    fn any_amount_text_is_handled(text in "\\PC{0,24}") {
+        let store = starter();
+        let details = TransactionDetails::new("payment")
+            .with("amount", text.clone())
+            .with("currency", "USD")
+            .with("recipient", "alice@example.com");
+        let scopes = vec!["payments:write".to_owned()];
+        let decision = store.evaluate(&Transaction {
+            agent: "bot",
+            subject: "alice",
+            client: "bot",
+            chain: &[],
+            action: "pay_invoice",
+            audience: "https://pay.example.com",
+            scopes: &scopes,
+            details: Some(&details),
+        });
+        if text.parse::<valet_token::Decimal>().is_err() {
+            prop_assert_eq!(decision.outcome, PolicyOutcome::Deny);
+            prop_assert!(decision.reasons.iter().any(|r| r.contains("`amount`")));
+        }
+    }
+}
