@@ -18,7 +18,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::error::{exit, CliError, CliResult};
+use crate::error::{exit, CliResult};
 use crate::times::Ttl;
 
 const EXIT_CODES: &str = "\
@@ -67,12 +67,12 @@ pub enum ErrorFormat {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Create a root key pair (the private key file is written with mode 0600)
-    #[command(after_help = concat!("\
+    #[command(after_help = "\
 Examples:
   valet keypair --private-key-file root.key --public-key-file root.pub --key-id 1
   valet keypair --from-private-key-file root.key --only-public-key
 
-", "Exit codes: 0 ok, 1 error"))]
+Exit codes: 0 ok, 1 error")]
     Keypair(KeypairArgs),
     /// Mint a root token with a private key; prints the token (base64url)
     #[command(after_help = "\
@@ -111,14 +111,65 @@ checked with --public-key-file.
 Exit codes: 0 ok, 1 error (including a signature that does not verify)")]
     Inspect(InspectArgs),
     /// Authorize one request with a token and the policies
+    #[command(after_help = "\
+Example:
+  valet authorize --token child --public-key-file root.pub -p policies \\
+    --request-json request.json
+
+request.json:
+  {\"audience\": \"https://pay.example.com\", \"action\": \"pay_invoice\",
+   \"authorization_details\": {\"type\": \"payment\", \"amount\": \"42.00\",
+                             \"currency\": \"USD\", \"recipient\": \"alice@example.com\"}}
+Decimals are strings (`\"42.00\"`), never JSON numbers.
+
+With --output json, one JSON object on one line:
+  {\"decision\": \"allow\" | \"deny\" | \"needs_approval\",
+   \"reasons\": [{\"layer\": \"token\" | \"policy\" | ..., \"kind\"?, \"block\"?, \"policy\"?, \"message\"}],
+   \"approval\": string | null,
+   \"determining_policies\": [{\"id\", \"effect\", \"annotations\"}],
+   \"token_verified\": bool,
+   \"audit\": {the audit record: time, outcome, reasons, subject, client, agent, chain,
+             audience, action, authorization_details, revocation_ids, ...}}
+
+Exit codes: 0 allow, 1 error, 2 deny, 3 the policies do not validate, 4 needs approval")]
     Authorize(AuthorizeArgs),
     /// Validate a policy directory against its schema
+    #[command(after_help = "\
+Example:
+  valet validate -p policies --deny-warnings
+
+Problems are printed as `file:line:column: error: message`.
+
+Exit codes: 0 valid, 1 error (e.g. no such directory), 3 validation failure")]
     Validate(ValidateArgs),
     /// Format the policy files of a directory
+    #[command(after_help = "\
+Examples:
+  valet format -p policies            # print the formatted policies
+  valet format -p policies --check    # exit 3 if a file is not formatted
+  valet format -p policies --write    # rewrite the files
+
+Exit codes: 0 ok, 1 error, 3 a file does not parse or (with --check) is not formatted")]
     Format(FormatArgs),
     /// Run the policy tests (Cedar's `run-tests` JSON shape)
+    #[command(after_help = "\
+Example:
+  valet run-tests -p policies --tests policies/tests
+
+Prints one line per case and ends with `N passed, M failed`.
+
+Exit codes: 0 all passed, 1 error, 3 a test failed or the policies do not validate")]
     RunTests(RunTestsArgs),
     /// Add a revocation id to a revocation list file
+    #[command(after_help = "\
+Example:
+  valet revoke 85050157240dae1f...0e --list revoked.txt
+  valet authorize ... --revocation-list revoked.txt
+
+Take the id from `valet inspect`: revoking a block refuses that token and every token
+attenuated from it.
+
+Exit codes: 0 ok, 1 error")]
     Revoke(RevokeArgs),
 }
 
@@ -224,6 +275,9 @@ pub struct InspectArgs {
     /// A public key file to check the signature with (repeatable; each carries its key id)
     #[arg(long = "public-key-file", value_name = "FILE")]
     pub public_key_files: Vec<PathBuf>,
+    /// Print only the revocation ids, one per line, authority block first
+    #[arg(long)]
+    pub revocation_ids: bool,
     /// The time to compare the expiry with (RFC 3339; default now)
     #[arg(long, value_name = "RFC3339", value_parser = times::parse_time)]
     pub now: Option<std::time::SystemTime>,
@@ -312,7 +366,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Authorize(a) => authorize::authorize(&a, output),
         Command::Validate(a) => policy::validate(&a, output),
         Command::Format(a) => policy::format(&a),
-        Command::RunTests(_) => Err(CliError::new("not available in this build")),
+        Command::RunTests(a) => policy::run_tests(&a, output),
         Command::Revoke(a) => revoke::revoke(&a),
     }
 }

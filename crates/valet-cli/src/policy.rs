@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use valet::PolicyStore;
-use valet_policy::{format_policies, Diagnostic, FormatError, PolicyError, SCHEMA_FILE};
+use valet_policy::{format_policies, testing, Diagnostic, FormatError, PolicyError, SCHEMA_FILE};
 
 use crate::error::{exit, CliError, CliResult};
 use crate::input::io_reason;
-use crate::{FormatArgs, Output, ValidateArgs};
+use crate::{FormatArgs, Output, RunTestsArgs, ValidateArgs};
 
 /// The error for a policy directory that does not load: exit 3 with diagnostics, or 1
 /// when the directory cannot be read.
@@ -209,4 +209,48 @@ pub fn format(args: &FormatArgs) -> CliResult {
         ));
     }
     Ok(exit::OK)
+}
+
+/// Runs the policy tests of a directory.
+pub fn run_tests(args: &RunTestsArgs, output: Output) -> CliResult {
+    let store = load(&args.policies, None)?;
+    let tests = args
+        .tests
+        .clone()
+        .unwrap_or_else(|| args.policies.join("tests"));
+    let report = if tests.is_file() {
+        testing::run_file(&store, &tests)
+    } else {
+        testing::run_dir(&store, &tests)
+    }
+    .map_err(|e| match e {
+        PolicyError::Io { path, source } => CliError::new(format!(
+            "cannot read the policy tests `{}`: {}: give a directory of `*.json` test files with `--tests`",
+            path.display(),
+            io_reason(&source)
+        )),
+        other => CliError::new(other.to_string()),
+    })?;
+    match output {
+        Output::Json => println!(
+            "{}",
+            serde_json::json!({
+                "passed": report.passed(),
+                "failed": report.failed(),
+                "cases": report.cases,
+            })
+        ),
+        Output::Text => println!("{report}"),
+    }
+    if report.cases.is_empty() {
+        return Err(CliError::new(format!(
+            "no test case found in `{}`: add `*.json` files in the `cedar run-tests` shape",
+            tests.display()
+        )));
+    }
+    Ok(if report.is_success() {
+        exit::OK
+    } else {
+        exit::VALIDATION
+    })
 }

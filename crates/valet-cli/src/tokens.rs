@@ -239,6 +239,12 @@ struct Inspection<'a> {
 pub fn inspect(args: &InspectArgs, output: Output) -> CliResult {
     let token = read_token(&args.token)?;
     let claims = token.unverified_claims().map_err(|e| token_error(&e))?;
+    if args.revocation_ids {
+        for id in token.revocation_ids() {
+            println!("{id}");
+        }
+        return Ok(exit::OK);
+    }
     let signature = check_signature(&token, args)?;
     let now = unix(args.now.unwrap_or_else(SystemTime::now));
     match output {
