@@ -45,7 +45,9 @@ fn show(step: &str, d: &Decision) {
 }
 
 fn main() -> Result<(), Box<dyn Error>> {
-    let dir = std::env::args().nth(1).unwrap_or_else(|| "policies".to_owned());
+    let dir = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "policies".to_owned());
     let policies = PolicyStore::load(&dir).map_err(|e| format!("{dir}: {e}"))?;
     println!("loaded the policies in {dir}/\n");
 
@@ -93,11 +95,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     let pay_req = |d: TransactionDetails| Request::new(pay.clone(), "pay_invoice").details(d);
     show(
         "1. invoice-agent pays alice 50.00 USD",
-        &authorizer.authorize(&child, &pay_req(payment("50.00", "USD", "alice@example.com"))),
+        &authorizer.authorize(
+            &child,
+            &pay_req(payment("50.00", "USD", "alice@example.com")),
+        ),
     );
     show(
         "2. invoice-agent pays alice 50.01 USD",
-        &authorizer.authorize(&child, &pay_req(payment("50.01", "USD", "alice@example.com"))),
+        &authorizer.authorize(
+            &child,
+            &pay_req(payment("50.01", "USD", "alice@example.com")),
+        ),
     );
     show(
         "3. invoice-agent pays bob 20.00 USD",
@@ -113,11 +121,17 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     show(
         "5. the orchestrator pays carol 700.00 USD (above the approval threshold)",
-        &authorizer.authorize(&token, &pay_req(payment("700.00", "USD", "carol@example.com"))),
+        &authorizer.authorize(
+            &token,
+            &pay_req(payment("700.00", "USD", "carol@example.com")),
+        ),
     );
     show(
         "6. the orchestrator pays dave 10.00 USD (not an allowed recipient)",
-        &authorizer.authorize(&token, &pay_req(payment("10.00", "USD", "dave@example.com"))),
+        &authorizer.authorize(
+            &token,
+            &pay_req(payment("10.00", "USD", "dave@example.com")),
+        ),
     );
     show(
         "7. the orchestrator reads the calendar",
@@ -125,12 +139,18 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     show(
         "8. a malformed transaction: amount `12.5x`",
-        &authorizer.authorize(&token, &pay_req(payment("12.5x", "USD", "alice@example.com"))),
+        &authorizer.authorize(
+            &token,
+            &pay_req(payment("12.5x", "USD", "alice@example.com")),
+        ),
     );
     clock.advance(Duration::from_secs(6 * 60));
     show(
         "9. six minutes later, invoice-agent pays alice 10.00 USD",
-        &authorizer.authorize(&child, &pay_req(payment("10.00", "USD", "alice@example.com"))),
+        &authorizer.authorize(
+            &child,
+            &pay_req(payment("10.00", "USD", "alice@example.com")),
+        ),
     );
     if let Some(id) = token.revocation_ids().first() {
         authorizer.revocations().revoke(id.clone())?;

@@ -3,9 +3,7 @@
 use std::sync::Arc;
 
 use valet_policy::{PolicyOutcome, PolicyStore, Transaction};
-use valet_token::{
-    rfc3339, Claims, KeySet, Limits, Request, Token, Verdict, Verifier,
-};
+use valet_token::{rfc3339, Claims, KeySet, Limits, Request, Token, Verdict, Verifier};
 
 use crate::audit::AuditRecord;
 use crate::decision::{Decision, Layer, Outcome, Reason};
@@ -151,9 +149,12 @@ impl Authorizer {
                 }
             }
         }
-        let verdict =
-            self.verifier
-                .verify(token, &token_request, now, &StoreCheck(self.revocations.as_ref()));
+        let verdict = self.verifier.verify(
+            token,
+            &token_request,
+            now,
+            &StoreCheck(self.revocations.as_ref()),
+        );
         let decision = match verdict {
             Verdict::Denied(denial) => {
                 let reasons = denial
@@ -186,9 +187,18 @@ impl Authorizer {
         self.record(decision)
     }
 
-    fn judge_policies(&self, claims: Claims, request: &Request, now: std::time::SystemTime) -> Decision {
+    fn judge_policies(
+        &self,
+        claims: Claims,
+        request: &Request,
+        now: std::time::SystemTime,
+    ) -> Decision {
         let chain = claims.delegates();
-        let scopes: Vec<String> = claims.scopes.iter().map(|s| s.as_str().to_owned()).collect();
+        let scopes: Vec<String> = claims
+            .scopes
+            .iter()
+            .map(|s| s.as_str().to_owned())
+            .collect();
         let tx = Transaction {
             agent: claims.agent(),
             subject: &claims.subject,
@@ -208,23 +218,38 @@ impl Authorizer {
         let mut reasons: Vec<Reason> = pd
             .reasons
             .iter()
-            .map(|m| Reason::new(Layer::Policy, m.clone()))
+            .map(|m| Reason {
+                layer: Layer::Policy,
+                kind: None,
+                block: None,
+                policy: pd
+                    .determining
+                    .iter()
+                    .find(|p| m.contains(&format!("`{}`", p.id)))
+                    .map(|p| p.id.clone()),
+                message: m.clone(),
+            })
             .collect();
         if outcome != Outcome::Allow {
             for p in &pd.determining {
+                if reasons
+                    .iter()
+                    .any(|r| r.policy.as_deref() == Some(p.id.as_str()))
+                {
+                    continue;
+                }
                 let text = p
                     .annotations
                     .get("approval")
                     .or_else(|| p.annotations.get("reason"))
-                    .or_else(|| p.annotations.get("doc"))
                     .cloned()
-                    .unwrap_or_else(|| format!("{:?} policy applies", p.effect).to_lowercase());
+                    .unwrap_or_else(|| "this policy applies".to_owned());
                 reasons.push(Reason {
                     layer: Layer::Policy,
                     kind: None,
                     block: None,
                     policy: Some(p.id.clone()),
-                    message: text,
+                    message: format!("`{}`: {text}", p.id),
                 });
             }
             if reasons.is_empty() {
@@ -267,7 +292,10 @@ impl Authorizer {
         self.record(d)
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one place assembles every part of a decision")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one place assembles every part of a decision"
+    )]
     fn finish(
         &self,
         outcome: Outcome,

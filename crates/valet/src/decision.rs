@@ -64,10 +64,7 @@ pub struct Reason {
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match (&self.layer, &self.policy) {
-            (Layer::Policy, Some(p)) => write!(f, "policy `{p}`: {}", self.message),
-            _ => f.write_str(&self.message),
-        }
+        f.write_str(&self.message)
     }
 }
 

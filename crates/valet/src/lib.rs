@@ -12,18 +12,18 @@ pub use authorizer::{Authorizer, AuthorizerBuilder};
 pub use decision::{Decision, Layer, Outcome, Reason};
 pub use error::Error;
 pub use stores::{
-    AuditSink, Clock, FileRevocations, FixedClock, JsonLinesAudit, MemoryAudit,
-    MemoryRevocations, NoAudit, RevocationStore, SystemClock, DEFAULT_MAX_REVOCATIONS,
+    AuditSink, Clock, FileRevocations, FixedClock, JsonLinesAudit, MemoryAudit, MemoryRevocations,
+    NoAudit, RevocationStore, SystemClock, DEFAULT_MAX_REVOCATIONS,
 };
 
-/// The token layer: keys, mint, attenuate, verify.
-pub use valet_token as token;
 /// The policy layer: the Cedar policy store.
 pub use valet_policy as policy;
+/// The token layer: keys, mint, attenuate, verify.
+pub use valet_token as token;
 
 pub use valet_policy::{PolicyError, PolicyStore};
 pub use valet_token::{
-    Attenuation, Audience, AuthorizationDetail, Claims, Decimal, FieldValue, Issuer, KeyId,
-    KeySet, Limits, Request, RevocationId, RootKeyPair, RootPublicKey, Scope, Token,
-    TokenBuilder, TransactionDetails,
+    Attenuation, Audience, AuthorizationDetail, Claims, Decimal, FieldValue, Issuer, KeyId, KeySet,
+    Limits, Request, RevocationId, RootKeyPair, RootPublicKey, Scope, Token, TokenBuilder,
+    TransactionDetails,
 };
