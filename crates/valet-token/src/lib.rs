@@ -80,7 +80,7 @@
 //!
 //! ## Limits
 //! [`Limits`] caps token size (16 KiB), blocks (16), Datalog facts (1000), iterations (100)
-//! and time (10 ms), request size (64 KiB), nesting (8) and transaction fields (32).
+//! and time (100 ms), request size (64 KiB), nesting (8) and transaction fields (32).
 //! Hitting any of them is a deny with that reason.
 
 #![forbid(unsafe_code)]
