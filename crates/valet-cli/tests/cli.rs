@@ -565,6 +565,31 @@ impl Fixture {
 }
 
 #[test]
+fn validate_takes_a_schema_from_another_file() {
+    let f = Fixture::new();
+    let policies = f.path("policies");
+    std::fs::create_dir_all(&policies).unwrap();
+    for entry in std::fs::read_dir(POLICIES).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "cedar") {
+            std::fs::copy(&path, policies.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    // Without a schema beside the policies, loading fails and says so.
+    f.run(&["validate", "-p", "policies"])
+        .code(1)
+        .stderr(predicate::str::contains("schema.cedarschema"));
+    let schema = format!("{POLICIES}/schema.cedarschema");
+    f.run(&["validate", "-p", "policies", "-s", &schema])
+        .success()
+        .stdout(predicate::str::contains("validate"));
+    f.write("thin.cedarschema", "entity Agent;\n");
+    f.run(&["validate", "-p", "policies", "-s", "thin.cedarschema"])
+        .code(3)
+        .stderr(predicate::str::contains("thin.cedarschema:1:"));
+}
+
+#[test]
 fn a_request_with_a_number_amount_is_an_error() {
     let f = Fixture::new();
     f.write(
