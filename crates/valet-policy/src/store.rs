@@ -311,7 +311,7 @@ pub(crate) fn load_sources(
                         errors.push(Diagnostic::at_offset(
                             schema_path,
                             schema_text,
-                            0,
+                            schema_offset(schema_text, &p),
                             Severity::Error,
                             p,
                         ));
@@ -509,6 +509,29 @@ pub(crate) fn load_sources(
         resource_type,
         warnings,
     })
+}
+
+/// Where in the schema text a problem of the action table is: the declaration of the
+/// action it names, else the first mention of its first quoted name, else the start.
+fn schema_offset(text: &str, problem: &str) -> usize {
+    let quoted = |after: &str| {
+        let rest = problem.split_once(after)?.1;
+        rest.split('`').next()
+    };
+    if let Some(action) = quoted("action `") {
+        let decl = text.match_indices("action ").map(|(i, _)| i).find(|&i| {
+            text.get(i..)
+                .and_then(|t| t.split_once(';'))
+                .is_some_and(|(decl, _)| {
+                    decl.split(|c: char| !(c.is_alphanumeric() || c == '_'))
+                        .any(|w| w == action)
+                })
+        });
+        if let Some(i) = decl {
+            return i;
+        }
+    }
+    quoted("`").and_then(|name| text.find(name)).unwrap_or(0)
 }
 
 /// The string annotations of a policy, in key order.

@@ -270,3 +270,26 @@ fn warnings_are_kept_not_fatal() {
     assert_eq!(w[0].severity, Severity::Warning);
     assert_eq!(w[0].line, 2, "{}", w[0]);
 }
+
+#[test]
+fn unsupported_context_type_points_at_the_action() {
+    let dir = dir_with(&[("a.cedar", PERMIT_READ)]);
+    let schema = format!(
+        "{SCHEMA}\n// amounts by day\naction report appliesTo {{\n  principal: [Agent],\n  resource: [Resource],\n  context: {{ audience: String, scopes: Set<String>, days: Set<Long> }},\n}};\n"
+    );
+    fs::write(dir.path().join("schema.cedarschema"), &schema).unwrap();
+    let d = diagnostics(dir.path());
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert!(
+        d[0].message
+            .contains("context attribute `days` of action `report`"),
+        "{}",
+        d[0]
+    );
+    let line = schema
+        .lines()
+        .position(|l| l.starts_with("action report"))
+        .unwrap()
+        + 1;
+    assert_eq!((d[0].line, d[0].column), (line, 1), "{}", d[0]);
+}
