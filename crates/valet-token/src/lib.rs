@@ -80,8 +80,10 @@
 //!
 //! ## Limits
 //! [`Limits`] caps token size (16 KiB), blocks (16), Datalog facts (1000), iterations (100)
-//! and time (100 ms), request size (64 KiB), nesting (8) and transaction fields (32).
-//! Hitting any of them is a deny with that reason.
+//! and time (100 ms), the fact combinations one check may try (10 000), request size
+//! (64 KiB), nesting (8) and transaction fields (32). Hitting any of them is a deny with
+//! that reason. Facts and check joins are counted before any Datalog runs, and a block
+//! carrying Datalog rules is refused: valet blocks carry only facts and checks.
 
 #![forbid(unsafe_code)]
 

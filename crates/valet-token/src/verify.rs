@@ -27,8 +27,13 @@ pub struct Limits {
     pub max_facts: u64,
     /// Most Datalog iterations per decision (default 100).
     pub max_iterations: u64,
-    /// Most Datalog time per decision (default 10 ms).
+    /// Most Datalog time per decision (default 100 ms: a backstop, as facts and iterations
+    /// already bound the work; a decision takes tens of microseconds in a release build).
     pub max_datalog_time: Duration,
+    /// Most fact combinations one check may try (default 10 000). Biscuit looks at the
+    /// clock only between checks, so a check that joins many facts is refused before it
+    /// runs rather than timed out after.
+    pub max_check_combinations: u64,
     /// Largest request JSON, in bytes (default 64 KiB).
     pub max_request_bytes: usize,
     /// Deepest request JSON nesting (default 8).
@@ -44,7 +49,8 @@ impl Default for Limits {
             max_blocks: 16,
             max_facts: 1000,
             max_iterations: 100,
-            max_datalog_time: Duration::from_millis(10),
+            max_datalog_time: Duration::from_millis(100),
+            max_check_combinations: 10_000,
             max_request_bytes: 64 * 1024,
             max_request_depth: 8,
             max_detail_fields: DEFAULT_MAX_DETAIL_FIELDS,
@@ -474,6 +480,15 @@ impl Verifier {
             Ok(c) => c,
             Err(e) => return Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
         };
+        if now < std::time::UNIX_EPOCH {
+            return Verdict::deny(
+                Reason::new(
+                    ReasonKind::Internal,
+                    "the verifier's clock reads before 1970: fix the clock",
+                ),
+                Some(claims),
+            );
+        }
         // Refusals that need no signature: a deny never needs one, an allow always does.
         if let Some(reason) = fast_refusal(token, request, now, revoked) {
             return Verdict::deny(reason, Some(claims));
@@ -530,12 +545,14 @@ impl Verifier {
                 format!("the token could not be evaluated: {e}"),
             )]
         };
+        let facts = request_facts(request, now, token.block_count());
+        self.datalog_budget(biscuit, &facts)?;
         let mut builder = AuthorizerBuilder::new().set_limits(AuthorizerLimits {
             max_facts: self.limits.max_facts,
             max_iterations: self.limits.max_iterations,
             max_time: self.limits.max_datalog_time,
         });
-        for fact in request_facts(request, now, token.block_count()) {
+        for fact in facts {
             builder = builder.fact(fact).map_err(internal)?;
         }
         let mut authorizer = builder
@@ -573,10 +590,106 @@ impl Verifier {
     }
 }
 
+impl Verifier {
+    /// Refuses, before any Datalog runs, what Biscuit's own limits would only catch too late:
+    /// rules (valet blocks carry none, and one rule application is not interrupted), more
+    /// facts than `max_facts` (Biscuit counts only facts derived by rules), and checks whose
+    /// joins could try more than `max_check_combinations` fact combinations (Biscuit looks
+    /// at the clock only between checks).
+    fn datalog_budget(
+        &self,
+        biscuit: &biscuit_auth::Biscuit,
+        request_facts: &[Fact],
+    ) -> Result<(), Vec<Reason>> {
+        let at_block = |kind: ReasonKind, index: usize, message: String| {
+            let mut r = Reason::new(kind, message);
+            r.block = Some(index);
+            vec![r]
+        };
+        let mut blocks = Vec::with_capacity(biscuit.block_count());
+        for i in 0..biscuit.block_count() {
+            let parsed = biscuit
+                .print_block_source(i)
+                .ok()
+                .and_then(|src| bb::BlockBuilder::new().code(&src).ok());
+            let Some(block) = parsed else {
+                return Err(at_block(
+                    ReasonKind::Internal,
+                    i,
+                    format!("block {i} could not be read back as Datalog"),
+                ));
+            };
+            if !block.rules.is_empty() {
+                return Err(at_block(
+                    ReasonKind::Format,
+                    i,
+                    format!(
+                        "block {i} carries Datalog rules: valet blocks carry only facts and checks"
+                    ),
+                ));
+            }
+            blocks.push(block);
+        }
+        // Every fact any check could see: the request's and every block's.
+        let facts: Vec<&bb::Predicate> = request_facts
+            .iter()
+            .map(|f| &f.predicate)
+            .chain(
+                blocks
+                    .iter()
+                    .flat_map(|b| b.facts.iter().map(|f| &f.predicate)),
+            )
+            .collect();
+        if u64::try_from(facts.len()).unwrap_or(u64::MAX) > self.limits.max_facts {
+            return Err(vec![Reason::new(
+                ReasonKind::RunLimit,
+                format!(
+                    "the token's Datalog produced more than {} facts",
+                    self.limits.max_facts
+                ),
+            )]);
+        }
+        for (i, block) in blocks.iter().enumerate() {
+            for check in &block.checks {
+                for query in &check.queries {
+                    let combinations = query.body.iter().fold(1u64, |acc, pattern| {
+                        let n = facts.iter().filter(|f| unifies(pattern, f)).count();
+                        acc.saturating_mul(u64::try_from(n.max(1)).unwrap_or(u64::MAX))
+                    });
+                    if combinations > self.limits.max_check_combinations {
+                        return Err(at_block(
+                            ReasonKind::RunLimit,
+                            i,
+                            format!(
+                                "block {i} has a check that could try {combinations} fact combinations, more than the limit of {}",
+                                self.limits.max_check_combinations
+                            ),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a fact may match a query's predicate: same name and arity, and equal wherever
+/// the predicate has a constant.
+fn unifies(pattern: &bb::Predicate, fact: &bb::Predicate) -> bool {
+    pattern.name == fact.name
+        && pattern.terms.len() == fact.terms.len()
+        && pattern
+            .terms
+            .iter()
+            .zip(&fact.terms)
+            .all(|(p, f)| matches!(p, bb::Term::Variable(_) | bb::Term::Parameter(_)) || p == f)
+}
+
 /// The facts a request contributes (the public vocabulary, see the crate docs).
 fn request_facts(request: &Request, now: SystemTime, blocks: usize) -> Vec<Fact> {
     let mut facts = Vec::with_capacity(8);
-    facts.push(bb::fact("time", &[bb::date(&now)]));
+    // Whole seconds since 1970 (`verify` refuses earlier clocks; bb::date would panic).
+    facts.push(bb::fact("time", &[bb::Term::Date(unix_secs(now))]));
     facts.push(bb::fact(
         "request_audience",
         &[bb::string(request.audience.as_str())],

@@ -359,7 +359,7 @@ fn appending_past_a_depth_cap_by_hand_is_refused_at_verification() {
 }
 
 /// The context says the block grants more, and the block's Datalog adds facts naming other
-/// audiences and scopes, a rule and a permissive check; none of it grants anything the root
+/// audiences, scopes and request values, and a permissive check; none of it grants anything the root
 /// did not.
 #[test]
 fn a_block_that_says_more_grants_nothing_more() {
@@ -378,7 +378,6 @@ fn a_block_that_says_more_grants_nothing_more() {
         request_audience("https://pay.example.com");
         request_decimal("amount", 0);
         time(2026-11-23T12:00:00Z);
-        scope($s) <- request_scope($s);
         check if true;
     "#;
     let forged = append_raw(&root, context, code);
@@ -429,6 +428,19 @@ fn a_block_that_says_more_grants_nothing_more() {
         .verify_at(&quiet, &plain(PAY, "list"), at(NOW_SECS + 3601))
         .is_allowed());
     assert_allowed(&f.verify(&quiet, &plain(TOOLS, "list")));
+
+    // A block with a rule deriving request facts is not a valet block: refused outright.
+    let ruled = append_raw(
+        &root,
+        r#"{"valet":1}"#,
+        r#"request_audience("https://other.example") <- request_action($a);"#,
+    );
+    assert_denied(
+        &f.verify(&ruled, &plain(PAY, "list")),
+        ReasonKind::Format,
+        "rules",
+    );
+    assert!(!f.verify(&ruled, &other).is_allowed());
 }
 
 #[test]

@@ -153,7 +153,7 @@ fn verifier_picks_the_key_named_by_the_root_key_id() {
     // (the id picks the key; no other key is tried).
     let swapped = KeySet::new()
         .with(k1.public())
-        .with(RootPublicKey::new(KeyId(2), k1.public().key().clone()));
+        .with(RootPublicKey::new(KeyId(2), *k1.public().key()));
     let token2 = Issuer::new(k2.clone()).mint_at(grant(), now()).unwrap();
     let v = Verifier::new(swapped).verify(&token2, &plain(PAY, "list"), now(), &NoRevocations);
     assert_denied(&v, ReasonKind::Signature, "signature");
