@@ -15,6 +15,11 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "Rust tests (libraries, policies, command line)"
 cargo test --workspace
 
+step "bundled policies: validate with zero warnings, formatted, tests pass"
+cargo run -q -p valet-cli -- validate -p policies --deny-warnings
+cargo run -q -p valet-cli -- format -p policies --check
+cargo run -q -p valet-cli -- run-tests -p policies | tail -n 1
+
 if [ -f crates/valet-py/pyproject.toml ]; then
   step "Python tests"
   bash scripts/test-python.sh
