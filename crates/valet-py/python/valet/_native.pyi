@@ -1,0 +1,263 @@
+"""Type stubs of the native module ``valet._native`` (re-exported by ``valet``)."""
+
+import datetime
+import decimal
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, final
+
+__version__: str
+
+Time = int | float | datetime.datetime
+"""Unix seconds or an aware ``datetime``."""
+Seconds = int | float | datetime.timedelta
+"""A length of time: seconds or a ``timedelta``."""
+Amount = str | int | decimal.Decimal
+"""An exact amount: never a ``float``."""
+StrPath = str | os.PathLike[str]
+
+class ValetError(Exception):
+    """The base class of every error Valet raises."""
+
+class TokenError(ValetError):
+    """A token could not be built, read or attenuated."""
+
+class TokenFormatError(TokenError):
+    """The bytes or text are not a valet token."""
+
+class SignatureError(TokenError):
+    """A token's signature does not verify."""
+
+class WideningError(TokenError):
+    """An attenuation would widen what the parent token allows."""
+
+class PolicyError(ValetError):
+    """A policy directory could not be loaded."""
+
+    diagnostics: list[dict[str, Any]]
+
+class RequestError(ValetError):
+    """A request cannot be judged as given."""
+
+class ValetKeyError(ValetError):
+    """A key could not be read, written or found."""
+
+@final
+class RootKeyPair:
+    """An Ed25519 root key pair with its key id."""
+
+    @staticmethod
+    def generate(key_id: int = 1) -> RootKeyPair:
+        """A new random key pair with this key id."""
+    @staticmethod
+    def from_private_text(text: str) -> RootKeyPair:
+        """Reads a key pair from the text ``to_private_text`` writes."""
+    @staticmethod
+    def read_file(path: StrPath) -> RootKeyPair:
+        """Reads a private key file, refusing one that other users can read."""
+    @property
+    def id(self) -> int:
+        """The key id."""
+    def public(self) -> RootPublicKey:
+        """The public half."""
+    def to_private_text(self) -> str:
+        """The private key as text."""
+    def write_private_file(self, path: StrPath, force: bool = False) -> None:
+        """Writes the private key file with mode 0600."""
+
+@final
+class RootPublicKey:
+    """A root public key with its key id."""
+
+    @staticmethod
+    def from_text(text: str) -> RootPublicKey:
+        """Reads a public key from the text ``to_text`` writes."""
+    @staticmethod
+    def read_file(path: StrPath) -> RootPublicKey:
+        """Reads a public key file."""
+    @property
+    def id(self) -> int:
+        """The key id."""
+    def to_text(self) -> str:
+        """The public key as text."""
+    def write_file(self, path: StrPath, force: bool = False) -> None:
+        """Writes the public key file."""
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class KeySet:
+    """The root public keys a verifier trusts, by key id."""
+
+    def __new__(cls, keys: Sequence[RootPublicKey] = ...) -> KeySet: ...
+    def add(self, key: RootPublicKey) -> None:
+        """Adds a key, replacing any key with the same id."""
+    def remove(self, key_id: int) -> None:
+        """Removes the key with this id."""
+    def ids(self) -> list[int]:
+        """The key ids held."""
+    def __len__(self) -> int: ...
+    def __contains__(self, key_id: int) -> bool: ...
+
+@final
+class TokenBuilder:
+    """What a root token grants; setters chain."""
+
+    def __new__(
+        cls,
+        subject: str,
+        client: str,
+        *,
+        audiences: Sequence[str] | None = None,
+        scopes: Sequence[str] | None = None,
+        expires_in: Seconds | None = None,
+        details: Iterable[Mapping[str, Any]] | None = None,
+        token_id: str | None = None,
+        max_depth: int | None = None,
+    ) -> TokenBuilder: ...
+    def audience(self, uri: str) -> TokenBuilder:
+        """Adds an audience."""
+    def scope(self, name: str) -> TokenBuilder:
+        """Adds a scope."""
+    def expires_in(self, lifetime: Seconds) -> TokenBuilder:
+        """Expires this long after minting."""
+    def expires_at(self, at: Time) -> TokenBuilder:
+        """Expires at this time."""
+    def not_before(self, at: Time) -> TokenBuilder:
+        """Not valid before this time."""
+    def token_id(self, id: str) -> TokenBuilder:
+        """Sets the token id."""
+    def detail(self, detail_obj: Mapping[str, Any]) -> TokenBuilder:
+        """Adds an RFC 9396 authorization detail."""
+    def max_depth(self, depth: int) -> TokenBuilder:
+        """Caps how many attenuation blocks may be added."""
+
+@final
+class Issuer:
+    """Signs tokens with a root key."""
+
+    def __new__(cls, key: RootKeyPair, max_lifetime: Seconds | None = None) -> Issuer: ...
+    def mint(self, builder: TokenBuilder, now: Time | None = None) -> Token:
+        """Mints a token from ``builder``."""
+
+LimitEntries = Mapping[str, Any] | Iterable[tuple[str, str, Any]]
+
+@final
+class Token:
+    """A valet key as presented: parsed, signatures not yet checked."""
+
+    @staticmethod
+    def from_base64(text: str) -> Token:
+        """Reads a token from its base64url text."""
+    @staticmethod
+    def from_bytes(data: bytes) -> Token:
+        """Reads a token from its binary form."""
+    def to_base64(self) -> str:
+        """The token as base64url text."""
+    def to_bytes(self) -> bytes:
+        """The token in binary form."""
+    @property
+    def key_id(self) -> int | None:
+        """The id of the root key that signed it."""
+    @property
+    def block_count(self) -> int:
+        """How many blocks it has."""
+    def revocation_ids(self) -> list[str]:
+        """Every block's revocation id (hex), authority first."""
+    def claims(self) -> dict[str, Any]:
+        """What the token says, unverified."""
+    def unverified_claims(self) -> dict[str, Any]:
+        """Same as ``claims()``."""
+    def attenuate(
+        self,
+        *,
+        delegate: str | None = None,
+        audiences: Sequence[str] | None = None,
+        scopes: Sequence[str] | None = None,
+        expires_in: Seconds | None = None,
+        expires_at: Time | None = None,
+        max: Mapping[str, Amount] | Iterable[tuple[str, str, Amount]] | None = None,
+        one_of: Mapping[str, Sequence[str]] | Iterable[tuple[str, str, Sequence[str]]] | None = None,
+        actions: Mapping[str, Sequence[str]] | None = None,
+        max_depth: int | None = None,
+        checks: Sequence[str] | None = None,
+        now: Time | None = None,
+    ) -> Token:
+        """A NEW token narrowed for a sub-agent."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class FixedClock:
+    """A clock that says what it is told."""
+
+    def __new__(cls, now: Time) -> FixedClock: ...
+    def set(self, now: Time) -> None:
+        """Moves the clock to ``now``."""
+    def advance(self, by: Seconds) -> None:
+        """Moves the clock forward."""
+    def now(self) -> int:
+        """The clock's time, in Unix seconds."""
+
+@final
+class Request:
+    """What is being attempted, read once and reusable."""
+
+    def __new__(cls, request: Mapping[str, Any]) -> Request: ...
+    def to_dict(self) -> dict[str, Any]:
+        """The request as a dict."""
+
+@final
+class Decision:
+    """The answer to one request."""
+
+    @property
+    def outcome(self) -> str:
+        """``"allow"``, ``"deny"`` or ``"needs_approval"``."""
+    @property
+    def allowed(self) -> bool:
+        """Whether the request may proceed."""
+    @property
+    def reasons(self) -> list[dict[str, Any]]:
+        """Why, as dicts."""
+    @property
+    def approval(self) -> str | None:
+        """For ``"needs_approval"``: what to ask the human."""
+    @property
+    def determining_policies(self) -> list[dict[str, Any]]:
+        """The Cedar policies that determined the outcome."""
+    @property
+    def claims(self) -> dict[str, Any] | None:
+        """The token's claims, when it could be read."""
+    @property
+    def token_verified(self) -> bool:
+        """Whether the token's signatures were checked and valid."""
+    @property
+    def audit(self) -> dict[str, Any]:
+        """The audit record of this decision."""
+    def to_dict(self) -> dict[str, Any]:
+        """The decision as a dict."""
+
+@final
+class Authorizer:
+    """Judges requests: the token first, then the owner's Cedar policies."""
+
+    def __new__(
+        cls,
+        keys: KeySet,
+        policy_dir: StrPath,
+        now: Time | FixedClock | None = None,
+        *,
+        revocations: StrPath | None = None,
+        audit_log: StrPath | None = None,
+    ) -> Authorizer: ...
+    @property
+    def clock(self) -> FixedClock | None:
+        """The fixed clock this authorizer reads, if any."""
+    def authorize(self, token: Token | str | bytes, request: Request | Mapping[str, Any]) -> Decision:
+        """Judges one request."""
+    def revoke(self, revocation_id: str) -> None:
+        """Revokes a block by its revocation id."""
+    def is_revoked(self, revocation_id: str) -> bool:
+        """Whether this revocation id is revoked."""
+    def policy_ids(self) -> list[str]:
+        """The ids of the policies loaded."""

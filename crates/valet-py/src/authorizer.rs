@@ -1,0 +1,328 @@
+//! The Authorizer, requests, decisions and the settable clock.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyString};
+use valet::token::{self, Limits};
+use valet::{Clock as _, RevocationStore};
+
+use crate::convert::{serialize_to_py, to_duration, to_json, to_py, to_time};
+use crate::errors::{convert_request_error, policy_error, request_error, valet_error, ValetError};
+use crate::keys::KeySet;
+use crate::tokens::Token;
+
+/// A clock that says what it is told, for tests and replays. Share one with an
+/// `Authorizer` and move it with `set` or `advance`.
+#[pyclass(module = "valet", frozen)]
+pub struct FixedClock {
+    inner: Arc<valet::FixedClock>,
+}
+
+#[pymethods]
+impl FixedClock {
+    /// A clock stopped at `now` (Unix seconds or an aware `datetime`).
+    #[new]
+    fn new(now: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(FixedClock {
+            inner: Arc::new(valet::FixedClock::new(to_time(now, "now")?)),
+        })
+    }
+
+    /// Moves the clock to `now` (Unix seconds or an aware `datetime`).
+    fn set(&self, now: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.set(to_time(now, "now")?);
+        Ok(())
+    }
+
+    /// Moves the clock forward (seconds or a `timedelta`).
+    fn advance(&self, by: &Bound<'_, PyAny>) -> PyResult<()> {
+        self.inner.advance(to_duration(by, "by")?);
+        Ok(())
+    }
+
+    /// The clock's time, in Unix seconds.
+    fn now(&self) -> u64 {
+        self.inner
+            .now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    }
+
+    fn __repr__(&self) -> String {
+        format!("FixedClock({})", self.now())
+    }
+}
+
+/// What is being attempted, read once and reusable: `Request({"audience": ..., "action":
+/// ..., "authorization_details": {...}, "scopes": [...]})`. Amounts as `str` or
+/// `decimal.Decimal`; a `float` or a value of the wrong type raises `RequestError` naming
+/// the field.
+#[pyclass(module = "valet", frozen)]
+pub struct Request {
+    inner: token::Request,
+}
+
+impl Request {
+    fn read(obj: &Bound<'_, PyAny>) -> PyResult<token::Request> {
+        if !obj.is_instance_of::<PyDict>() {
+            return Err(crate::errors::RequestError::new_err(format!(
+                "a request must be a dict like {{\"audience\": ..., \"action\": ..., \"authorization_details\": {{...}}}}, not {}",
+                obj.get_type().name()?
+            )));
+        }
+        let json = to_json(obj, "").map_err(convert_request_error)?;
+        token::Request::from_json_value(&json, &Limits::default()).map_err(request_error)
+    }
+}
+
+#[pymethods]
+impl Request {
+    /// Reads a request from its RFC 9396 dict shape.
+    #[new]
+    fn new(request: &Bound<'_, PyAny>) -> PyResult<Self> {
+        Ok(Request {
+            inner: Self::read(request)?,
+        })
+    }
+
+    /// The request as a dict.
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serialize_to_py(py, &self.inner)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Request(audience={:?}, action={:?})",
+            self.inner.audience.as_str(),
+            self.inner.action
+        )
+    }
+}
+
+/// The answer to one request: `outcome` is `"allow"`, `"deny"` or `"needs_approval"`. A
+/// deny is this value, never an exception.
+#[pyclass(module = "valet", frozen)]
+pub struct Decision {
+    inner: valet::Decision,
+}
+
+#[pymethods]
+impl Decision {
+    /// `"allow"`, `"deny"` or `"needs_approval"`.
+    #[getter]
+    fn outcome(&self) -> &'static str {
+        match self.inner.outcome {
+            valet::Outcome::Allow => "allow",
+            valet::Outcome::Deny => "deny",
+            valet::Outcome::NeedsApproval => "needs_approval",
+        }
+    }
+
+    /// Whether the request may proceed (the outcome is `"allow"`).
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.inner.allowed()
+    }
+
+    /// Why, as dicts with `layer` (`"request"`, `"token"`, `"policy"`, `"audit"`),
+    /// `message` and, where known, `kind`, `block` and `policy`.
+    #[getter]
+    fn reasons(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serialize_to_py(py, &self.inner.reasons)
+    }
+
+    /// For `"needs_approval"`: what to ask the human.
+    #[getter]
+    fn approval(&self) -> Option<String> {
+        self.inner.approval.clone()
+    }
+
+    /// The Cedar policies that determined the outcome, as dicts.
+    #[getter]
+    fn determining_policies(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serialize_to_py(py, &self.inner.determining_policies)
+    }
+
+    /// The token's claims as a dict, when it could be read.
+    #[getter]
+    fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match &self.inner.claims {
+            Some(c) => serialize_to_py(py, c),
+            None => Ok(py.None()),
+        }
+    }
+
+    /// Whether the token's signatures were checked and valid.
+    #[getter]
+    fn token_verified(&self) -> bool {
+        self.inner.token_verified
+    }
+
+    /// The audit record of this decision, as a dict.
+    #[getter]
+    fn audit(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serialize_to_py(py, &self.inner.audit)
+    }
+
+    /// The decision as a dict (the audit record is under `"audit"`).
+    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let mut json =
+            serde_json::to_value(&self.inner).map_err(|e| ValetError::new_err(e.to_string()))?;
+        let audit = serde_json::to_value(&self.inner.audit)
+            .map_err(|e| ValetError::new_err(e.to_string()))?;
+        if let Some(obj) = json.as_object_mut() {
+            obj.insert("audit".into(), audit);
+        }
+        to_py(py, &json)
+    }
+
+    fn __str__(&self) -> String {
+        self.inner.to_string()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Decision(outcome={:?}, reasons={:?})",
+            self.outcome(),
+            self.inner
+                .reasons
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+        )
+    }
+}
+
+/// Judges requests: the token first (signatures, audience, expiry, scopes, every block's
+/// limits, revocation), then the owner's Cedar policies. Build once and share across
+/// threads: `authorize` releases the GIL while it decides.
+#[pyclass(module = "valet", frozen)]
+pub struct Authorizer {
+    inner: valet::Authorizer,
+    revocations: Arc<dyn RevocationStore>,
+    clock: Option<Py<FixedClock>>,
+}
+
+#[pymethods]
+impl Authorizer {
+    /// An authorizer trusting `keys` and judging with the policies in `policy_dir` (its
+    /// `*.cedar` files and `schema.cedarschema`).
+    ///
+    /// - `now`: `None` for the system clock, a `FixedClock` to share, or a time (Unix
+    ///   seconds or an aware `datetime`) for a fixed clock, reachable as `.clock`;
+    /// - `revocations`: a file of revoked ids (one hex id per line), else kept in memory;
+    /// - `audit_log`: a file that gets one JSON line per decision.
+    ///
+    /// Raises `PolicyError` (with `diagnostics`) if the policies do not load.
+    #[new]
+    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None))]
+    fn new(
+        py: Python<'_>,
+        keys: PyRef<'_, KeySet>,
+        policy_dir: PathBuf,
+        now: Option<Bound<'_, PyAny>>,
+        revocations: Option<PathBuf>,
+        audit_log: Option<PathBuf>,
+    ) -> PyResult<Self> {
+        let store = valet::PolicyStore::load(&policy_dir).map_err(|e| policy_error(py, &e))?;
+        let mut builder = valet::Authorizer::builder(keys.snapshot()?, store);
+        let clock = match now {
+            None => None,
+            Some(n) => match n.cast::<FixedClock>() {
+                Ok(c) => Some(c.clone().unbind()),
+                Err(_) => Some(Py::new(py, FixedClock::new(&n)?)?),
+            },
+        };
+        if let Some(c) = &clock {
+            builder = builder.clock(c.get().inner.clone());
+        }
+        let revocations: Arc<dyn RevocationStore> = match revocations {
+            Some(path) => {
+                Arc::new(valet::FileRevocations::open(path).map_err(|e| valet_error(py, e))?)
+            }
+            None => Arc::new(valet::MemoryRevocations::new()),
+        };
+        builder = builder.revocations(revocations.clone());
+        if let Some(path) = audit_log {
+            let sink = valet::JsonLinesAudit::open(path).map_err(|e| valet_error(py, e))?;
+            builder = builder.audit(Arc::new(sink));
+        }
+        Ok(Authorizer {
+            inner: builder.build(),
+            revocations,
+            clock,
+        })
+    }
+
+    /// The fixed clock this authorizer reads, or `None` when it uses the system clock.
+    #[getter]
+    fn clock(&self, py: Python<'_>) -> Option<Py<FixedClock>> {
+        self.clock.as_ref().map(|c| c.clone_ref(py))
+    }
+
+    /// Judges one request. `token` is a `Token`, its base64url text or its bytes;
+    /// `request` a `Request` or its dict. Returns a `Decision` (a deny is a decision, not
+    /// an exception); raises `RequestError` only when the request cannot be read.
+    fn authorize(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        request: &Bound<'_, PyAny>,
+    ) -> PyResult<Decision> {
+        let parsed;
+        let req: &token::Request = match request.cast::<Request>() {
+            Ok(r) => &r.get().inner,
+            Err(_) => {
+                parsed = Request::read(request)?;
+                &parsed
+            }
+        };
+        let inner = &self.inner;
+        let decision = if let Ok(t) = token.cast::<Token>() {
+            let t = &t.get().inner;
+            py.detach(|| inner.authorize(t, req))
+        } else if let Ok(s) = token.cast::<PyString>() {
+            let text = s.to_str()?.trim().to_owned();
+            py.detach(|| inner.authorize_base64(&text, req))
+        } else if let Ok(b) = token.cast::<PyBytes>() {
+            let bytes = b.as_bytes().to_vec();
+            py.detach(|| inner.authorize_bytes(&bytes, req))
+        } else {
+            return Err(PyTypeError::new_err(format!(
+                "`token` must be a Token, str or bytes, not {}",
+                token.get_type().name()?
+            )));
+        };
+        Ok(Decision { inner: decision })
+    }
+
+    /// Revokes a block by its revocation id (hex, from `Token.revocation_ids()`): that
+    /// token and every token derived from it are refused from now on.
+    fn revoke(&self, py: Python<'_>, revocation_id: &str) -> PyResult<()> {
+        let id = token::RevocationId::from_hex(revocation_id.trim()).ok_or_else(|| {
+            crate::errors::RequestError::new_err(format!(
+                "`{revocation_id}` is not a revocation id: expected hex text from Token.revocation_ids()"
+            ))
+        })?;
+        self.revocations.revoke(id).map_err(|e| valet_error(py, e))
+    }
+
+    /// Whether this revocation id (hex) is revoked.
+    fn is_revoked(&self, revocation_id: &str) -> bool {
+        token::RevocationId::from_hex(revocation_id.trim())
+            .is_some_and(|id| self.revocations.is_revoked(&id))
+    }
+
+    /// The ids of the policies loaded.
+    fn policy_ids(&self) -> Vec<String> {
+        self.inner.policies().policy_ids()
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Authorizer(policies={:?})", self.inner.policies().dir())
+    }
+}

@@ -1,0 +1,31 @@
+//! The native part of the `valet` Python package (`valet._native`): the Rust API of
+//! [`valet`] with the same names, money kept exact (a Python `float` is refused where an
+//! amount is read) and the GIL released while a decision is computed.
+//!
+//! Build it with `maturin develop` from `crates/valet-py`; see its README.
+
+mod authorizer;
+mod convert;
+mod errors;
+mod keys;
+mod tokens;
+
+use pyo3::prelude::*;
+
+/// Valet: valet keys for AI agents, judged with the owner's Cedar policies.
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    errors::register(m)?;
+    m.add_class::<keys::RootKeyPair>()?;
+    m.add_class::<keys::RootPublicKey>()?;
+    m.add_class::<keys::KeySet>()?;
+    m.add_class::<tokens::TokenBuilder>()?;
+    m.add_class::<tokens::Issuer>()?;
+    m.add_class::<tokens::Token>()?;
+    m.add_class::<authorizer::FixedClock>()?;
+    m.add_class::<authorizer::Request>()?;
+    m.add_class::<authorizer::Decision>()?;
+    m.add_class::<authorizer::Authorizer>()?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

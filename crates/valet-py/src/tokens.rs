@@ -1,0 +1,458 @@
+//! Minting, reading and attenuating tokens.
+
+use std::time::Duration;
+
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
+use valet::token;
+
+use crate::convert::{is_decimal, serialize_to_py, to_duration, to_json, to_time};
+use crate::errors::{token_error, TokenError};
+use crate::keys::RootKeyPair;
+
+fn audience(uri: &str) -> PyResult<token::Audience> {
+    token::Audience::parse(uri).map_err(token_error)
+}
+
+fn scope(s: &str) -> PyResult<token::Scope> {
+    token::Scope::parse(s).map_err(token_error)
+}
+
+/// Reads an amount for a limit: `str`, `decimal.Decimal` or `int`; never a `float`.
+fn amount(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<token::Decimal> {
+    let text = if let Ok(s) = obj.cast::<PyString>() {
+        s.to_str()?.to_owned()
+    } else if obj.is_instance_of::<PyInt>() || is_decimal(obj)? {
+        obj.str()?.to_string()
+    } else {
+        return Err(TokenError::new_err(format!(
+            "the limit on {what} must be a str such as \"50.00\" or a decimal.Decimal, not {}",
+            obj.get_type().name()?
+        )));
+    };
+    text.parse::<token::Decimal>().map_err(|e| {
+        TokenError::new_err(format!(
+            "the limit on {what} is `{text}`, not an exact decimal: {e}"
+        ))
+    })
+}
+
+/// Splits `"payment.amount"` into its detail type and field.
+fn type_field(key: &str) -> PyResult<(String, String)> {
+    match key.split_once('.') {
+        Some((t, f)) if !t.is_empty() && !f.is_empty() => Ok((t.to_owned(), f.to_owned())),
+        _ => Err(TokenError::new_err(format!(
+            "limit key `{key}` must name a detail type and a field, like \"payment.amount\""
+        ))),
+    }
+}
+
+/// Reads `{"type.field": value}` or `[("type", "field", value), ...]`.
+fn limit_entries<'py>(
+    obj: &Bound<'py, PyAny>,
+    name: &str,
+) -> PyResult<Vec<(String, String, Bound<'py, PyAny>)>> {
+    let mut out = Vec::new();
+    if let Ok(d) = obj.cast::<PyDict>() {
+        for (k, v) in d.iter() {
+            let key: String = k.extract().map_err(|_| {
+                PyTypeError::new_err(format!("`{name}` keys must be str like \"payment.amount\""))
+            })?;
+            let (t, f) = type_field(&key)?;
+            out.push((t, f, v));
+        }
+        return Ok(out);
+    }
+    if obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "`{name}` must be a dict or a list of (type, field, value) tuples"
+        )));
+    }
+    for item in obj.try_iter()? {
+        let (t, f, v): (String, String, Bound<'py, PyAny>) = item?.extract().map_err(|_| {
+            PyTypeError::new_err(format!(
+                "`{name}` must be a dict or a list of (type, field, value) tuples"
+            ))
+        })?;
+        out.push((t, f, v));
+    }
+    Ok(out)
+}
+
+fn strings(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<String>> {
+    if obj.is_instance_of::<PyString>() {
+        return Err(PyTypeError::new_err(format!(
+            "`{name}` must be a list of str, not a str"
+        )));
+    }
+    obj.extract()
+        .map_err(|_| PyTypeError::new_err(format!("`{name}` must be a list of str")))
+}
+
+/// Reads one RFC 9396 authorization detail (a dict with Valet's `limits` member).
+fn detail(obj: &Bound<'_, PyAny>) -> PyResult<token::AuthorizationDetail> {
+    let json = to_json(obj, "").map_err(|e| TokenError::new_err(e.to_string()))?;
+    serde_json::from_value(json)
+        .map_err(|e| TokenError::new_err(format!("not a valid RFC 9396 authorization detail: {e}")))
+}
+
+/// What a root token grants: subject, client, audiences, scopes, lifetime and RFC 9396
+/// authorization details. Every setter returns the builder, so calls chain; an `Issuer`
+/// signs it.
+#[pyclass(module = "valet")]
+pub struct TokenBuilder {
+    inner: token::TokenBuilder,
+}
+
+impl TokenBuilder {
+    fn update(
+        mut slf: PyRefMut<'_, Self>,
+        f: impl FnOnce(token::TokenBuilder) -> token::TokenBuilder,
+    ) -> PyRefMut<'_, Self> {
+        let b = std::mem::replace(&mut slf.inner, token::TokenBuilder::new("", ""));
+        slf.inner = f(b);
+        slf
+    }
+}
+
+#[pymethods]
+impl TokenBuilder {
+    /// A grant for `subject` (the person) and `client` (the agent). The keyword arguments
+    /// are shortcuts for the setters of the same names.
+    #[new]
+    #[pyo3(signature = (subject, client, *, audiences = None, scopes = None, expires_in = None, details = None, token_id = None, max_depth = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn new(
+        subject: &str,
+        client: &str,
+        audiences: Option<Bound<'_, PyAny>>,
+        scopes: Option<Bound<'_, PyAny>>,
+        expires_in: Option<Bound<'_, PyAny>>,
+        details: Option<Bound<'_, PyAny>>,
+        token_id: Option<String>,
+        max_depth: Option<u32>,
+    ) -> PyResult<Self> {
+        let mut b = token::TokenBuilder::new(subject, client);
+        if let Some(a) = audiences {
+            for uri in strings(&a, "audiences")? {
+                b = b.audience(audience(&uri)?);
+            }
+        }
+        if let Some(s) = scopes {
+            for s in strings(&s, "scopes")? {
+                b = b.scope(scope(&s)?);
+            }
+        }
+        if let Some(e) = expires_in {
+            b = b.expires_in(to_duration(&e, "expires_in")?);
+        }
+        if let Some(ds) = details {
+            for d in ds.try_iter()? {
+                b = b.detail(detail(&d?)?);
+            }
+        }
+        if let Some(id) = token_id {
+            b = b.token_id(id);
+        }
+        if let Some(d) = max_depth {
+            b = b.max_depth(d);
+        }
+        Ok(TokenBuilder { inner: b })
+    }
+
+    /// Adds an audience: the exact URI of a resource server where the token may be used.
+    fn audience<'py>(slf: PyRefMut<'py, Self>, uri: &str) -> PyResult<PyRefMut<'py, Self>> {
+        let a = audience(uri)?;
+        Ok(Self::update(slf, |b| b.audience(a)))
+    }
+
+    /// Adds a scope.
+    fn scope<'py>(slf: PyRefMut<'py, Self>, name: &str) -> PyResult<PyRefMut<'py, Self>> {
+        let s = scope(name)?;
+        Ok(Self::update(slf, |b| b.scope(s)))
+    }
+
+    /// Expires this long after minting (seconds or a `timedelta`).
+    fn expires_in<'py>(
+        slf: PyRefMut<'py, Self>,
+        lifetime: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRefMut<'py, Self>> {
+        let d = to_duration(lifetime, "lifetime")?;
+        Ok(Self::update(slf, |b| b.expires_in(d)))
+    }
+
+    /// Expires at this time (Unix seconds or an aware `datetime`).
+    fn expires_at<'py>(
+        slf: PyRefMut<'py, Self>,
+        at: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRefMut<'py, Self>> {
+        let t = to_time(at, "at")?;
+        Ok(Self::update(slf, |b| b.expires_at(t)))
+    }
+
+    /// Not valid before this time (Unix seconds or an aware `datetime`).
+    fn not_before<'py>(
+        slf: PyRefMut<'py, Self>,
+        at: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRefMut<'py, Self>> {
+        let t = to_time(at, "at")?;
+        Ok(Self::update(slf, |b| b.not_before(t)))
+    }
+
+    /// Sets the token id (recorded in audit records).
+    fn token_id<'py>(slf: PyRefMut<'py, Self>, id: &str) -> PyRefMut<'py, Self> {
+        let id = id.to_owned();
+        Self::update(slf, |b| b.token_id(id))
+    }
+
+    /// Adds an RFC 9396 authorization detail, e.g.
+    /// `{"type": "payment", "limits": {"amount": {"max": "1000.00"}, "currency": {"one_of": ["USD"]}}}`.
+    fn detail<'py>(
+        slf: PyRefMut<'py, Self>,
+        detail_obj: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRefMut<'py, Self>> {
+        let d = detail(detail_obj)?;
+        Ok(Self::update(slf, |b| b.detail(d)))
+    }
+
+    /// Caps how many attenuation blocks may be added.
+    fn max_depth<'py>(slf: PyRefMut<'py, Self>, depth: u32) -> PyRefMut<'py, Self> {
+        Self::update(slf, |b| b.max_depth(depth))
+    }
+
+    fn __repr__(&self) -> String {
+        format!("{:?}", self.inner)
+    }
+}
+
+/// Signs tokens with a root key, refusing lifetimes over its maximum (one hour by
+/// default).
+#[pyclass(module = "valet", frozen)]
+pub struct Issuer {
+    inner: token::Issuer,
+}
+
+#[pymethods]
+impl Issuer {
+    /// An issuer signing with `key`; `max_lifetime` in seconds or a `timedelta`.
+    #[new]
+    #[pyo3(signature = (key, max_lifetime = None))]
+    fn new(key: PyRef<'_, RootKeyPair>, max_lifetime: Option<Bound<'_, PyAny>>) -> PyResult<Self> {
+        let mut inner = token::Issuer::new(key.inner.clone());
+        if let Some(m) = max_lifetime {
+            inner = inner.max_lifetime(to_duration(&m, "max_lifetime")?);
+        }
+        Ok(Issuer { inner })
+    }
+
+    /// Mints a token from `builder` as of `now` (Unix seconds or an aware `datetime`;
+    /// default: the current time).
+    #[pyo3(signature = (builder, now = None))]
+    fn mint(
+        &self,
+        builder: PyRef<'_, TokenBuilder>,
+        now: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Token> {
+        let grant = builder.inner.clone();
+        let minted = match now {
+            Some(n) => self.inner.mint_at(grant, to_time(&n, "now")?),
+            None => self.inner.mint(grant),
+        };
+        minted.map(|inner| Token { inner }).map_err(token_error)
+    }
+}
+
+/// A valet key as presented: parsed, its signatures not yet checked (an `Authorizer`
+/// checks them). Reading its claims and attenuating it need no key.
+#[pyclass(module = "valet", frozen)]
+pub struct Token {
+    pub(crate) inner: token::Token,
+}
+
+#[pymethods]
+impl Token {
+    /// Reads a token from its base64url text.
+    #[staticmethod]
+    fn from_base64(text: &str) -> PyResult<Self> {
+        token::Token::from_base64(text.trim())
+            .map(|inner| Token { inner })
+            .map_err(token_error)
+    }
+
+    /// Reads a token from its binary form.
+    #[staticmethod]
+    fn from_bytes(data: &[u8]) -> PyResult<Self> {
+        token::Token::from_bytes(data)
+            .map(|inner| Token { inner })
+            .map_err(token_error)
+    }
+
+    /// The token as base64url text.
+    fn to_base64(&self) -> String {
+        self.inner.to_base64()
+    }
+
+    /// The token in binary form.
+    fn to_bytes<'py>(&self, py: Python<'py>) -> Bound<'py, PyBytes> {
+        PyBytes::new(py, self.inner.to_bytes())
+    }
+
+    /// The id of the root key that signed it, if the token names one.
+    #[getter]
+    fn key_id(&self) -> Option<u32> {
+        self.inner.key_id().map(|k| k.0)
+    }
+
+    /// How many blocks it has (1 for a root token, one more per attenuation).
+    #[getter]
+    fn block_count(&self) -> usize {
+        self.inner.block_count()
+    }
+
+    /// Every block's revocation id (hex), authority first. Revoking one refuses that block
+    /// and every token derived from it.
+    fn revocation_ids(&self) -> Vec<String> {
+        self.inner
+            .revocation_ids()
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// What the token says, with each narrowing applied, as a dict. Unverified: only an
+    /// `Authorizer` checks the signatures.
+    fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let claims = self.inner.unverified_claims().map_err(token_error)?;
+        serialize_to_py(py, &claims)
+    }
+
+    /// Same as `claims()`, under the Rust name.
+    fn unverified_claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.claims(py)
+    }
+
+    /// A NEW token narrowed for a sub-agent; this one is unchanged. No key is needed.
+    ///
+    /// - `delegate`: the sub-agent's name, recorded in the chain of custody;
+    /// - `audiences`, `scopes`: subsets of the parent's;
+    /// - `expires_in` (seconds or `timedelta`, from `now`) or `expires_at`;
+    /// - `max`: `{"payment.amount": "50.00"}` or `[("payment", "amount", "50.00")]`
+    ///   (amounts as `str` or `decimal.Decimal`, never `float`);
+    /// - `one_of`: `{"payment.recipient": ["alice@example.com"]}` or tuples;
+    /// - `actions`: `{"payment": ["pay_invoice"]}`;
+    /// - `max_depth`: how many more blocks may follow;
+    /// - `checks`: raw Datalog checks (they can only refuse more).
+    ///
+    /// Raises `WideningError` if the result would allow more than this token.
+    #[pyo3(signature = (*, delegate = None, audiences = None, scopes = None, expires_in = None, expires_at = None, max = None, one_of = None, actions = None, max_depth = None, checks = None, now = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn attenuate(
+        &self,
+        delegate: Option<String>,
+        audiences: Option<Bound<'_, PyAny>>,
+        scopes: Option<Bound<'_, PyAny>>,
+        expires_in: Option<Bound<'_, PyAny>>,
+        expires_at: Option<Bound<'_, PyAny>>,
+        max: Option<Bound<'_, PyAny>>,
+        one_of: Option<Bound<'_, PyAny>>,
+        actions: Option<Bound<'_, PyAny>>,
+        max_depth: Option<u32>,
+        checks: Option<Bound<'_, PyAny>>,
+        now: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Token> {
+        let mut a = token::Attenuation::new();
+        if let Some(d) = delegate {
+            a = a.delegate(d);
+        }
+        if let Some(list) = audiences {
+            let parsed = strings(&list, "audiences")?
+                .iter()
+                .map(|u| audience(u))
+                .collect::<PyResult<Vec<_>>>()?;
+            a = a.audiences(parsed);
+        }
+        if let Some(list) = scopes {
+            let parsed = strings(&list, "scopes")?
+                .iter()
+                .map(|s| scope(s))
+                .collect::<PyResult<Vec<_>>>()?;
+            a = a.scopes(parsed);
+        }
+        if let Some(n) = now {
+            a = a.now(to_time(&n, "now")?);
+        }
+        if let Some(e) = expires_in {
+            let d: Duration = to_duration(&e, "expires_in")?;
+            a = a.expires_in(d);
+        }
+        if let Some(e) = expires_at {
+            a = a.expires_at(to_time(&e, "expires_at")?);
+        }
+        if let Some(m) = max {
+            for (t, f, v) in limit_entries(&m, "max")? {
+                let value = amount(&v, &format!("{t}.{f}"))?;
+                a = a.max(t, f, value);
+            }
+        }
+        if let Some(o) = one_of {
+            for (t, f, v) in limit_entries(&o, "one_of")? {
+                let values = strings(&v, &format!("one_of[{t}.{f}]"))?;
+                a = a.one_of(t, f, values);
+            }
+        }
+        if let Some(acts) = actions {
+            let d = acts.cast::<PyDict>().map_err(|_| {
+                PyTypeError::new_err(
+                    "`actions` must be a dict like {\"payment\": [\"pay_invoice\"]}",
+                )
+            })?;
+            for (k, v) in d.iter() {
+                let kind: String = k
+                    .extract()
+                    .map_err(|_| PyTypeError::new_err("`actions` keys must be str"))?;
+                let list = strings(&v, &format!("actions[{kind}]"))?;
+                a = a.actions(kind, list);
+            }
+        }
+        if let Some(d) = max_depth {
+            a = a.max_depth(d);
+        }
+        if let Some(cs) = checks {
+            for c in strings(&cs, "checks")? {
+                a = a.check(c);
+            }
+        }
+        self.inner
+            .attenuate(a)
+            .map(|inner| Token { inner })
+            .map_err(token_error)
+    }
+
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        other
+            .cast::<Token>()
+            .is_ok_and(|o| o.get().inner.to_bytes() == self.inner.to_bytes())
+    }
+
+    fn __hash__(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        self.inner.to_bytes().hash(&mut h);
+        h.finish()
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "Token(key_id={:?}, blocks={})",
+            self.inner.key_id().map(|k| k.0),
+            self.inner.block_count()
+        )
+    }
+}
