@@ -202,7 +202,7 @@ impl TokenBuilder {
         self
     }
 
-    /// Not valid before this time.
+    /// Not valid before this time (default: the time of minting).
     #[must_use]
     pub fn not_before(mut self, at: SystemTime) -> Self {
         self.not_before = Some(at);
@@ -297,7 +297,9 @@ impl Issuer {
             client: Some(grant.client),
             jti: grant.token_id,
             iat: Some(iat),
-            nbf: grant.not_before.map(unix_secs),
+            // A token is never valid before it was issued: a verifier whose clock is
+            // wrong in the past cannot accept it.
+            nbf: Some(grant.not_before.map_or(iat, unix_secs)),
             aud: Some(grant.audiences),
             scope: Some(grant.scopes),
             exp: Some(exp),
