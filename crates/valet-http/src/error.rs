@@ -1,0 +1,31 @@
+//! Errors: a misconfigured layer, or a request whose operation cannot be read.
+
+/// A failure to configure the layer.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// The resource URI cannot identify this server.
+    #[error("resource `{uri}` {problem}: give this server's canonical URI, like `https://tools.example.com/mcp`")]
+    Resource {
+        /// The URI given.
+        uri: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A scope or a mapping names something invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// Why the operation of a request could not be read from it. Answered with `400` and
+/// `{"error":"invalid_request","error_description":"<this message>"}`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// The body is not the JSON expected.
+    #[error("the request body is not valid JSON: {0}")]
+    Json(String),
+    /// The JSON does not say what the request does.
+    #[error("{0}")]
+    Invalid(String),
+}

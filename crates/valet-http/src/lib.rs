@@ -1,0 +1,18 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+
+mod challenge;
+mod error;
+mod extract;
+mod layer;
+mod resource;
+
+pub use challenge::is_invalid_token;
+pub use error::{ConfigError, ExtractError};
+pub use extract::{Extractor, McpTools, Operation};
+pub use layer::{
+    Authorized, Execution, ValetLayer, ValetLayerBuilder, ValetService, DEFAULT_MAX_BODY_BYTES,
+};
+pub use resource::{
+    MetadataService, ProtectedResource, ProtectedResourceMetadata, WELL_KNOWN_PATH,
+};
