@@ -1,0 +1,356 @@
+//! An MCP-style tool server protected by Valet, and an agent that calls it over HTTP.
+//!
+//! ```sh
+//! cargo run -p valet-http --example tool_server            # the agent flow, then exit
+//! cargo run -p valet-http --example tool_server -- --serve  # serve on 127.0.0.1:8080
+//! ```
+//!
+//! The server answers JSON-RPC at `/mcp` (`initialize`, `tools/list`, `tools/call` for
+//! `read_calendar`, `send_email` and `pay_invoice`) behind the layer, judged by the
+//! bundled `policies/`, with its RFC 9728 metadata at
+//! `/.well-known/oauth-protected-resource/mcp`. Every decision is printed as one audit line
+//! on stderr.
+
+use std::error::Error;
+
+type BoxError = Box<dyn Error + Send + Sync>;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Extension, Json};
+use axum::routing::post;
+use axum::Router;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{json, Value};
+use valet::*;
+use valet_http::{Authorized, McpTools, ProtectedResource, ValetLayer};
+
+const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
+
+/// Prints every audit record as one JSON line on stderr.
+struct StderrAudit;
+
+impl AuditSink for StderrAudit {
+    fn record(&self, record: &AuditRecord) -> Result<(), valet::Error> {
+        eprintln!("audit: {}", record.to_json_line());
+        Ok(())
+    }
+}
+
+fn scope(s: &str) -> Result<Scope, BoxError> {
+    Ok(Scope::parse(s)?)
+}
+
+/// The tools: the scope each needs, and where its transaction comes from.
+fn tools() -> Result<McpTools, BoxError> {
+    Ok(McpTools::new()
+        .scope("read_calendar", scope("calendar:read")?)
+        .scope("send_email", scope("email:send")?)
+        .scope("pay_invoice", scope("payments:write")?)
+        .details_from_arguments("send_email", "email", ["recipient", "subject"])
+        .details_from_arguments(
+            "pay_invoice",
+            "payment",
+            ["amount", "currency", "recipient", "memo"],
+        ))
+}
+
+fn text(id: &Value, text: String) -> Json<Value> {
+    Json(json!({
+        "jsonrpc": "2.0",
+        "id": id,
+        "result": {"content": [{"type": "text", "text": text}]},
+    }))
+}
+
+/// The JSON-RPC endpoint. It runs only for allowed requests, and acts on the operation
+/// that was judged.
+async fn mcp(Extension(auth): Extension<Authorized>, Json(message): Json<Value>) -> Json<Value> {
+    let id = message.get("id").cloned().unwrap_or(Value::Null);
+    let field = |name: &str| {
+        auth.operation
+            .details
+            .as_ref()
+            .and_then(|d| d.get(name))
+            .and_then(FieldValue::as_str)
+            .unwrap_or("?")
+            .to_owned()
+    };
+    let who = auth.subject().unwrap_or("?").to_owned();
+    let agent = auth.agent().unwrap_or("?").to_owned();
+    match message.get("method").and_then(Value::as_str) {
+        Some("initialize") => Json(json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "result": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {"tools": {}},
+                "serverInfo": {"name": "valet-example-tools", "version": "0.1.0"},
+            },
+        })),
+        Some("tools/list") => Json(json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "result": {"tools": [
+                {"name": "read_calendar", "description": "Today's events",
+                 "inputSchema": {"type": "object"}},
+                {"name": "send_email", "description": "Send an email in the person's name",
+                 "inputSchema": {"type": "object", "required": ["recipient", "subject"],
+                   "properties": {"recipient": {"type": "string"}, "subject": {"type": "string"},
+                                  "body": {"type": "string"}}}},
+                {"name": "pay_invoice", "description": "Pay an invoice",
+                 "inputSchema": {"type": "object", "required": ["amount", "currency", "recipient"],
+                   "properties": {"amount": {"type": "string", "description": "decimal text, like \"50.00\""},
+                                  "currency": {"type": "string"}, "recipient": {"type": "string"},
+                                  "memo": {"type": "string"}}}},
+            ]},
+        })),
+        Some("tools/call") => match auth.operation.action.as_str() {
+            "read_calendar" => text(
+                &id,
+                format!("{who}'s calendar, read by {agent}: 09:30 stand-up; 14:00 dentist"),
+            ),
+            "send_email" => text(
+                &id,
+                format!(
+                    "{agent} sent `{}` to {}",
+                    field("subject"),
+                    field("recipient")
+                ),
+            ),
+            "pay_invoice" => text(
+                &id,
+                format!(
+                    "{agent} paid {} {} to {} for {who}",
+                    field("amount"),
+                    field("currency"),
+                    field("recipient")
+                ),
+            ),
+            other => Json(json!({
+                "jsonrpc": "2.0",
+                "id": id,
+                "error": {"code": -32602, "message": format!("unknown tool `{other}`")},
+            })),
+        },
+        _ => Json(json!({
+            "jsonrpc": "2.0",
+            "id": id,
+            "error": {"code": -32601, "message": "method not found"},
+        })),
+    }
+}
+
+/// Serves the tools on `listener`, trusting `keys`.
+async fn serve(listener: tokio::net::TcpListener, keys: KeySet) -> Result<(), BoxError> {
+    let addr = listener.local_addr()?;
+    let resource = ProtectedResource::new(&format!("http://{addr}/mcp"))?
+        .authorization_server("https://auth.example.com")
+        .scope(scope("calendar:read")?)
+        .scope(scope("email:send")?)
+        .scope(scope("payments:write")?)
+        .resource_name("Valet example tools")
+        .resource_documentation("https://github.com/valet-auth/valet/tree/main/crates/valet-http");
+    let layer = ValetLayer::builder(resource, keys, PolicyStore::load(POLICIES)?)
+        .extractor(tools()?)
+        .audit(Arc::new(StderrAudit))
+        .build();
+    // The layer guards `/mcp`; the metadata is public and mounted beside it.
+    let mut app = Router::new().route("/mcp", post(mcp)).layer(layer.clone());
+    for path in layer.resource().metadata_paths() {
+        app = app.route_service(&path, layer.resource().metadata_service());
+    }
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// Sends one request and prints the answer.
+async fn show(
+    client: &HttpClient,
+    step: &str,
+    url: &str,
+    token: Option<&Token>,
+    message: Option<Value>,
+) -> Result<(), BoxError> {
+    println!("\n== {step}");
+    let mut request = http::Request::builder()
+        .method(if message.is_some() { "POST" } else { "GET" })
+        .uri(url)
+        .header("content-type", "application/json");
+    if let Some(t) = token {
+        request = request.header("authorization", format!("Bearer {}", t.to_base64()));
+    }
+    let body = message.map(|m| m.to_string()).unwrap_or_default();
+    let response = client
+        .request(request.body(Full::new(Bytes::from(body)))?)
+        .await?;
+    println!("   status: {}", response.status());
+    if let Some(c) = response.headers().get("www-authenticate") {
+        println!("   www-authenticate: {}", c.to_str()?);
+    }
+    let bytes = response.into_body().collect().await?.to_bytes();
+    // Short answers pretty-printed, long ones (tools/list) on one line.
+    let shown = match serde_json::from_slice::<Value>(&bytes) {
+        Ok(v) if bytes.len() < 400 => serde_json::to_string_pretty(&v)?,
+        Ok(v) => v.to_string(),
+        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+    };
+    println!("   body: {}", shown.replace('\n', "\n   "));
+    Ok(())
+}
+
+fn call(tool: &str, arguments: Value) -> Option<Value> {
+    Some(json!({
+        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": tool, "arguments": arguments},
+    }))
+}
+
+fn pay(amount: &str, recipient: &str) -> Value {
+    json!({"amount": amount, "currency": "USD", "recipient": recipient, "memo": "invoice 42"})
+}
+
+/// An orchestrator's token for the person, as the authorization server would mint it.
+fn mint(root: &RootKeyPair, resource: &str) -> Result<Token, BoxError> {
+    let grant = TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+        .audience(Audience::parse(resource)?)
+        .scope(scope("calendar:read")?)
+        .scope(scope("email:send")?)
+        .scope(scope("payments:write")?)
+        .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?))
+        .detail(AuthorizationDetail::new("email"))
+        .expires_in(Duration::from_secs(900));
+    Ok(Issuer::new(root.clone()).mint(grant)?)
+}
+
+/// The agent flow: an orchestrator and its sub-agent call the server over HTTP.
+async fn agent_flow(base: &str, root: &RootKeyPair) -> Result<(), BoxError> {
+    let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
+    let mcp = format!("{base}/mcp");
+    let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
+    show(
+        &client,
+        "the metadata a client discovers",
+        &metadata,
+        None,
+        None,
+    )
+    .await?;
+    show(
+        &client,
+        "a call without a token",
+        &mcp,
+        None,
+        call("read_calendar", json!({})),
+    )
+    .await?;
+
+    let token = mint(root, &mcp)?;
+    let list = Some(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
+    show(
+        &client,
+        "orchestrator: tools/list",
+        &mcp,
+        Some(&token),
+        list,
+    )
+    .await?;
+    let steps = [
+        (
+            "orchestrator: read_calendar",
+            call("read_calendar", json!({})),
+        ),
+        (
+            "orchestrator: pay 120.00 to bob@example.com",
+            call("pay_invoice", pay("120.00", "bob@example.com")),
+        ),
+        (
+            "orchestrator: pay 600.00 (over the approval threshold)",
+            call("pay_invoice", pay("600.00", "bob@example.com")),
+        ),
+        (
+            "orchestrator: email outside the organisation",
+            call(
+                "send_email",
+                json!({"recipient": "someone@elsewhere.example", "subject": "hi"}),
+            ),
+        ),
+    ];
+    for (step, message) in steps {
+        show(&client, step, &mcp, Some(&token), message).await?;
+    }
+
+    // The orchestrator cuts a copy for its invoice agent, offline.
+    let child = token.attenuate(
+        Attenuation::new()
+            .delegate("invoice-agent")
+            .scopes([scope("calendar:read")?, scope("payments:write")?])
+            .max("payment", "amount", "100.00".parse()?)
+            .expires_in(Duration::from_secs(300)),
+    )?;
+    let steps = [
+        (
+            "invoice-agent: read_calendar",
+            call("read_calendar", json!({})),
+        ),
+        (
+            "invoice-agent: pay 80.00 to carol@example.com",
+            call("pay_invoice", pay("80.00", "carol@example.com")),
+        ),
+        (
+            "invoice-agent: pay 250.00 (over its 100.00 limit)",
+            call("pay_invoice", pay("250.00", "carol@example.com")),
+        ),
+        (
+            "invoice-agent: send_email (a scope it was not given)",
+            call(
+                "send_email",
+                json!({"recipient": "bob@example.com", "subject": "hi"}),
+            ),
+        ),
+    ];
+    for (step, message) in steps {
+        show(&client, step, &mcp, Some(&child), message).await?;
+    }
+    let elsewhere = mint(root, "https://other.example.com/mcp")?;
+    show(
+        &client,
+        "a token minted for another resource",
+        &mcp,
+        Some(&elsewhere),
+        call("read_calendar", json!({})),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<(), BoxError> {
+    let root = RootKeyPair::generate(KeyId(1));
+    let keys = KeySet::new().with(root.public());
+    if std::env::args().any(|a| a == "--serve") {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+        let mcp = "http://127.0.0.1:8080/mcp";
+        let token = mint(&root, mcp)?;
+        println!("serving {mcp} (Ctrl-C to stop); a token for it, valid 15 minutes:\n");
+        println!(
+            "curl -s {mcp} -H 'authorization: Bearer {}' -H 'content-type: application/json' \\\n  -d '{}'\n",
+            token.to_base64(),
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
+                   "params":{"name":"pay_invoice","arguments":pay("50.00", "bob@example.com")}})
+        );
+        return serve(listener, keys).await;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let server = tokio::spawn(serve(listener, keys));
+    println!("tool server at {base}/mcp, judged by {POLICIES}");
+    let flow = agent_flow(&base, &root).await;
+    server.abort();
+    flow
+}
