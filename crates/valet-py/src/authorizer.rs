@@ -96,7 +96,7 @@ impl Request {
 
     fn __repr__(&self) -> String {
         format!(
-            "Request(audience={:?}, action={:?})",
+            "Request(audience='{}', action='{}')",
             self.inner.audience.as_str(),
             self.inner.action
         )
@@ -184,16 +184,13 @@ impl Decision {
         self.inner.to_string()
     }
 
-    fn __repr__(&self) -> String {
-        format!(
-            "Decision(outcome={:?}, reasons={:?})",
-            self.outcome(),
-            self.inner
-                .reasons
-                .iter()
-                .map(ToString::to_string)
-                .collect::<Vec<_>>()
-        )
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let reasons: Vec<String> = self.inner.reasons.iter().map(ToString::to_string).collect();
+        let reasons = reasons.into_pyobject(py)?.repr()?;
+        Ok(format!(
+            "Decision(outcome='{}', reasons={reasons})",
+            self.outcome()
+        ))
     }
 }
 
@@ -324,5 +321,99 @@ impl Authorizer {
 
     fn __repr__(&self) -> String {
         format!("Authorizer(policies={:?})", self.inner.policies().dir())
+    }
+}
+
+/// The token layer alone: signatures, audience, expiry, scopes and every block's limits,
+/// with no policies (what an agent or a test vector checks). Most servers want an
+/// `Authorizer`.
+#[pyclass(module = "valet", frozen)]
+pub struct Verifier {
+    inner: token::Verifier,
+}
+
+#[pymethods]
+impl Verifier {
+    /// A verifier trusting `keys`.
+    #[new]
+    fn new(keys: PyRef<'_, KeySet>) -> PyResult<Self> {
+        Ok(Verifier {
+            inner: token::Verifier::new(keys.snapshot()?),
+        })
+    }
+
+    /// Verifies `token` for `request` at `now` (Unix seconds or an aware `datetime`;
+    /// default: the current time), with nothing revoked. Returns a `Verdict`; raises
+    /// `RequestError` only when the request cannot be read.
+    #[pyo3(signature = (token, request, now = None))]
+    fn verify(
+        &self,
+        py: Python<'_>,
+        token: PyRef<'_, Token>,
+        request: &Bound<'_, PyAny>,
+        now: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Verdict> {
+        let now = match now {
+            Some(n) => to_time(&n, "now")?,
+            None => std::time::SystemTime::now(),
+        };
+        let parsed;
+        let req: &token::Request = match request.cast::<Request>() {
+            Ok(r) => &r.get().inner,
+            Err(_) => {
+                parsed = Request::read(request)?;
+                &parsed
+            }
+        };
+        let (inner, t) = (&self.inner, &token.inner);
+        let verdict = py.detach(|| inner.verify(t, req, now, &token::NoRevocations));
+        Ok(Verdict { inner: verdict })
+    }
+}
+
+/// What the token layer says: `allowed`, and for a refusal the `reasons`.
+#[pyclass(module = "valet", frozen)]
+pub struct Verdict {
+    inner: token::Verdict,
+}
+
+#[pymethods]
+impl Verdict {
+    /// Whether the token allows the request.
+    #[getter]
+    fn allowed(&self) -> bool {
+        self.inner.is_allowed()
+    }
+
+    /// Why it was refused, as dicts with `kind`, `message` and, where known, `block` and
+    /// `delegate`.
+    #[getter]
+    fn reasons(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serialize_to_py(py, &self.inner.reasons())
+    }
+
+    /// The token's claims as a dict, when they could be read.
+    #[getter]
+    fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        match self.inner.claims() {
+            Some(c) => serialize_to_py(py, c),
+            None => Ok(py.None()),
+        }
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let reasons: Vec<String> = self
+            .inner
+            .reasons()
+            .iter()
+            .map(|r| r.message.clone())
+            .collect();
+        let reasons = reasons.into_pyobject(py)?.repr()?;
+        let allowed = if self.inner.is_allowed() {
+            "True"
+        } else {
+            "False"
+        };
+        Ok(format!("Verdict(allowed={allowed}, reasons={reasons})"))
     }
 }

@@ -26,6 +26,8 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<authorizer::Request>()?;
     m.add_class::<authorizer::Decision>()?;
     m.add_class::<authorizer::Authorizer>()?;
+    m.add_class::<authorizer::Verifier>()?;
+    m.add_class::<authorizer::Verdict>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

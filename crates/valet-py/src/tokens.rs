@@ -449,9 +449,12 @@ impl Token {
     }
 
     fn __repr__(&self) -> String {
+        let key_id = self
+            .inner
+            .key_id()
+            .map_or_else(|| "None".to_owned(), |k| k.to_string());
         format!(
-            "Token(key_id={:?}, blocks={})",
-            self.inner.key_id().map(|k| k.0),
+            "Token(key_id={key_id}, blocks={})",
             self.inner.block_count()
         )
     }

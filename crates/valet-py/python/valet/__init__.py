@@ -28,6 +28,8 @@ from valet._native import (
     TokenFormatError,
     ValetError,
     ValetKeyError,
+    Verdict,
+    Verifier,
     WideningError,
     __version__,
 )
@@ -54,6 +56,8 @@ __all__ = [
     "TokenFormatError",
     "ValetError",
     "ValetKeyError",
+    "Verdict",
+    "Verifier",
     "WideningError",
     "__version__",
 ]

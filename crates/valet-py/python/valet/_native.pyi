@@ -4,17 +4,17 @@ import datetime
 import decimal
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, final
+from typing import Any, TypeAlias, final
 
 __version__: str
 
-Time = int | float | datetime.datetime
+_Time: TypeAlias = int | float | datetime.datetime
 """Unix seconds or an aware ``datetime``."""
-Seconds = int | float | datetime.timedelta
+_Seconds: TypeAlias = int | float | datetime.timedelta
 """A length of time: seconds or a ``timedelta``."""
-Amount = str | int | decimal.Decimal
+_Amount: TypeAlias = str | int | decimal.Decimal
 """An exact amount: never a ``float``."""
-StrPath = str | os.PathLike[str]
+_StrPath: TypeAlias = str | os.PathLike[str]
 
 class ValetError(Exception):
     """The base class of every error Valet raises."""
@@ -53,7 +53,7 @@ class RootKeyPair:
     def from_private_text(text: str) -> RootKeyPair:
         """Reads a key pair from the text ``to_private_text`` writes."""
     @staticmethod
-    def read_file(path: StrPath) -> RootKeyPair:
+    def read_file(path: _StrPath) -> RootKeyPair:
         """Reads a private key file, refusing one that other users can read."""
     @property
     def id(self) -> int:
@@ -62,7 +62,7 @@ class RootKeyPair:
         """The public half."""
     def to_private_text(self) -> str:
         """The private key as text."""
-    def write_private_file(self, path: StrPath, force: bool = False) -> None:
+    def write_private_file(self, path: _StrPath, force: bool = False) -> None:
         """Writes the private key file with mode 0600."""
 
 @final
@@ -73,14 +73,14 @@ class RootPublicKey:
     def from_text(text: str) -> RootPublicKey:
         """Reads a public key from the text ``to_text`` writes."""
     @staticmethod
-    def read_file(path: StrPath) -> RootPublicKey:
+    def read_file(path: _StrPath) -> RootPublicKey:
         """Reads a public key file."""
     @property
     def id(self) -> int:
         """The key id."""
     def to_text(self) -> str:
         """The public key as text."""
-    def write_file(self, path: StrPath, force: bool = False) -> None:
+    def write_file(self, path: _StrPath, force: bool = False) -> None:
         """Writes the public key file."""
     def __eq__(self, other: object) -> bool: ...
 
@@ -109,7 +109,7 @@ class TokenBuilder:
         *,
         audiences: Sequence[str] | None = None,
         scopes: Sequence[str] | None = None,
-        expires_in: Seconds | None = None,
+        expires_in: _Seconds | None = None,
         details: Iterable[Mapping[str, Any]] | None = None,
         token_id: str | None = None,
         max_depth: int | None = None,
@@ -118,11 +118,11 @@ class TokenBuilder:
         """Adds an audience."""
     def scope(self, name: str) -> TokenBuilder:
         """Adds a scope."""
-    def expires_in(self, lifetime: Seconds) -> TokenBuilder:
+    def expires_in(self, lifetime: _Seconds) -> TokenBuilder:
         """Expires this long after minting."""
-    def expires_at(self, at: Time) -> TokenBuilder:
+    def expires_at(self, at: _Time) -> TokenBuilder:
         """Expires at this time."""
-    def not_before(self, at: Time) -> TokenBuilder:
+    def not_before(self, at: _Time) -> TokenBuilder:
         """Not valid before this time."""
     def token_id(self, id: str) -> TokenBuilder:
         """Sets the token id."""
@@ -135,11 +135,10 @@ class TokenBuilder:
 class Issuer:
     """Signs tokens with a root key."""
 
-    def __new__(cls, key: RootKeyPair, max_lifetime: Seconds | None = None) -> Issuer: ...
-    def mint(self, builder: TokenBuilder, now: Time | None = None) -> Token:
+    def __new__(cls, key: RootKeyPair, max_lifetime: _Seconds | None = None) -> Issuer: ...
+    def mint(self, builder: TokenBuilder, now: _Time | None = None) -> Token:
         """Mints a token from ``builder``."""
 
-LimitEntries = Mapping[str, Any] | Iterable[tuple[str, str, Any]]
 
 @final
 class Token:
@@ -173,14 +172,14 @@ class Token:
         delegate: str | None = None,
         audiences: Sequence[str] | None = None,
         scopes: Sequence[str] | None = None,
-        expires_in: Seconds | None = None,
-        expires_at: Time | None = None,
-        max: Mapping[str, Amount] | Iterable[tuple[str, str, Amount]] | None = None,
+        expires_in: _Seconds | None = None,
+        expires_at: _Time | None = None,
+        max: Mapping[str, _Amount] | Iterable[tuple[str, str, _Amount]] | None = None,
         one_of: Mapping[str, Sequence[str]] | Iterable[tuple[str, str, Sequence[str]]] | None = None,
         actions: Mapping[str, Sequence[str]] | None = None,
         max_depth: int | None = None,
         checks: Sequence[str] | None = None,
-        now: Time | None = None,
+        now: _Time | None = None,
     ) -> Token:
         """A NEW token narrowed for a sub-agent."""
     def __eq__(self, other: object) -> bool: ...
@@ -190,10 +189,10 @@ class Token:
 class FixedClock:
     """A clock that says what it is told."""
 
-    def __new__(cls, now: Time) -> FixedClock: ...
-    def set(self, now: Time) -> None:
+    def __new__(cls, now: _Time) -> FixedClock: ...
+    def set(self, now: _Time) -> None:
         """Moves the clock to ``now``."""
-    def advance(self, by: Seconds) -> None:
+    def advance(self, by: _Seconds) -> None:
         """Moves the clock forward."""
     def now(self) -> int:
         """The clock's time, in Unix seconds."""
@@ -244,11 +243,11 @@ class Authorizer:
     def __new__(
         cls,
         keys: KeySet,
-        policy_dir: StrPath,
-        now: Time | FixedClock | None = None,
+        policy_dir: _StrPath,
+        now: _Time | FixedClock | None = None,
         *,
-        revocations: StrPath | None = None,
-        audit_log: StrPath | None = None,
+        revocations: _StrPath | None = None,
+        audit_log: _StrPath | None = None,
     ) -> Authorizer: ...
     @property
     def clock(self) -> FixedClock | None:
@@ -261,3 +260,51 @@ class Authorizer:
         """Whether this revocation id is revoked."""
     def policy_ids(self) -> list[str]:
         """The ids of the policies loaded."""
+
+@final
+class Verifier:
+    """The token layer alone, with no policies."""
+
+    def __new__(cls, keys: KeySet) -> Verifier: ...
+    def verify(
+        self, token: Token, request: Request | Mapping[str, Any], now: _Time | None = None
+    ) -> Verdict:
+        """Verifies ``token`` for ``request`` at ``now``."""
+
+@final
+class Verdict:
+    """What the token layer says."""
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the token allows the request."""
+    @property
+    def reasons(self) -> list[dict[str, Any]]:
+        """Why it was refused."""
+    @property
+    def claims(self) -> dict[str, Any] | None:
+        """The token's claims, when they could be read."""
+
+__all__ = [
+    "ValetError",
+    "TokenError",
+    "TokenFormatError",
+    "SignatureError",
+    "WideningError",
+    "PolicyError",
+    "RequestError",
+    "ValetKeyError",
+    "RootKeyPair",
+    "RootPublicKey",
+    "KeySet",
+    "TokenBuilder",
+    "Issuer",
+    "Token",
+    "FixedClock",
+    "Request",
+    "Decision",
+    "Authorizer",
+    "Verifier",
+    "Verdict",
+    "__version__",
+]
