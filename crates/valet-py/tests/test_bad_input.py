@@ -163,7 +163,7 @@ def test_widening_is_refused(child: valet.Token, narrowing: dict[str, Any]) -> N
 
 def test_float_limit_is_refused(child: valet.Token) -> None:
     with pytest.raises(valet.TokenError, match="decimal"):
-        child.attenuate(max={"payment.amount": 10.0})  # type: ignore[dict-item]
+        child.attenuate(max={"payment.amount": 10.0})  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("key", ["amount", "payment.", ".amount"])
