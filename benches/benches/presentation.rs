@@ -1,0 +1,32 @@
+//! First presentation (token bytes never seen before) against repeat presentation of the
+//! same bytes: a 3-block token, 100 policies.
+
+#![expect(
+    missing_docs,
+    reason = "criterion_main! generates an undocumented main"
+)]
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use valet_benches::{authorizer, request, Fixture};
+
+fn presentation(c: &mut Criterion) {
+    let fx = Fixture::new();
+    let az = authorizer(&fx, 100);
+    let req = request();
+    let token = fx.token(3);
+    let bytes = token.to_bytes().to_vec();
+    assert!(az.authorize_bytes(&bytes, &req).allowed());
+    let mut group = c.benchmark_group("presentation");
+    group.bench_function("first", |b| {
+        b.iter_batched(
+            || fx.token(3).to_bytes().to_vec(),
+            |fresh| az.authorize_bytes(&fresh, &req),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("repeat", |b| b.iter(|| az.authorize_bytes(&bytes, &req)));
+    group.finish();
+}
+
+criterion_group!(benches, presentation);
+criterion_main!(benches);

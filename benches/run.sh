@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Runs the whole benchmark suite and writes the table to benches/README.md.
+# Usage: bash benches/run.sh           full run (about 25 minutes on 2 cores)
+#        bash benches/run.sh --quick   criterion's quick mode (a few minutes)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -p valet-benches --bins
+cargo bench -p valet-benches -- "$@"
+cargo run --release -p valet-benches --bin report -- --write
