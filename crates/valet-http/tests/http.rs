@@ -350,3 +350,57 @@ async fn bodies_over_the_limit_are_413_and_bad_messages_400() {
     assert_eq!(response.status(), 400);
     assert!(audit.records().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decisions_on_the_blocking_pool_are_the_same() {
+    let audit = Arc::new(MemoryAudit::new());
+    let s = Server::start_with(audit.clone(), valet_http::Execution::Blocking).await;
+    let token = s.mint(&["payments:write"], TEN_MINUTES);
+    assert_eq!(
+        s.call(Some(&token), "pay_invoice", payment("50.00"))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        s.call(Some(&token), "pay_invoice", payment("600.00"))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(
+        s.call(Some(&token), "read_calendar", json!({}))
+            .await
+            .status,
+        403
+    );
+    assert_eq!(audit.records().len(), 3);
+}
+
+#[tokio::test]
+async fn revoked_token_is_401() {
+    let (s, _) = server().await;
+    let root = s.mint(&["calendar:read"], TEN_MINUTES);
+    let child = root
+        .attenuate(Attenuation::new().delegate("calendar-agent"))
+        .unwrap();
+    assert_eq!(
+        s.call(Some(&child), "read_calendar", json!({}))
+            .await
+            .status,
+        200
+    );
+    // Revoking the parent's block revokes everything derived from it.
+    let id = root.revocation_ids()[0].clone();
+    s.layer.authorizer().revocations().revoke(id).unwrap();
+    let r = s.call(Some(&child), "read_calendar", json!({})).await;
+    assert_eq!(r.status, 401);
+    assert!(r.challenge().contains("error=\"invalid_token\""));
+    let r = s
+        .rpc(
+            Some(&child),
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}

@@ -19,6 +19,7 @@ pub(crate) enum CheckKind<'a> {
     FieldLimit(&'a FieldLimit),
     Actions(&'a ActionLimit),
     Depth(u64),
+    Holder(&'a str),
     Raw(&'a str),
 }
 
@@ -51,6 +52,11 @@ pub(crate) fn check_kinds(spec: &BlockSpec, index: usize) -> Vec<CheckKind<'_>> 
     kinds.extend(spec.actions.iter().map(CheckKind::Actions));
     if let Some(d) = spec.max_depth {
         kinds.push(CheckKind::Depth(index as u64 + 1 + u64::from(d)));
+    }
+    // Holder binding comes after every kind older tokens carry, so their check indices
+    // (which explain refusals) are unchanged.
+    if let Some(holder) = &spec.holder {
+        kinds.push(CheckKind::Holder(holder));
     }
     kinds.extend(spec.checks.iter().map(|c| CheckKind::Raw(c.as_str())));
     kinds
@@ -108,6 +114,10 @@ fn code(kind: &CheckKind<'_>) -> (String, Params) {
                 Term::Integer(i64::try_from(*max).unwrap_or(i64::MAX)),
             );
             "check if token_blocks($n), $n <= {max}".to_owned()
+        }
+        CheckKind::Holder(key) => {
+            p.insert("holder".into(), Term::Str((*key).to_owned()));
+            "check if request_holder({holder})".to_owned()
         }
         CheckKind::Raw(text) => (*text).to_owned(),
     };

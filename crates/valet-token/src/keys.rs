@@ -251,10 +251,10 @@ impl KeySet {
     }
 }
 
-struct Fields(BTreeMap<String, String>);
+pub(crate) struct Fields(BTreeMap<String, String>);
 
 impl Fields {
-    fn get(&self, name: &str) -> Result<&str, KeyError> {
+    pub(crate) fn get(&self, name: &str) -> Result<&str, KeyError> {
         self.0
             .get(name)
             .map(String::as_str)
@@ -271,7 +271,7 @@ impl Fields {
     }
 }
 
-fn parse_fields(text: &str) -> Result<Fields, KeyError> {
+pub(crate) fn parse_fields(text: &str) -> Result<Fields, KeyError> {
     let mut map = BTreeMap::new();
     for (n, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -289,7 +289,12 @@ fn parse_fields(text: &str) -> Result<Fields, KeyError> {
     Ok(Fields(map))
 }
 
-fn write_file(path: &Path, bytes: &[u8], force: bool, private: bool) -> Result<(), KeyError> {
+pub(crate) fn write_file(
+    path: &Path,
+    bytes: &[u8],
+    force: bool,
+    private: bool,
+) -> Result<(), KeyError> {
     use std::io::Write;
     let io = |source| KeyError::Io {
         path: path.display().to_string(),
@@ -325,7 +330,7 @@ fn write_file(path: &Path, bytes: &[u8], force: bool, private: bool) -> Result<(
     file.sync_all().map_err(io)
 }
 
-fn check_private_permissions(path: &Path) -> Result<(), KeyError> {
+pub(crate) fn check_private_permissions(path: &Path) -> Result<(), KeyError> {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -90,6 +90,7 @@
 mod datalog;
 pub mod details;
 mod error;
+mod holder;
 mod keys;
 mod model;
 mod token;
@@ -97,6 +98,10 @@ mod verify;
 
 pub use details::{Decimal, DecimalError, FieldValue, TransactionDetails};
 pub use error::{KeyError, RequestError, TokenError};
+pub use holder::{
+    details_digest, token_digest, HolderOptions, HolderProof, ReplayCache, ReplayError, SigningKey,
+    VerifyingKey, PROOF_CONTEXT,
+};
 pub use keys::{KeyId, KeySet, RootKeyPair, RootPublicKey};
 pub use model::{
     rfc3339, ActionLimit, Audience, AuthorizationDetail, Claims, FieldLimit, Limit, Link,

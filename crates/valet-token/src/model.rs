@@ -319,6 +319,13 @@ pub(crate) struct BlockSpec {
     pub max_depth: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
+    /// The holder key the block binds the token to (`ed25519/<hex>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// The key that signed the block as a third-party block, read from the token's
+    /// envelope (never from the context); trusted only once the signatures verify.
+    #[serde(skip)]
+    pub signer: Option<String>,
 }
 
 /// What one attenuation block narrows, as recorded in the chain of custody.
@@ -350,6 +357,18 @@ pub struct Link {
     /// Raw Datalog checks added by hand.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
+    /// The holder key this block binds the token to (`ed25519/<hex>`): from here on, a
+    /// request needs a proof of possession signed by that key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
+    /// The key that signed this block (a Biscuit third-party block), `ed25519/<hex>`: who
+    /// delegated, as a signature rather than a claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<String>,
+    /// `true` when `signed_by` was checked as part of a verified signature chain; `false`
+    /// for a self-asserted link (an unsigned block, or a token whose signatures were not
+    /// checked).
+    pub verified: bool,
 }
 
 /// A block's revocation id (its signature). Revoking it refuses the token and every token
@@ -424,6 +443,10 @@ pub struct Claims {
     /// How many more attenuation blocks may be added, if capped.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remaining_depth: Option<u32>,
+    /// The holder key of the last block that binds one (`ed25519/<hex>`): the key whose
+    /// proof of possession the token needs. `None` for a bearer token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<String>,
 }
 
 impl Claims {
@@ -499,6 +522,7 @@ impl Claims {
             chain: Vec::with_capacity(rest.len()),
             revocation_ids,
             remaining_depth: root.max_depth,
+            holder: root.holder.clone(),
         };
         for (i, spec) in rest.iter().enumerate() {
             if spec.sub.is_some() || spec.client.is_some() || !spec.details.is_empty() {
@@ -530,7 +554,13 @@ impl Claims {
                 actions: spec.actions.clone(),
                 max_depth: spec.max_depth,
                 checks: spec.checks.clone(),
+                holder: spec.holder.clone(),
+                signed_by: spec.signer.clone(),
+                verified: false,
             });
+            if spec.holder.is_some() {
+                claims.holder.clone_from(&spec.holder);
+            }
         }
         Ok(claims)
     }

@@ -58,7 +58,7 @@ impl Token {
                     "block {i} has no valet context: the token was not made by valet"
                 ))
             })?;
-            let spec: BlockSpec = serde_json::from_str(&context).map_err(|e| {
+            let mut spec: BlockSpec = serde_json::from_str(&context).map_err(|e| {
                 TokenError::Format(format!("block {i} has an unreadable valet context ({e})"))
             })?;
             if spec.valet != 1 {
@@ -67,6 +67,7 @@ impl Token {
                     spec.valet
                 )));
             }
+            spec.signer = crate::holder::external_signer(signed.external_signature.as_ref());
             specs.push(spec);
             revocation_ids.push(RevocationId(signed.signature.clone()));
         }
@@ -150,6 +151,7 @@ pub struct TokenBuilder {
     token_id: Option<String>,
     details: Vec<AuthorizationDetail>,
     max_depth: Option<u32>,
+    holder: Option<crate::holder::VerifyingKey>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -171,6 +173,7 @@ impl TokenBuilder {
             token_id: None,
             details: Vec::new(),
             max_depth: None,
+            holder: None,
         }
     }
 
@@ -227,6 +230,14 @@ impl TokenBuilder {
     #[must_use]
     pub fn max_depth(mut self, depth: u32) -> Self {
         self.max_depth = Some(depth);
+        self
+    }
+
+    /// Binds the token to the agent's public key: every request then needs a proof of
+    /// possession signed by that key (see [`HolderProof`](crate::HolderProof)).
+    #[must_use]
+    pub fn holder(mut self, key: crate::holder::VerifyingKey) -> Self {
+        self.holder = Some(key);
         self
     }
 }
@@ -305,6 +316,7 @@ impl Issuer {
             exp: Some(exp),
             details: grant.details,
             max_depth: grant.max_depth,
+            holder: grant.holder.map(|k| k.to_string()),
             ..BlockSpec::default()
         };
         let block = block_builder(&spec, 0)?;
@@ -332,6 +344,7 @@ pub struct Attenuation {
     max_depth: Option<u32>,
     checks: Vec<String>,
     now: Option<SystemTime>,
+    holder: Option<crate::holder::VerifyingKey>,
 }
 
 impl Attenuation {
@@ -430,6 +443,15 @@ impl Attenuation {
         self
     }
 
+    /// Binds the narrowed copy to the sub-agent's public key: requests then need its proof
+    /// of possession. When the parent is bound, sign the block with the parent holder's key
+    /// ([`Token::attenuate_signed`]), or the parent's binding can no longer be met.
+    #[must_use]
+    pub fn holder(mut self, key: crate::holder::VerifyingKey) -> Self {
+        self.holder = Some(key);
+        self
+    }
+
     /// For experts: adds a raw Biscuit Datalog check (`check if ...`). A check can only
     /// refuse more, never grant more.
     #[must_use]
@@ -438,7 +460,7 @@ impl Attenuation {
         self
     }
 
-    fn into_spec(self, parent: &Claims) -> Result<BlockSpec, TokenError> {
+    pub(crate) fn into_spec(self, parent: &Claims) -> Result<BlockSpec, TokenError> {
         let widen = |m: String| Err(TokenError::Widening(m));
         if parent.remaining_depth == Some(0) {
             return widen(
@@ -527,6 +549,7 @@ impl Attenuation {
             actions: self.actions,
             max_depth: self.max_depth,
             checks: self.checks,
+            holder: self.holder.map(|k| k.to_string()),
             ..BlockSpec::default()
         })
     }

@@ -278,6 +278,12 @@ pub enum ReasonKind {
     RunLimit,
     /// Anything unexpected; always a deny.
     Internal,
+    /// The token is bound to a holder key and the request proves no possession of it, or
+    /// the verifier requires binding and the token is a bearer token.
+    Holder,
+    /// The proof of possession presented is invalid: bad signature, outside the freshness
+    /// window, replayed, or refused by a full replay cache.
+    Proof,
 }
 
 /// One reason for a deny, with the block it comes from.
@@ -386,6 +392,7 @@ impl Verdict {
 pub struct Verifier {
     keys: KeySet,
     limits: Limits,
+    pub(crate) holder: crate::holder::HolderState,
 }
 
 impl Verifier {
@@ -394,6 +401,7 @@ impl Verifier {
         Verifier {
             keys,
             limits: Limits::default(),
+            holder: crate::holder::HolderState::default(),
         }
     }
 
@@ -441,11 +449,25 @@ impl Verifier {
         }
     }
 
-    /// Verifies a token for one request at time `now`.
+    /// Verifies a token for one request at time `now`, with no proof of possession.
     pub fn verify(
         &self,
         token: &Token,
         request: &Request,
+        now: SystemTime,
+        revoked: &dyn RevocationCheck,
+    ) -> Verdict {
+        self.verify_with_proof(token, request, None, now, revoked)
+    }
+
+    /// Verifies a token for one request at time `now`, with the holder's proof of
+    /// possession when one was sent. A presented proof is always checked, and its nonce is
+    /// consumed once its signature verifies (a proof is single-use, whatever the decision).
+    pub fn verify_with_proof(
+        &self,
+        token: &Token,
+        request: &Request,
+        proof: Option<&crate::holder::HolderProof>,
         now: SystemTime,
         revoked: &dyn RevocationCheck,
     ) -> Verdict {
@@ -476,7 +498,7 @@ impl Verifier {
                 None,
             );
         }
-        let claims = match token.unverified_claims() {
+        let mut claims = match token.unverified_claims() {
             Ok(c) => c,
             Err(e) => return Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
         };
@@ -522,7 +544,17 @@ impl Verifier {
                 )
             }
         };
-        match self.run_datalog(&biscuit, token, request, now) {
+        let holders = match self.holder_check(&biscuit, token, request, proof, now, &mut claims) {
+            Ok(h) => h,
+            Err(reason) => {
+                return Verdict::Denied(Denial {
+                    reasons: vec![reason],
+                    claims: Some(claims),
+                    signature_verified: true,
+                })
+            }
+        };
+        match self.run_datalog(&biscuit, token, request, now, &holders) {
             Ok(()) => Verdict::Allowed(VerifiedToken { claims }),
             Err(reasons) => Verdict::Denied(Denial {
                 reasons,
@@ -538,6 +570,7 @@ impl Verifier {
         token: &Token,
         request: &Request,
         now: SystemTime,
+        holders: &[String],
     ) -> Result<(), Vec<Reason>> {
         let internal = |e: BiscuitError| {
             vec![Reason::new(
@@ -545,7 +578,12 @@ impl Verifier {
                 format!("the token could not be evaluated: {e}"),
             )]
         };
-        let facts = request_facts(request, now, token.block_count());
+        let mut facts = request_facts(request, now, token.block_count());
+        facts.extend(
+            holders
+                .iter()
+                .map(|h| bb::fact("request_holder", &[bb::string(h)])),
+        );
         self.datalog_budget(biscuit, &facts)?;
         let mut builder = AuthorizerBuilder::new().set_limits(AuthorizerLimits {
             max_facts: self.limits.max_facts,
@@ -888,6 +926,10 @@ fn describe(kind: &CheckKind<'_>, index: usize, spec: &BlockSpec, request: &Requ
                 "{who} allows at most {} attenuation blocks after the authority block",
                 max.saturating_sub(1)
             ),
+        ),
+        CheckKind::Holder(key) => (
+            ReasonKind::Holder,
+            crate::holder::holder_message(&who, index, key),
         ),
         CheckKind::Raw(text) => (ReasonKind::Check, format!("{who}: check failed: {text}")),
     };

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use valet::*;
-use valet_http::{Authorized, McpTools, ProtectedResource, ValetLayer};
+use valet_http::{Authorized, Execution, McpTools, ProtectedResource, ValetLayer};
 
 pub const RESOURCE: &str = "https://tools.example.com/mcp";
 pub const METADATA_URL: &str = "https://tools.example.com/.well-known/oauth-protected-resource/mcp";
@@ -90,11 +90,17 @@ pub fn policies() -> PolicyStore {
 impl Server {
     /// Starts the server with this audit sink.
     pub async fn start(audit: Arc<dyn AuditSink>) -> Server {
+        Self::start_with(audit, Execution::Inline).await
+    }
+
+    /// Starts the server with this audit sink, deciding where `execution` says.
+    pub async fn start_with(audit: Arc<dyn AuditSink>, execution: Execution) -> Server {
         let root = RootKeyPair::generate(KeyId(1));
         let layer = ValetLayer::builder(resource(), KeySet::new().with(root.public()), policies())
             .extractor(tools())
             .audit(audit)
             .max_body_bytes(4096)
+            .execution(execution)
             .build();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();

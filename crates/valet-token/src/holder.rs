@@ -1,0 +1,765 @@
+//! Holder binding (proof of possession): the agents' own Ed25519 keys, the proof a bound
+//! token needs with every request, the replay cache that makes each proof single-use, and
+//! the verifier's holder options.
+//!
+//! # Signing key text format
+//!
+//! ```text
+//! # valet signing key (agent or approver): keep this file secret
+//! private-key: ed25519-private/<64 hex digits>
+//! ```
+//!
+//! and its public half:
+//!
+//! ```text
+//! # valet verifying key (agent or approver)
+//! public-key: ed25519/<64 hex digits>
+//! ```
+//!
+//! A `key-id:` line, as root key files carry, is accepted and ignored.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use biscuit_auth::{KeyPair, PrivateKey, PublicKey};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::details::TransactionDetails;
+use crate::error::{KeyError, TokenError};
+use crate::keys::{check_private_permissions, parse_fields, write_file};
+use crate::model::{rfc3339, unix_secs, Claims};
+use crate::token::{encode_base64url, Token};
+use crate::verify::{Reason, ReasonKind, Request, Verifier};
+
+/// The prefix of every proof-of-possession signing input.
+pub const PROOF_CONTEXT: &str = "valet-proof/v1";
+
+/// Lowercase hex.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    use fmt::Write;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+/// The digest of a transaction as proofs and approvals sign it: the lowercase hex SHA-256
+/// of its canonical JSON (compact, `type` first, then the fields sorted by name, as
+/// `serde_json` writes them), or of the empty string when the request has no details.
+pub fn details_digest(details: Option<&TransactionDetails>) -> String {
+    let canonical = details
+        .and_then(|d| serde_json::to_string(d).ok())
+        .unwrap_or_default();
+    sha256_hex(canonical.as_bytes())
+}
+
+/// The digest of a token as proofs sign it: the lowercase hex SHA-256 of its binary form
+/// (as DPoP's `ath` binds a proof to one access token).
+pub fn token_digest(token: &Token) -> String {
+    sha256_hex(token.to_bytes())
+}
+
+/// An Ed25519 public key of an agent (a token holder) or of an approver, written
+/// `ed25519/<64 hex digits>`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct VerifyingKey([u8; 32]);
+
+impl VerifyingKey {
+    /// Reads `ed25519/<64 hex digits>`.
+    pub fn parse(text: &str) -> Result<Self, KeyError> {
+        let bad = || {
+            KeyError::Format(format!(
+                "`{}` is not an Ed25519 public key: expected `ed25519/` followed by 64 hex digits",
+                text.escape_debug()
+            ))
+        };
+        let hex_part = text.trim().strip_prefix("ed25519/").ok_or_else(bad)?;
+        let key = PublicKey::from_bytes_hex(hex_part, biscuit_auth::Algorithm::Ed25519)
+            .map_err(|_| bad())?;
+        Self::from_biscuit(&key).ok_or_else(bad)
+    }
+
+    pub(crate) fn from_biscuit(key: &PublicKey) -> Option<Self> {
+        match key.algorithm() {
+            biscuit_auth::format::schema::public_key::Algorithm::Ed25519 => {
+                key.to_bytes().try_into().ok().map(VerifyingKey)
+            }
+            _ => None,
+        }
+    }
+
+    /// The raw 32 bytes.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// Whether `signature` is this key's Ed25519 signature of `message`.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        let Ok(signature) = ed25519_dalek::Signature::from_slice(signature) else {
+            return false;
+        };
+        ed25519_dalek::VerifyingKey::from_bytes(&self.0)
+            .is_ok_and(|k| k.verify_strict(message, &signature).is_ok())
+    }
+
+    /// The public key file text.
+    pub fn to_text(&self) -> String {
+        format!("# valet verifying key (agent or approver)\npublic-key: {self}\n")
+    }
+
+    /// Reads the public key file text (a root public key file works too).
+    pub fn from_text(text: &str) -> Result<Self, KeyError> {
+        Self::parse(parse_fields(text)?.get("public-key")?)
+    }
+
+    /// Reads a public key file.
+    pub fn read_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_text(&text).map_err(|e| match e {
+            KeyError::Format(m) => KeyError::Format(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Writes the public key file.
+    pub fn write_file(&self, path: impl AsRef<Path>, force: bool) -> Result<(), KeyError> {
+        write_file(path.as_ref(), self.to_text().as_bytes(), force, false)
+    }
+}
+
+impl fmt::Display for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ed25519/{}", hex(&self.0))
+    }
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "VerifyingKey({self})")
+    }
+}
+
+impl std::str::FromStr for VerifyingKey {
+    type Err = KeyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for VerifyingKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for VerifyingKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        VerifyingKey::parse(&String::deserialize(d)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// An agent's or an approver's Ed25519 key pair: it signs proofs of possession, delegation
+/// blocks and approvals. Its `Debug` output never shows the private key.
+pub struct SigningKey {
+    pair: KeyPair,
+}
+
+impl Clone for SigningKey {
+    fn clone(&self) -> Self {
+        SigningKey {
+            pair: KeyPair::from(&self.pair.private()),
+        }
+    }
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("public", &self.public().to_string())
+            .field("private", &"<redacted>")
+            .finish()
+    }
+}
+
+impl SigningKey {
+    /// A new random key pair.
+    pub fn generate() -> Self {
+        SigningKey {
+            pair: KeyPair::new(),
+        }
+    }
+
+    /// The public half.
+    pub fn public(&self) -> VerifyingKey {
+        // An Ed25519 pair always has a 32-byte public key.
+        VerifyingKey::from_biscuit(&self.pair.public()).unwrap_or(VerifyingKey([0; 32]))
+    }
+
+    pub(crate) fn private(&self) -> PrivateKey {
+        self.pair.private()
+    }
+
+    /// Signs `message` (Ed25519); 64 bytes.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        self.pair
+            .sign(message)
+            .map(|s| s.to_bytes().to_vec())
+            .map_err(|e| KeyError::Format(format!("cannot sign: {e}")))
+    }
+
+    /// The private key file text. Treat the result as a secret.
+    pub fn to_private_text(&self) -> String {
+        format!(
+            "# valet signing key (agent or approver): keep this file secret\nprivate-key: {}\n",
+            self.pair.private().to_prefixed_string()
+        )
+    }
+
+    /// Reads the private key file text (a root private key file works too).
+    pub fn from_private_text(text: &str) -> Result<Self, KeyError> {
+        let fields = parse_fields(text)?;
+        let private: PrivateKey = fields.get("private-key")?.parse().map_err(|_| {
+            KeyError::Format(
+                "`private-key` is not an Ed25519 private key: expected `ed25519-private/` followed by 64 hex digits".into(),
+            )
+        })?;
+        if private.algorithm() != biscuit_auth::format::schema::public_key::Algorithm::Ed25519 {
+            return Err(KeyError::Format(
+                "`private-key` is not an Ed25519 private key".into(),
+            ));
+        }
+        Ok(SigningKey {
+            pair: KeyPair::from(&private),
+        })
+    }
+
+    /// Reads a private key file, refusing one that other users can read.
+    pub fn read_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
+        let path = path.as_ref();
+        check_private_permissions(path)?;
+        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Self::from_private_text(&text).map_err(|e| match e {
+            KeyError::Format(m) => KeyError::Format(format!("{}: {m}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Writes the private key file with mode `0600`.
+    pub fn write_private_file(&self, path: impl AsRef<Path>, force: bool) -> Result<(), KeyError> {
+        write_file(
+            path.as_ref(),
+            self.to_private_text().as_bytes(),
+            force,
+            true,
+        )
+    }
+}
+
+/// Sixteen random bytes from the operating system's generator, base64url.
+pub(crate) fn random_nonce() -> String {
+    // A fresh Ed25519 secret is 32 bytes straight from the OS generator.
+    let secret = KeyPair::new().private().to_bytes();
+    encode_base64url(secret.get(..16).unwrap_or(&[]))
+}
+
+/// A proof of possession: the holder's signature over one request to one audience with one
+/// token, at one time, with a single-use nonce (in the spirit of DPoP, RFC 9449).
+///
+/// JSON: `{"key": "ed25519/<hex>", "timestamp": <unix seconds>, "nonce": "<base64url>",
+/// "signature": "<base64url of 64 bytes>"}`. The signed input is [`HolderProof::signing_input`].
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HolderProof {
+    /// The holder's public key.
+    pub key: VerifyingKey,
+    /// When it was signed, Unix seconds.
+    pub timestamp: u64,
+    /// A single-use value: 16 to 128 base64url characters.
+    pub nonce: String,
+    /// The Ed25519 signature of the signing input.
+    #[serde(with = "b64")]
+    pub signature: Vec<u8>,
+}
+
+impl fmt::Debug for HolderProof {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HolderProof")
+            .field("key", &self.key)
+            .field("timestamp", &self.timestamp)
+            .field("nonce", &self.nonce)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) mod b64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::token::encode_base64url(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        crate::token::decode_base64url(&String::deserialize(d)?)
+            .map_err(|_| serde::de::Error::custom("the signature is not base64url"))
+    }
+}
+
+fn valid_nonce(nonce: &str) -> bool {
+    (16..=128).contains(&nonce.len())
+        && nonce
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl HolderProof {
+    /// Signs a proof for presenting `token` with `request`, now, with a random nonce.
+    pub fn sign(
+        key: &SigningKey,
+        token: &Token,
+        request: &Request,
+        now: SystemTime,
+    ) -> Result<Self, TokenError> {
+        Self::sign_with_nonce(key, token, request, now, random_nonce())
+    }
+
+    /// Signs a proof with a given nonce (16 to 128 base64url characters, never reused).
+    pub fn sign_with_nonce(
+        key: &SigningKey,
+        token: &Token,
+        request: &Request,
+        now: SystemTime,
+        nonce: impl Into<String>,
+    ) -> Result<Self, TokenError> {
+        let nonce = nonce.into();
+        if !valid_nonce(&nonce) {
+            return Err(TokenError::Invalid(
+                "a proof nonce must be 16 to 128 base64url characters".into(),
+            ));
+        }
+        if request.action.contains(['\n', '\r']) {
+            return Err(TokenError::Invalid(
+                "the request's action contains a line break".into(),
+            ));
+        }
+        let timestamp = unix_secs(now);
+        let input = Self::signing_input(token, request, timestamp, &nonce);
+        let signature = key
+            .sign(&input)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        Ok(HolderProof {
+            key: key.public(),
+            timestamp,
+            nonce,
+            signature,
+        })
+    }
+
+    /// The bytes a proof signs, lines joined by `\n` (no final newline):
+    /// `valet-proof/v1`, the audience, the action, [`details_digest`], [`token_digest`],
+    /// the timestamp (decimal Unix seconds), the nonce.
+    pub fn signing_input(token: &Token, request: &Request, timestamp: u64, nonce: &str) -> Vec<u8> {
+        format!(
+            "{PROOF_CONTEXT}\n{}\n{}\n{}\n{}\n{timestamp}\n{nonce}",
+            request.audience,
+            request.action,
+            details_digest(request.details.as_ref()),
+            token_digest(token),
+        )
+        .into_bytes()
+    }
+
+    /// The JSON form.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Reads the JSON form.
+    pub fn from_json(text: &str) -> Result<Self, TokenError> {
+        serde_json::from_str(text)
+            .map_err(|e| TokenError::Invalid(format!("not a valet proof of possession: {e}")))
+    }
+}
+
+/// Why a replay cache refused an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The same id was admitted before and has not expired.
+    #[error("already used")]
+    Replayed,
+    /// The cache holds `capacity` live entries: new ones are refused (fail closed).
+    #[error("the replay cache is full")]
+    Full,
+    /// The cache's lock was poisoned by a panic elsewhere.
+    #[error("the replay cache is unavailable")]
+    Unavailable,
+}
+
+/// A bounded set of single-use ids (proof nonces, approvals), each kept until it expires.
+/// When `capacity` live ids are held, new ones are refused rather than old ones forgotten.
+/// `Send + Sync`; clones of a [`Verifier`] share one cache.
+#[derive(Debug)]
+pub struct ReplayCache {
+    seen: Mutex<HashMap<[u8; 32], u64>>,
+    capacity: usize,
+}
+
+impl ReplayCache {
+    /// An empty cache holding at most `capacity` live ids.
+    pub fn new(capacity: usize) -> Self {
+        ReplayCache {
+            seen: Mutex::new(HashMap::new()),
+            capacity,
+        }
+    }
+
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Admits `id` (any bytes; its SHA-256 is kept) until `expires_at` (Unix seconds), or
+    /// refuses it if it is already held or the cache is full of live ids.
+    pub fn admit(&self, id: &[u8], expires_at: u64, now: u64) -> Result<(), ReplayError> {
+        let digest: [u8; 32] = Sha256::digest(id).into();
+        let mut seen = self.seen.lock().map_err(|_| ReplayError::Unavailable)?;
+        if seen.get(&digest).is_some_and(|exp| *exp >= now) {
+            return Err(ReplayError::Replayed);
+        }
+        if seen.len() >= self.capacity {
+            seen.retain(|_, exp| *exp >= now);
+            if seen.len() >= self.capacity {
+                return Err(ReplayError::Full);
+            }
+        }
+        seen.insert(digest, expires_at);
+        Ok(())
+    }
+}
+
+/// How a [`Verifier`] treats holder binding. Defaults: bearer tokens allowed, proofs at
+/// most 60 s old and at most 5 s in the future, 100 000 live nonces.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HolderOptions {
+    /// Refuse tokens that bind no holder key (default false: bearer use allowed).
+    pub require_binding: bool,
+    /// How old a proof may be (default 60 s).
+    pub max_proof_age: Duration,
+    /// How far in the future a proof's timestamp may be, for clock skew (default 5 s).
+    pub max_proof_skew: Duration,
+    /// How many unexpired proof nonces are remembered (default 100 000). When full, new
+    /// proofs are refused until old ones expire.
+    pub replay_capacity: usize,
+}
+
+impl Default for HolderOptions {
+    fn default() -> Self {
+        HolderOptions {
+            require_binding: false,
+            max_proof_age: Duration::from_secs(60),
+            max_proof_skew: Duration::from_secs(5),
+            replay_capacity: 100_000,
+        }
+    }
+}
+
+/// The verifier's holder options and its replay cache.
+#[derive(Clone, Debug)]
+pub(crate) struct HolderState {
+    options: HolderOptions,
+    replay: Arc<ReplayCache>,
+}
+
+impl Default for HolderState {
+    fn default() -> Self {
+        let options = HolderOptions::default();
+        HolderState {
+            replay: Arc::new(ReplayCache::new(options.replay_capacity)),
+            options,
+        }
+    }
+}
+
+fn reason(kind: ReasonKind, block: Option<usize>, message: String) -> Reason {
+    Reason {
+        kind,
+        block,
+        delegate: None,
+        message,
+    }
+}
+
+impl Verifier {
+    /// Refuses tokens that bind no holder key (`true`), or lets bearer tokens through
+    /// (`false`, the default).
+    #[must_use]
+    pub fn require_holder_binding(mut self, required: bool) -> Self {
+        self.holder.options.require_binding = required;
+        self
+    }
+
+    /// Sets how old (`max_age`) and how far ahead (`max_skew`) a proof's timestamp may be.
+    #[must_use]
+    pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
+        self.holder.options.max_proof_age = max_age;
+        self.holder.options.max_proof_skew = max_skew;
+        self
+    }
+
+    /// Replaces every holder option (and starts a new, empty replay cache).
+    #[must_use]
+    pub fn with_holder_options(mut self, options: HolderOptions) -> Self {
+        self.holder = HolderState {
+            replay: Arc::new(ReplayCache::new(options.replay_capacity)),
+            options,
+        };
+        self
+    }
+
+    /// The holder options in force.
+    pub fn holder_options(&self) -> &HolderOptions {
+        &self.holder.options
+    }
+
+    /// After the signature chain verified: marks the signed links verified, applies
+    /// `require_binding`, checks a presented proof (consuming its nonce) and returns the
+    /// holder keys the request proves, for the `request_holder` facts.
+    pub(crate) fn holder_check(
+        &self,
+        biscuit: &biscuit_auth::Biscuit,
+        token: &Token,
+        request: &Request,
+        proof: Option<&HolderProof>,
+        now: SystemTime,
+        claims: &mut Claims,
+    ) -> Result<Vec<String>, Reason> {
+        // Signers as the verified chain states them (not as the context claims).
+        let mut signers: Vec<Option<String>> = Vec::with_capacity(token.specs.len());
+        for i in 0..token.specs.len() {
+            let key = biscuit.block_external_key(i).map_err(|e| {
+                reason(
+                    ReasonKind::Internal,
+                    Some(i),
+                    format!("block {i}'s signer cannot be read: {e}"),
+                )
+            })?;
+            signers.push(key.map(|k| k.to_string()));
+        }
+        for link in &mut claims.chain {
+            let signer = signers.get(link.block).cloned().flatten();
+            link.verified = signer.is_some();
+            link.signed_by = signer;
+        }
+        let bound = token.specs.iter().any(|s| s.holder.is_some());
+        if !bound && self.holder.options.require_binding {
+            return Err(reason(
+                ReasonKind::Holder,
+                None,
+                "this verifier accepts only tokens bound to a holder key, and the token is a bearer token: mint or attenuate it with the agent's public key".into(),
+            ));
+        }
+        let Some(proof) = proof else {
+            return Ok(Vec::new());
+        };
+        self.check_proof(token, request, proof, now)?;
+        // The proof's key, then every key that signed a block binding a proven key.
+        let mut proven: BTreeSet<String> = BTreeSet::new();
+        proven.insert(proof.key.to_string());
+        loop {
+            let before = proven.len();
+            for (spec, signer) in token.specs.iter().zip(&signers) {
+                if let (Some(holder), Some(signer)) = (&spec.holder, signer) {
+                    if proven.contains(holder) {
+                        proven.insert(signer.clone());
+                    }
+                }
+            }
+            if proven.len() == before {
+                break;
+            }
+        }
+        Ok(proven.into_iter().collect())
+    }
+
+    fn check_proof(
+        &self,
+        token: &Token,
+        request: &Request,
+        proof: &HolderProof,
+        now: SystemTime,
+    ) -> Result<(), Reason> {
+        let refuse = |m: String| Err(reason(ReasonKind::Proof, None, m));
+        let options = &self.holder.options;
+        if !valid_nonce(&proof.nonce) {
+            return refuse(
+                "the proof of possession's nonce must be 16 to 128 base64url characters".into(),
+            );
+        }
+        if request.action.contains(['\n', '\r']) {
+            return refuse("the request's action contains a line break".into());
+        }
+        let t = unix_secs(now);
+        let oldest = t.saturating_sub(options.max_proof_age.as_secs());
+        let newest = t.saturating_add(options.max_proof_skew.as_secs());
+        if proof.timestamp < oldest {
+            return refuse(format!(
+                "the proof of possession was signed at {}, more than {} s before the verifier's clock ({}): sign a fresh proof for each request",
+                rfc3339(proof.timestamp),
+                options.max_proof_age.as_secs(),
+                rfc3339(t)
+            ));
+        }
+        if proof.timestamp > newest {
+            return refuse(format!(
+                "the proof of possession is dated {}, more than {} s after the verifier's clock ({}): check the agent's clock",
+                rfc3339(proof.timestamp),
+                options.max_proof_skew.as_secs(),
+                rfc3339(t)
+            ));
+        }
+        let input = HolderProof::signing_input(token, request, proof.timestamp, &proof.nonce);
+        if !proof.key.verify(&input, &proof.signature) {
+            return refuse(format!(
+                "the proof of possession does not verify: it was signed for another audience, action, transaction or token, or not by {}",
+                proof.key
+            ));
+        }
+        let mut id = proof.key.to_bytes().to_vec();
+        id.extend_from_slice(proof.nonce.as_bytes());
+        let expires = proof
+            .timestamp
+            .saturating_add(options.max_proof_age.as_secs());
+        match self.holder.replay.admit(&id, expires, t) {
+            Ok(()) => Ok(()),
+            Err(ReplayError::Replayed) => refuse(format!(
+                "the proof of possession was already used (nonce `{}`): sign a fresh proof, with a new nonce, for each request",
+                proof.nonce
+            )),
+            Err(ReplayError::Full) => refuse(format!(
+                "the verifier's replay cache holds {} unexpired proofs, so new proofs are refused until some expire: raise its capacity or shorten the proof window",
+                self.holder.replay.capacity()
+            )),
+            Err(ReplayError::Unavailable) => Err(reason(
+                ReasonKind::Internal,
+                None,
+                "the verifier's replay cache is unavailable".into(),
+            )),
+        }
+    }
+}
+
+/// The key that signed a block as a third-party block, as `ed25519/<hex>` (unverified:
+/// read from the token's envelope).
+pub(crate) fn external_signer(
+    signature: Option<&biscuit_auth::format::schema::ExternalSignature>,
+) -> Option<String> {
+    let s = signature?;
+    use biscuit_auth::format::schema::public_key::Algorithm as Proto;
+    let algorithm = match Proto::from_i32(s.public_key.algorithm)? {
+        Proto::Ed25519 => biscuit_auth::Algorithm::Ed25519,
+        Proto::Secp256r1 => biscuit_auth::Algorithm::Secp256r1,
+    };
+    let key = PublicKey::from_bytes(&s.public_key.key, algorithm).ok()?;
+    Some(key.to_string())
+}
+
+impl Token {
+    /// Appends a narrowing signed by `key`, the current holder's key (a Biscuit
+    /// third-party block): the chain of custody then shows, verified, that this key
+    /// delegated. With [`Attenuation::holder`](crate::Attenuation::holder) it hands a bound
+    /// token to a sub-agent's key. Refuses a widening, and a signature by a key other than
+    /// the current holder's when the token is bound.
+    pub fn attenuate_signed(
+        &self,
+        attenuation: crate::Attenuation,
+        key: &SigningKey,
+    ) -> Result<Token, TokenError> {
+        let claims = self.unverified_claims()?;
+        let signer = key.public().to_string();
+        if let Some(holder) = &claims.holder {
+            if *holder != signer {
+                return Err(TokenError::Invalid(format!(
+                    "the token is bound to {holder}: sign the delegation with that key, not {signer}"
+                )));
+            }
+        }
+        let spec = attenuation.into_spec(&claims)?;
+        let builder = crate::datalog::block_builder(&spec, self.specs.len())?;
+        let format = |e: biscuit_auth::error::Token| TokenError::Format(e.to_string());
+        let unverified = biscuit_auth::UnverifiedBiscuit::from(self.to_bytes()).map_err(format)?;
+        let block = unverified
+            .third_party_request()
+            .and_then(|r| r.create_block(&key.private(), builder))
+            .and_then(|b| b.serialize())
+            .map_err(format)?;
+        let bytes = unverified
+            .append_third_party(&block)
+            .and_then(|t| t.to_vec())
+            .map_err(format)?;
+        Token::from_bytes(&bytes)
+    }
+}
+
+/// Explains an unmet `request_holder` check of block `index`.
+pub(crate) fn holder_message(who: &str, index: usize, key: &str) -> String {
+    if index == 0 {
+        format!("the token is bound to holder key {key}; the request carries no valid proof of possession by that key: sign one with the holder's private key (`valet prove`)")
+    } else {
+        format!("{who} binds the token to holder key {key}; the request carries no valid proof of possession by that key, nor a delegation signed by it")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifying_key_text_round_trip() {
+        let k = SigningKey::generate();
+        let p = k.public();
+        assert_eq!(VerifyingKey::parse(&p.to_string()).unwrap(), p);
+        assert_eq!(VerifyingKey::from_text(&p.to_text()).unwrap(), p);
+        let back = SigningKey::from_private_text(&k.to_private_text()).unwrap();
+        assert_eq!(back.public(), p);
+        assert!(VerifyingKey::parse("ed25519/00").is_err());
+        assert!(!format!("{k:?}").contains(&k.private().to_bytes_hex()));
+    }
+
+    #[test]
+    fn replay_cache_refuses_repeats_and_fails_closed_when_full() {
+        let cache = ReplayCache::new(2);
+        assert_eq!(cache.admit(b"a", 100, 10), Ok(()));
+        assert_eq!(cache.admit(b"a", 100, 10), Err(ReplayError::Replayed));
+        assert_eq!(cache.admit(b"b", 20, 10), Ok(()));
+        assert_eq!(cache.admit(b"c", 100, 10), Err(ReplayError::Full));
+        // Once `b` expires its room is reused.
+        assert_eq!(cache.admit(b"c", 100, 21), Ok(()));
+        assert_eq!(cache.admit(b"a", 100, 21), Err(ReplayError::Replayed));
+        // An expired id may come back (its proof is stale by then anyway).
+        assert_eq!(cache.admit(b"a", 200, 101), Ok(()));
+    }
+
+    #[test]
+    fn nonces_are_random_and_valid() {
+        let a = random_nonce();
+        assert!(valid_nonce(&a), "{a}");
+        assert_ne!(a, random_nonce());
+    }
+}
