@@ -87,6 +87,7 @@
 
 #![forbid(unsafe_code)]
 
+mod approval;
 mod datalog;
 pub mod details;
 mod error;
@@ -96,6 +97,7 @@ mod model;
 mod token;
 mod verify;
 
+pub use approval::{Approval, ApprovalError, ApproverSet, APPROVAL_CONTEXT};
 pub use details::{Decimal, DecimalError, FieldValue, TransactionDetails};
 pub use error::{KeyError, RequestError, TokenError};
 pub use holder::{

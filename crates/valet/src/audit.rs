@@ -1,7 +1,9 @@
 //! The audit record of one decision: one JSON line, never the token and never key material.
 
 use serde::Serialize;
-use valet_token::{Link, RevocationId, TransactionDetails};
+use valet_token::{Link, RevocationId, TransactionDetails, VerifyingKey};
+
+use crate::approval::ApprovalRecord;
 
 use crate::decision::{Outcome, Reason};
 use valet_policy::DeterminingPolicy;
@@ -45,6 +47,14 @@ pub struct AuditRecord {
     pub determining_policies: Vec<DeterminingPolicy>,
     /// The token's revocation ids, authority first.
     pub revocation_ids: Vec<RevocationId>,
+    /// The key of the proof of possession presented, if any (see `reasons` for whether
+    /// it was accepted). Each link of `chain` says which key signed it (`signed_by`) and
+    /// whether that was verified (`verified`) or only self-asserted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proof_key: Option<VerifyingKey>,
+    /// Every signed approval presented, accepted or not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub approvals: Vec<ApprovalRecord>,
 }
 
 impl AuditRecord {

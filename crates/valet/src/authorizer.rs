@@ -19,6 +19,7 @@ pub struct Authorizer {
     revocations: Arc<dyn RevocationStore>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
+    approvals: crate::approval::ApprovalState,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -37,6 +38,7 @@ pub struct AuthorizerBuilder {
     revocations: Arc<dyn RevocationStore>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
+    pub(crate) extra: crate::approval::Extras,
 }
 
 impl AuthorizerBuilder {
@@ -71,7 +73,10 @@ impl AuthorizerBuilder {
     /// The authorizer.
     pub fn build(self) -> Authorizer {
         Authorizer {
-            verifier: Verifier::new(self.keys).with_limits(self.limits),
+            verifier: Verifier::new(self.keys)
+                .with_limits(self.limits)
+                .with_holder_options(self.extra.holder.clone()),
+            approvals: self.extra.state(),
             policies: self.policies,
             revocations: self.revocations,
             audit: self.audit,
@@ -90,6 +95,7 @@ impl Authorizer {
             revocations: Arc::new(MemoryRevocations::new()),
             audit: Arc::new(NoAudit),
             clock: Arc::new(SystemClock),
+            extra: crate::approval::Extras::default(),
         }
     }
 
@@ -138,6 +144,19 @@ impl Authorizer {
     /// block's limits), then the Cedar policies on the transaction. Never panics and never
     /// returns an error: every failure is a `Deny` with its reason.
     pub fn authorize(&self, token: &Token, request: &Request) -> Decision {
+        self.authorize_presented(token, request, &crate::Presentation::new())
+    }
+
+    /// Judges one request as [`authorize`](Self::authorize) does, with what the agent sent
+    /// beside the token: the holder's proof of possession (checked whenever present, needed
+    /// when the token is bound) and signed approvals (an approval by a trusted approver for
+    /// exactly this request turns a needs-approval into an allow, once).
+    pub fn authorize_presented(
+        &self,
+        token: &Token,
+        request: &Request,
+        presented: &crate::Presentation,
+    ) -> Decision {
         let now = self.clock.now();
         // Every scope the policies will see is checked by every block's Datalog.
         let claimed = token.unverified_claims().ok();
@@ -149,9 +168,10 @@ impl Authorizer {
                 }
             }
         }
-        let verdict = self.verifier.verify(
+        let verdict = self.verifier.verify_with_proof(
             token,
             &token_request,
+            presented.proof.as_ref(),
             now,
             &StoreCheck(self.revocations.as_ref()),
         );
@@ -181,9 +201,12 @@ impl Authorizer {
             }
             Verdict::Allowed(verified) => {
                 let claims = verified.into_claims();
-                self.judge_policies(claims, request, now)
+                let decision = self.judge_policies(claims, request, now);
+                crate::approval::settle(decision, &self.approvals, request, presented, now)
             }
         };
+        let mut decision = decision;
+        decision.audit.proof_key = presented.proof.as_ref().map(|p| p.key);
         self.record(decision)
     }
 
@@ -329,6 +352,8 @@ impl Authorizer {
                 .as_ref()
                 .map(|c| c.revocation_ids.clone())
                 .unwrap_or_default(),
+            proof_key: None,
+            approvals: Vec::new(),
         };
         Decision {
             outcome,

@@ -42,6 +42,8 @@ pub enum Layer {
     Policy,
     /// The audit sink.
     Audit,
+    /// A signed approval presented with the request.
+    Approval,
 }
 
 /// One reason, from one layer.

@@ -1,12 +1,14 @@
 #![doc = include_str!("../../../README.md")]
 #![forbid(unsafe_code)]
 
+mod approval;
 mod audit;
 mod authorizer;
 mod decision;
 mod error;
 mod stores;
 
+pub use approval::{ApprovalRecord, Presentation, DEFAULT_MAX_APPROVAL_LIFETIME};
 pub use audit::AuditRecord;
 pub use authorizer::{Authorizer, AuthorizerBuilder};
 pub use decision::{Decision, Layer, Outcome, Reason};
@@ -23,7 +25,7 @@ pub use valet_token as token;
 
 pub use valet_policy::{PolicyError, PolicyStore};
 pub use valet_token::{
-    Attenuation, Audience, AuthorizationDetail, Claims, Decimal, FieldValue, Issuer, KeyId, KeySet,
-    Limits, Request, RevocationId, RootKeyPair, RootPublicKey, Scope, Token, TokenBuilder,
-    TransactionDetails,
+    Approval, ApproverSet, Attenuation, Audience, AuthorizationDetail, Claims, Decimal, FieldValue,
+    HolderOptions, HolderProof, Issuer, KeyId, KeySet, Limits, Request, RevocationId, RootKeyPair,
+    RootPublicKey, Scope, SigningKey, Token, TokenBuilder, TransactionDetails, VerifyingKey,
 };

@@ -1,0 +1,326 @@
+//! Holder-bound tokens, verified delegation chains and signed approvals, end to end on the
+//! bundled `policies/`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use valet::*;
+
+const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
+
+struct World {
+    root: RootKeyPair,
+    audit: Arc<MemoryAudit>,
+    owner: SigningKey,
+    authorizer: Authorizer,
+    now: SystemTime,
+}
+
+fn world_with(configure: impl FnOnce(AuthorizerBuilder) -> AuthorizerBuilder) -> World {
+    let root = RootKeyPair::generate(KeyId(1));
+    let owner = SigningKey::generate();
+    let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+    let audit = Arc::new(MemoryAudit::new());
+    let builder = Authorizer::builder(
+        KeySet::new().with(root.public()),
+        PolicyStore::load(POLICIES).unwrap(),
+    )
+    .clock(Arc::new(FixedClock::new(now)))
+    .audit(audit.clone())
+    .approver(owner.public());
+    World {
+        root,
+        audit,
+        owner,
+        authorizer: configure(builder).build(),
+        now,
+    }
+}
+
+fn world() -> World {
+    world_with(|b| b)
+}
+
+fn pay_request(amount: &str, recipient: &str) -> Request {
+    Request::new(
+        Audience::parse("https://pay.example.com").unwrap(),
+        "pay_invoice",
+    )
+    .details(
+        TransactionDetails::new("payment")
+            .with("amount", amount)
+            .with("currency", "USD")
+            .with("recipient", recipient),
+    )
+}
+
+impl World {
+    fn mint(&self, holder: Option<&SigningKey>) -> Token {
+        let mut grant = TokenBuilder::new("alice@example.com", "https://agent.example/client")
+            .audience(Audience::parse("https://pay.example.com").unwrap())
+            .scope(Scope::parse("payments:write").unwrap())
+            .expires_in(Duration::from_secs(900))
+            .detail(AuthorizationDetail::new("payment").max("amount", "1500.00".parse().unwrap()));
+        if let Some(k) = holder {
+            grant = grant.holder(k.public());
+        }
+        Issuer::new(self.root.clone())
+            .mint_at(grant, self.now)
+            .unwrap()
+    }
+
+    fn prove(&self, key: &SigningKey, token: &Token, request: &Request) -> Presentation {
+        Presentation::new().proof(HolderProof::sign(key, token, request, self.now).unwrap())
+    }
+
+    fn approve(&self, request: &Request, ttl: u64) -> Approval {
+        self.approve_with(&self.owner, request, ttl)
+    }
+
+    fn approve_with(&self, key: &SigningKey, request: &Request, ttl: u64) -> Approval {
+        Approval::sign(
+            key,
+            "alice@example.com",
+            request,
+            self.now + Duration::from_secs(ttl),
+        )
+        .unwrap()
+    }
+}
+
+#[test]
+fn a_bound_token_needs_its_proof_and_the_decision_records_it() {
+    let w = world();
+    let agent = SigningKey::generate();
+    let token = w.mint(Some(&agent));
+    let req = pay_request("50.00", "bob@example.com");
+    let stolen = w.authorizer.authorize(&token, &req);
+    assert_eq!(stolen.outcome, Outcome::Deny);
+    assert!(
+        stolen.reasons[0]
+            .message
+            .contains("the request carries no valid proof of possession"),
+        "{stolen}"
+    );
+    let d = w
+        .authorizer
+        .authorize_presented(&token, &req, &w.prove(&agent, &token, &req));
+    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+    assert_eq!(d.audit.proof_key, Some(agent.public()));
+    let line = d.audit.to_json_line();
+    assert!(
+        line.contains(&format!("\"proof_key\":\"{}\"", agent.public())),
+        "{line}"
+    );
+}
+
+#[test]
+fn a_verified_chain_of_custody_is_in_the_audit_record() {
+    let w = world();
+    let orchestrator = SigningKey::generate();
+    let sub = SigningKey::generate();
+    let child = w
+        .mint(Some(&orchestrator))
+        .attenuate_signed(
+            Attenuation::new()
+                .delegate("invoice-agent")
+                .holder(sub.public()),
+            &orchestrator,
+        )
+        .unwrap()
+        .attenuate(Attenuation::new().delegate("helper"))
+        .unwrap();
+    let req = pay_request("50.00", "bob@example.com");
+    let d = w
+        .authorizer
+        .authorize_presented(&child, &req, &w.prove(&sub, &child, &req));
+    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+    let chain = &d.audit.chain;
+    assert_eq!(
+        chain[0].signed_by.as_deref(),
+        Some(orchestrator.public().to_string().as_str())
+    );
+    assert_eq!(
+        chain[0].holder.as_deref(),
+        Some(sub.public().to_string().as_str())
+    );
+    assert!(chain[0].verified);
+    assert!(!chain[1].verified, "an unsigned link is self-asserted");
+    let line = d.audit.to_json_line();
+    assert!(line.contains("\"verified\":true"), "{line}");
+    assert!(line.contains("\"verified\":false"), "{line}");
+}
+
+#[test]
+fn an_approval_allows_exactly_the_approved_transaction_once() {
+    let w = world();
+    let token = w.mint(None);
+    let req = pay_request("900.00", "bob@example.com");
+    assert_eq!(
+        w.authorizer.authorize(&token, &req).outcome,
+        Outcome::NeedsApproval
+    );
+    let approval = w.approve(&req, 300);
+    // 901.00 is not 900.00.
+    let more = pay_request("901.00", "bob@example.com");
+    let d = w.authorizer.authorize_presented(
+        &token,
+        &more,
+        &Presentation::new().approval(approval.clone()),
+    );
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    assert!(!d.audit.approvals[0].accepted);
+    assert!(
+        d.audit.approvals[0]
+            .refused
+            .as_deref()
+            .unwrap()
+            .contains("another transaction"),
+        "{:?}",
+        d.audit.approvals
+    );
+    // Nor is another recipient.
+    let other = pay_request("900.00", "carol@example.com");
+    let d = w.authorizer.authorize_presented(
+        &token,
+        &other,
+        &Presentation::new().approval(approval.clone()),
+    );
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    // The approved transaction is allowed, and the audit record says by whom.
+    let d = w.authorizer.authorize_presented(
+        &token,
+        &req,
+        &Presentation::new().approval(approval.clone()),
+    );
+    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+    assert_eq!(d.audit.outcome, Outcome::Allow);
+    assert!(d.audit.approvals[0].accepted);
+    assert_eq!(d.audit.approvals[0].approver, w.owner.public());
+    assert!(d
+        .reasons
+        .iter()
+        .any(|r| r.layer == Layer::Approval && r.message.contains("approved by")));
+    let recorded = w.audit.records();
+    assert_eq!(recorded.last().unwrap().outcome, Outcome::Allow);
+    // It allows one request only.
+    let d = w
+        .authorizer
+        .authorize_presented(&token, &req, &Presentation::new().approval(approval));
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    assert!(d.audit.approvals[0]
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("already used"));
+}
+
+#[test]
+fn an_expired_approval_does_not_approve() {
+    let w = world();
+    let token = w.mint(None);
+    let req = pay_request("900.00", "bob@example.com");
+    let expired = Approval::sign(
+        &w.owner,
+        "alice@example.com",
+        &req,
+        w.now - Duration::from_secs(1),
+    )
+    .unwrap();
+    let d = w
+        .authorizer
+        .authorize_presented(&token, &req, &Presentation::new().approval(expired));
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    assert!(d.audit.approvals[0]
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("expired"));
+    // Nor one valid for longer than the authorizer accepts.
+    let long = w.approve(&req, 3600);
+    let d = w
+        .authorizer
+        .authorize_presented(&token, &req, &Presentation::new().approval(long));
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+}
+
+#[test]
+fn an_approval_from_an_untrusted_key_or_altered_does_not_approve() {
+    let w = world();
+    let token = w.mint(None);
+    let req = pay_request("900.00", "bob@example.com");
+    let stranger = SigningKey::generate();
+    let d = w.authorizer.authorize_presented(
+        &token,
+        &req,
+        &Presentation::new().approval(w.approve_with(&stranger, &req, 300)),
+    );
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    assert!(d.audit.approvals[0]
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("not a trusted approver"));
+    // A trusted approver's approval with its expiry pushed later.
+    let mut altered = w.approve(&req, 300);
+    altered.expires_at += 60;
+    let d = w
+        .authorizer
+        .authorize_presented(&token, &req, &Presentation::new().approval(altered));
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    // An approval for another subject.
+    let bob = Approval::sign(
+        &w.owner,
+        "bob@example.com",
+        &req,
+        w.now + Duration::from_secs(60),
+    )
+    .unwrap();
+    let d = w
+        .authorizer
+        .authorize_presented(&token, &req, &Presentation::new().approval(bob));
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+}
+
+#[test]
+fn an_approval_never_turns_a_deny_into_an_allow() {
+    let w = world();
+    let token = w.mint(None);
+    // Not an allowlisted recipient: a forbid, not an approval.
+    let req = pay_request("900.00", "mallory@example.com");
+    let d = w.authorizer.authorize_presented(
+        &token,
+        &req,
+        &Presentation::new().approval(w.approve(&req, 300)),
+    );
+    assert_eq!(d.outcome, Outcome::Deny, "{d}");
+}
+
+#[test]
+fn bearer_tokens_work_unless_binding_is_required() {
+    let w = world();
+    let token = w.mint(None);
+    let req = pay_request("50.00", "bob@example.com");
+    assert_eq!(w.authorizer.authorize(&token, &req).outcome, Outcome::Allow);
+    let strict = world_with(|b| b.require_holder_binding(true));
+    let token = strict.mint(None);
+    let d = strict.authorizer.authorize(&token, &req);
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert!(
+        d.reasons[0].message.contains("bound to a holder key"),
+        "{d}"
+    );
+    let agent = SigningKey::generate();
+    let bound = strict.mint(Some(&agent));
+    let d =
+        strict
+            .authorizer
+            .authorize_presented(&bound, &req, &strict.prove(&agent, &bound, &req));
+    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+}
