@@ -51,13 +51,23 @@ fn attenuation(ops: &[Op]) -> Attenuation {
                     .map(|(_, s)| Scope::parse(s).expect("scope")),
             ),
             Op::ExpiresIn(s) => a.expires_in(Duration::from_secs(u64::from(*s))),
-            Op::MaxAmount(c) => a.max("payment", "amount", Decimal::from_scaled(i64::from(*c) * 100)),
+            Op::MaxAmount(c) => a.max(
+                "payment",
+                "amount",
+                Decimal::from_scaled(i64::from(*c) * 100),
+            ),
             Op::Recipients(mask) => a.one_of(
                 "payment",
                 "recipient",
-                PEOPLE.iter().enumerate().filter(|(i, _)| mask & (1 << i) != 0).map(|(_, p)| *p),
+                PEOPLE
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| mask & (1 << i) != 0)
+                    .map(|(_, p)| *p),
             ),
-            Op::Currencies(usd) => a.one_of("payment", "currency", [if *usd { "USD" } else { "EUR" }]),
+            Op::Currencies(usd) => {
+                a.one_of("payment", "currency", [if *usd { "USD" } else { "EUR" }])
+            }
             Op::Actions(pay) => a.actions("payment", [if *pay { "pay_invoice" } else { "refund" }]),
             Op::MaxDepth(d) => a.max_depth(u32::from(*d % 4)),
         };
@@ -79,23 +89,43 @@ libfuzzer_sys::fuzz_target!(|input: Input| {
         "https://pay.example.com"
     })
     .expect("audience");
-    let action = if input.action_read { "read_calendar" } else { "pay_invoice" };
+    let action = if input.action_read {
+        "read_calendar"
+    } else {
+        "pay_invoice"
+    };
     let request = Request::new(audience, action)
         .scope(Scope::parse("payments:write").expect("scope"))
         .details(
             TransactionDetails::new("payment")
-                .with("amount", Decimal::from_scaled(i64::from(input.amount_cents) * 100).to_string())
+                .with(
+                    "amount",
+                    Decimal::from_scaled(i64::from(input.amount_cents) * 100).to_string(),
+                )
                 .with("currency", "USD")
-                .with("recipient", PEOPLE[usize::from(input.recipient) % PEOPLE.len()]),
+                .with(
+                    "recipient",
+                    PEOPLE[usize::from(input.recipient) % PEOPLE.len()],
+                ),
         );
     let at = common::now() + Duration::from_secs(u64::from(input.later_secs));
-    let allowed: Vec<bool> = chain
+    let verdicts: Vec<Verdict> = chain
         .iter()
-        .map(|t| common::verifier().verify(t, &request, at, &NoRevocations).is_allowed())
+        .map(|t| common::verifier().verify(t, &request, at, &NoRevocations))
         .collect();
-    for pair in allowed.windows(2) {
+    for pair in verdicts.windows(2) {
         if let [parent, child] = pair {
-            assert!(!child || *parent, "a child allowed what its parent refused");
+            // A parent refused only because the machine was too slow (the Datalog time
+            // limit) says nothing about what it grants: the invariant is about grants.
+            let timed_out = parent
+                .reasons()
+                .iter()
+                .any(|r| r.kind == ReasonKind::RunLimit);
+            assert!(
+                !child.is_allowed() || parent.is_allowed() || timed_out,
+                "a child allowed what its parent refused: {:?}",
+                parent.reasons()
+            );
         }
     }
 });

@@ -5,7 +5,8 @@ mod common;
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let request = common::payment_request("10.00", "alice@example.com");
-    let verdict = common::verifier().verify_bytes(data, &request, common::now(), &valet_token::NoRevocations);
+    let verdict =
+        common::verifier().verify_bytes(data, &request, common::now(), &valet_token::NoRevocations);
     if verdict.is_allowed() {
         // Only a correctly signed token minted with the test key can be allowed.
         let token = valet_token::Token::from_bytes(data).expect("an allowed token parses");
