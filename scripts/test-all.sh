@@ -22,7 +22,8 @@ cargo run -q -p valet-cli -- run-tests -p policies | tail -n 1
 
 if [ -f crates/valet-py/pyproject.toml ]; then
   step "Python tests"
-  bash scripts/test-python.sh
+  # A debug build of the extension reuses the Rust test build; benchmarks build release.
+  VALET_PY_PROFILE="${VALET_PY_PROFILE:-debug}" bash scripts/test-python.sh
 fi
 
 if [ -f fuzz/Cargo.toml ]; then
