@@ -41,7 +41,20 @@ pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {
         })?;
         builder = builder.revocations(Arc::new(store));
     }
-    let decision = builder.build().authorize(&token, &request);
+    let mut presented = valet::Presentation::new();
+    if let Some(path) = &args.proof {
+        presented = presented.proof(crate::holder::read_proof(path)?);
+    }
+    for path in &args.approvals {
+        presented = presented.approval(crate::holder::read_approval(path)?);
+    }
+    for path in &args.approver_key_files {
+        builder = builder.approver(crate::holder::read_verifying_key(path)?);
+    }
+    builder = builder.require_holder_binding(args.require_holder_binding);
+    let decision = builder
+        .build()
+        .authorize_presented(&token, &request, &presented);
     match output {
         Output::Json => {
             let doc = json!({

@@ -8,6 +8,9 @@ use crate::KeypairArgs;
 
 /// Creates a key pair, or shows the public half of an existing one.
 pub fn keypair(args: &KeypairArgs) -> CliResult {
+    if args.kind != crate::KeyKind::Root {
+        return crate::holder::keypair(args);
+    }
     if let Some(from) = &args.from_private_key_file {
         let pair = read_private_key(from)?;
         let public = pair.public();

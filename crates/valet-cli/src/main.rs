@@ -6,6 +6,7 @@
 
 mod authorize;
 mod error;
+mod holder;
 mod input;
 mod keys;
 mod policy;
@@ -171,6 +172,86 @@ attenuated from it.
 
 Exit codes: 0 ok, 1 error")]
     Revoke(RevokeArgs),
+    /// Sign a proof of possession for one request with a holder-bound token; prints JSON
+    #[command(after_help = "\
+Example:
+  valet keypair --kind agent --private-key-file agent.key --public-key-file agent.pub
+  valet mint ... --holder-key-file agent.pub > token
+  valet prove --token token --private-key-file agent.key --request-json request.json > proof.json
+  valet authorize --token token --proof proof.json ...
+
+The proof signs the audience, the action, the transaction, the token and the time, with a
+single-use nonce: make a new one for every request (verifiers accept it for 60 s).
+
+Exit codes: 0 ok, 1 error")]
+    Prove(ProveArgs),
+    /// Sign an approval of one exact request, as the approver; prints JSON
+    #[command(after_help = "\
+Example:
+  valet keypair --kind approver --private-key-file me.key --public-key-file me.pub
+  valet approve --private-key-file me.key --request-json request.json \\
+    --subject alice@example.com --add-ttl 5m > approval.json
+  valet authorize ... --approver-key-file me.pub --approval approval.json
+
+The approval covers this subject, audience, action and transaction (amount, recipient...)
+only, until it expires, and allows one request.
+
+Exit codes: 0 ok, 1 error")]
+    Approve(ApproveArgs),
+}
+
+/// Which kind of key pair `valet keypair` makes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum KeyKind {
+    /// A root key that signs tokens (with a key id).
+    Root,
+    /// An agent's key: tokens are bound to it, it signs proofs and delegations.
+    Agent,
+    /// A person's key that signs approvals.
+    Approver,
+}
+
+/// `valet prove`.
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// The token file, or `-` for standard input
+    #[arg(long, value_name = "TOKEN")]
+    pub token: String,
+    /// The holder's (agent's) private key file
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: PathBuf,
+    /// The request the proof is for
+    #[arg(long, value_name = "FILE")]
+    pub request_json: PathBuf,
+    /// The signing time (RFC 3339; default now)
+    #[arg(long, value_name = "RFC3339", value_parser = times::parse_time)]
+    pub now: Option<std::time::SystemTime>,
+    /// The nonce (16 to 128 base64url characters; default random). Never reuse one.
+    #[arg(long, value_name = "NONCE")]
+    pub nonce: Option<String>,
+}
+
+/// `valet approve`.
+#[derive(Debug, Args)]
+pub struct ApproveArgs {
+    /// The approver's private key file
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: PathBuf,
+    /// The request to approve
+    #[arg(long, value_name = "FILE")]
+    pub request_json: PathBuf,
+    /// The person the agent acts for
+    #[arg(long, value_name = "PERSON", conflicts_with = "token")]
+    pub subject: Option<String>,
+    /// Take the subject from this token (file, or `-` for standard input)
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// How long the approval is valid (`5m`) or until when (RFC 3339)
+    #[arg(long, value_name = "TTL", value_parser = times::parse_ttl, default_value = "5m")]
+    pub add_ttl: Ttl,
+    /// The signing time (RFC 3339; default now)
+    #[arg(long, value_name = "RFC3339", value_parser = times::parse_time)]
+    pub now: Option<std::time::SystemTime>,
 }
 
 /// `valet keypair`.
@@ -194,6 +275,9 @@ pub struct KeypairArgs {
     /// Print only the public key text
     #[arg(long, requires = "from_private_key_file")]
     pub only_public_key: bool,
+    /// A root key (signs tokens), an agent's key (holds bound tokens) or an approver's key
+    #[arg(long, value_enum, default_value_t = KeyKind::Root)]
+    pub kind: KeyKind,
 }
 
 /// `valet mint`.
@@ -229,6 +313,9 @@ pub struct MintArgs {
     /// The longest lifetime this command grants
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = times::parse_duration)]
     pub max_lifetime: std::time::Duration,
+    /// Bind the token to this agent's public key file: requests then need its proof
+    #[arg(long, value_name = "FILE")]
+    pub holder_key_file: Option<PathBuf>,
 }
 
 /// `valet attenuate`.
@@ -264,6 +351,12 @@ pub struct AttenuateArgs {
     /// A raw Biscuit Datalog check (`check if ...`); can only refuse more (repeatable)
     #[arg(long = "check", value_name = "DATALOG")]
     pub checks: Vec<String>,
+    /// Bind the new copy to this sub-agent's public key file
+    #[arg(long, value_name = "FILE")]
+    pub holder_key_file: Option<PathBuf>,
+    /// Sign the new block with the current holder's private key (a verified delegation)
+    #[arg(long, value_name = "FILE")]
+    pub private_key_file: Option<PathBuf>,
 }
 
 /// `valet inspect`.
@@ -304,6 +397,18 @@ pub struct AuthorizeArgs {
     /// A revocation list file (one hex revocation id per line)
     #[arg(long, value_name = "FILE")]
     pub revocation_list: Option<PathBuf>,
+    /// The holder's proof of possession (as `valet prove` prints it)
+    #[arg(long, value_name = "FILE")]
+    pub proof: Option<PathBuf>,
+    /// A signed approval (as `valet approve` prints it; repeatable)
+    #[arg(long = "approval", value_name = "FILE")]
+    pub approvals: Vec<PathBuf>,
+    /// A trusted approver's public key file (repeatable)
+    #[arg(long = "approver-key-file", value_name = "FILE")]
+    pub approver_key_files: Vec<PathBuf>,
+    /// Refuse tokens that are not bound to a holder key
+    #[arg(long)]
+    pub require_holder_binding: bool,
 }
 
 /// `valet validate`.
@@ -368,6 +473,8 @@ fn run(cli: Cli) -> CliResult {
         Command::Format(a) => policy::format(&a),
         Command::RunTests(a) => policy::run_tests(&a, output),
         Command::Revoke(a) => revoke::revoke(&a),
+        Command::Prove(a) => holder::prove(&a),
+        Command::Approve(a) => holder::approve(&a),
     }
 }
 

@@ -60,6 +60,9 @@ pub fn mint(args: &MintArgs) -> CliResult {
     if let Some(depth) = args.max_depth {
         grant = grant.max_depth(depth);
     }
+    if let Some(path) = &args.holder_key_file {
+        grant = grant.holder(crate::holder::read_verifying_key(path)?);
+    }
     let token = Issuer::new(key)
         .max_lifetime(args.max_lifetime)
         .mint(grant)
@@ -172,7 +175,14 @@ pub fn attenuate(args: &AttenuateArgs) -> CliResult {
     for c in &args.checks {
         att = att.check(c.as_str());
     }
-    let child = token.attenuate(att).map_err(|e| match e {
+    if let Some(path) = &args.holder_key_file {
+        att = att.holder(crate::holder::read_verifying_key(path)?);
+    }
+    let child = match &args.private_key_file {
+        Some(path) => token.attenuate_signed(att, &crate::holder::read_signing_key(path)?),
+        None => token.attenuate(att),
+    };
+    let child = child.map_err(|e| match e {
         TokenError::Widening(m) => CliError::new(format!(
             "attenuation refused: {m}: an attenuation can only narrow; ask the token's issuer for a wider token instead"
         )),
