@@ -75,8 +75,63 @@
 //! `request_field(name, value)` for string and boolean fields, `request_decimal(name, n)`
 //! for fields readable as decimals (scaled by 10^4), `request_list(name, item)` for arrays.
 //!
-//! Holder binding, signed delegation and approvals will use third-party blocks and new
-//! fact names (`holder_key`, `approval`); tokens of this version stay valid.
+//! `request_holder(key)` for each holder key the request proves (see below).
+//!
+//! ## Holder binding, signed delegation and approvals
+//!
+//! Tokens without the members below read and verify as before; a reader that predates them
+//! refuses a block carrying them (unknown context members are refused).
+//!
+//! **Binding.** A block (authority or attenuation) may carry the context member
+//! `"holder": "ed25519/<64 hex digits>"` and the check `check if request_holder({holder})`,
+//! placed after the depth check and before raw checks. From that block on, a request needs
+//! a [`HolderProof`]: JSON `{"key", "timestamp", "nonce", "signature"}` (signature base64url),
+//! the holder's Ed25519 signature of these lines joined by `\n` ([`HolderProof::signing_input`]):
+//!
+//! ```text
+//! valet-proof/v1
+//! <audience>
+//! <action>
+//! <hex sha256 of the canonical details JSON, or of the empty string without details>
+//! <hex sha256 of the token bytes>
+//! <timestamp, Unix seconds>
+//! <nonce, 16 to 128 base64url characters>
+//! ```
+//!
+//! The canonical details JSON is the compact JSON of [`TransactionDetails`]: `type` first,
+//! then the fields sorted by name ([`details_digest`]). The verifier
+//! ([`Verifier::verify_with_proof`]) checks, after the token's signatures: that the proof
+//! is at most 60 s old and at most 5 s ahead ([`Verifier::proof_window`]), its signature,
+//! and that its nonce is new ([`ReplayCache`]: nonces are kept until their proof would be
+//! stale, at most 100 000 of them; a full cache refuses new proofs). The nonce is consumed
+//! once the signature verifies, whatever the decision. A presented proof is always
+//! checked, even with a bearer token. [`Verifier::require_holder_binding`] refuses bearer
+//! tokens.
+//!
+//! **Delegation.** [`Token::attenuate_signed`] appends a Biscuit third-party block signed by
+//! the current holder's key; with [`Attenuation::holder`] it hands the token to a
+//! sub-agent's key. The proven holder keys are the proof's key, then, repeatedly, the key
+//! that signed any block binding a proven key; the verifier supplies `request_holder(key)`
+//! for each. A thief who rebinds a stolen token to their own key cannot meet the earlier
+//! binding. Each [`Link`] of the chain names the key that signed it (`signed_by`, from the
+//! verified signature chain) and says whether it was verified (`verified`) or only
+//! self-asserted.
+//!
+//! **Approvals.** An [`Approval`] is an approver's Ed25519 signature of
+//!
+//! ```text
+//! valet-approval/v1
+//! <subject>
+//! <audience>
+//! <action>
+//! <details digest, as above>
+//! <expires_at, Unix seconds>
+//! ```
+//!
+//! sent beside the token as JSON `{"approver", "subject", "audience", "action",
+//! "details_digest", "expires_at", "signature"}`. [`Approval::check`] accepts it only from a
+//! key of the [`ApproverSet`], unexpired, and for exactly this request; the `valet` crate
+//! uses it to settle a needs-approval decision (once per approval).
 //!
 //! ## Limits
 //! [`Limits`] caps token size (16 KiB), blocks (16), Datalog facts (1000), iterations (100)
