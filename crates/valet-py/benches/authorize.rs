@@ -2,13 +2,16 @@
 //! `bench/bench_authorize.py`, to compare the binding's overhead:
 //! `cargo bench -p valet-py --bench authorize`.
 
-#![expect(clippy::unwrap_used, reason = "a benchmark fails loudly on a broken setup")]
+#![expect(
+    clippy::unwrap_used,
+    reason = "a benchmark fails loudly on a broken setup"
+)]
 
 use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_main, Criterion};
 use valet::{
     Attenuation, Audience, AuthorizationDetail, Authorizer, FixedClock, Issuer, KeyId, KeySet,
     PolicyStore, Request, RootKeyPair, Scope, TokenBuilder, TransactionDetails,
@@ -63,5 +66,7 @@ fn authorize(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, authorize);
-criterion_main!(benches);
+mod group {
+    criterion::criterion_group!(benches, super::authorize);
+}
+criterion_main!(group::benches);
