@@ -31,16 +31,24 @@ async fn handler(Json(message): Json<Value>) -> Json<Value> {
     Json(json!({"jsonrpc": "2.0", "id": message.get("id"), "result": {"content": []}}))
 }
 
-/// Starts the handler, behind `layer` when given; returns its address.
-async fn start(layer: Option<ValetLayer>) -> Result<std::net::SocketAddr, BoxError> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+/// Starts the handler on the servers' runtime, behind `layer` when given; returns its
+/// address.
+fn start(
+    servers: &tokio::runtime::Runtime,
+    layer: Option<ValetLayer>,
+) -> Result<std::net::SocketAddr, BoxError> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let app = Router::new().route("/mcp", post(handler));
     let app = match layer {
         Some(l) => app.layer(l),
         None => app,
     };
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    servers.spawn(async move {
+        let listener = tokio::net::TcpListener::from_std(listener)?;
+        axum::serve(listener, app).await
+    });
     Ok(addr)
 }
 
@@ -92,8 +100,19 @@ async fn run(
     Ok(done.load(Ordering::Relaxed) as f64 / elapsed)
 }
 
-#[tokio::main]
-async fn main() -> Result<(), BoxError> {
+fn main() -> Result<(), BoxError> {
+    // Servers and client on runtimes of their own, two worker threads each.
+    let runtime = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+    };
+    let (servers, client) = (runtime()?, runtime()?);
+    client.block_on(measure(&servers))
+}
+
+async fn measure(servers: &tokio::runtime::Runtime) -> Result<(), BoxError> {
     let mut args = std::env::args().skip(1);
     let seconds: u64 = args.next().map_or(Ok(5), |a| a.parse())?;
     let connections: usize = args.next().map_or(Ok(32), |a| a.parse())?;
@@ -134,7 +153,7 @@ async fn main() -> Result<(), BoxError> {
             policies.clone(),
         )
         .extractor(tools)
-        .audit(Arc::new(MemoryAudit::new()))
+        .audit(Arc::new(JsonLinesAudit::open("/dev/null")?))
         .execution(execution)
         .build())
     };
@@ -159,13 +178,13 @@ async fn main() -> Result<(), BoxError> {
         }
     }
     println!(
-        "one decision (parse + verify + policies + audit): {:.0} us",
+        "one decision (parse + verify + policies + audit line): {:.0} us",
         started.elapsed().as_secs_f64() * 1e6 / f64::from(n)
     );
 
     println!("{seconds} s per run, {connections} connections, allowed pay_invoice tools/call:");
     let bare = run(
-        start(None).await?,
+        start(servers, None)?,
         &authorization,
         &body,
         seconds,
@@ -174,7 +193,7 @@ async fn main() -> Result<(), BoxError> {
     .await?;
     println!("  without the layer:         {bare:>8.0} req/s");
     let with = run(
-        start(Some(inline)).await?,
+        start(servers, Some(inline))?,
         &authorization,
         &body,
         seconds,
@@ -187,7 +206,7 @@ async fn main() -> Result<(), BoxError> {
     );
     let blocking = layer(Execution::Blocking)?;
     let with = run(
-        start(Some(blocking)).await?,
+        start(servers, Some(blocking))?,
         &authorization,
         &body,
         seconds,

@@ -12,9 +12,10 @@ const MAX_DESCRIPTION: usize = 200;
 /// Whether a token-layer refusal means the token itself is unusable here, answered with
 /// `401` and `error="invalid_token"`: it does not parse (`Format`), is too large
 /// (`TooLarge`), names an unknown key (`UnknownKey`), fails its signatures (`Signature`),
-/// is revoked (`Revoked`), has expired (`Expired`) or is not valid yet (`NotYetValid`), or
+/// is revoked (`Revoked`), has expired (`Expired`) or is not valid yet (`NotYetValid`),
 /// was minted for another resource (`Audience`, as the MCP authorization specification
-/// requires). Every other kind (`Scope`, `Limit`, `Action`, `Depth`, `Check`, `RunLimit`)
+/// requires), or is bound to a holder whose proof of possession is missing or wrong
+/// (`Holder`, `Proof`). Every other kind (`Scope`, `Limit`, `Action`, `Depth`, `Check`, `RunLimit`)
 /// is about what this request asks of a good token: `403` with
 /// `error="insufficient_scope"`.
 pub fn is_invalid_token(kind: ReasonKind) -> bool {
@@ -28,6 +29,8 @@ pub fn is_invalid_token(kind: ReasonKind) -> bool {
             | ReasonKind::Expired
             | ReasonKind::NotYetValid
             | ReasonKind::Audience
+            | ReasonKind::Holder
+            | ReasonKind::Proof
     )
 }
 
@@ -193,6 +196,8 @@ mod tests {
             Expired,
             NotYetValid,
             Audience,
+            Holder,
+            Proof,
         ] {
             assert!(is_invalid_token(k), "{k:?}");
         }

@@ -12,7 +12,7 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::json;
 use valet::token::{Verdict, Verifier};
 use valet::{
-    AuditRecord, AuditSink, Authorizer, Clock, Decision, KeySet, Layer as ReasonLayer, Limits,
+    AuditSink, Authorizer, Clock, Decision, KeySet, Layer as ReasonLayer, Limits,
     MemoryRevocations, NoAudit, Outcome, PolicyStore, Reason, Request, RevocationId,
     RevocationStore, SystemClock, Token,
 };
@@ -158,6 +158,9 @@ impl ValetLayerBuilder {
         let resource = self
             .resource
             .with_default_detail_types(self.policies.detail_types());
+        let template = Authorizer::builder(self.keys.clone(), self.policies.clone())
+            .clock(self.clock.clone())
+            .build();
         let authorizer = Authorizer::builder(self.keys.clone(), self.policies)
             .limits(self.limits.clone())
             .revocations(self.revocations.clone())
@@ -183,6 +186,7 @@ impl ValetLayerBuilder {
                 default_scope,
                 resource,
                 authorizer,
+                template,
                 verifier: Verifier::new(self.keys).with_limits(self.limits),
                 revocations: self.revocations,
                 audit: self.audit,
@@ -198,6 +202,7 @@ impl ValetLayerBuilder {
 struct Shared {
     resource: ProtectedResource,
     authorizer: Authorizer,
+    template: Authorizer,
     verifier: Verifier,
     revocations: Arc<dyn RevocationStore>,
     audit: Arc<dyn AuditSink>,
@@ -459,12 +464,14 @@ impl Shared {
     }
 
     fn request(&self, operation: &Operation) -> Request {
-        Request {
-            audience: self.resource.audience().clone(),
-            action: operation.action.clone(),
-            details: operation.details.clone(),
-            scopes: operation.scopes.clone(),
+        let mut request = Request::new(self.resource.audience().clone(), &operation.action);
+        if let Some(d) = &operation.details {
+            request = request.details(d.clone());
         }
+        for s in &operation.scopes {
+            request = request.scope(s.clone());
+        }
+        request
     }
 
     fn judge(&self, token: &str, operation: &Operation) -> Decision {
@@ -515,11 +522,13 @@ impl Shared {
                 ),
             },
         };
-        self.record(outcome, reasons, claims, verified, request, now)
+        self.record(outcome, reasons, claims, verified, request)
     }
 
     /// Assembles a decision the authorizer did not make and records it; an allow that
-    /// cannot be audited becomes a deny.
+    /// cannot be audited becomes a deny. The shape comes from the template authorizer
+    /// (no audit sink), so every member of the record is filled as the authorizer fills
+    /// it for a token it could not read, then overwritten with what is known here.
     fn record(
         &self,
         outcome: Outcome,
@@ -527,40 +536,29 @@ impl Shared {
         claims: Option<valet::Claims>,
         verified: bool,
         request: &Request,
-        now: std::time::SystemTime,
     ) -> Decision {
-        let audit = AuditRecord {
-            time: valet::token::rfc3339(
-                now.duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            ),
-            outcome,
-            reasons: reasons.clone(),
-            approval: None,
-            token_id: claims.as_ref().and_then(|c| c.token_id.clone()),
-            subject: claims.as_ref().map(|c| c.subject.clone()),
-            client: claims.as_ref().map(|c| c.client.clone()),
-            agent: claims.as_ref().map(|c| c.agent().to_owned()),
-            chain: claims.as_ref().map(|c| c.chain.clone()).unwrap_or_default(),
-            token_verified: verified,
-            audience: request.audience.as_str().to_owned(),
-            action: request.action.clone(),
-            authorization_details: request.details.clone(),
-            determining_policies: Vec::new(),
-            revocation_ids: claims
-                .as_ref()
-                .map(|c| c.revocation_ids.clone())
-                .unwrap_or_default(),
-        };
-        let mut decision = Decision {
-            outcome,
-            reasons,
-            approval: None,
-            determining_policies: Vec::new(),
-            claims,
-            token_verified: verified,
-            audit,
-        };
+        let mut decision = self.template.authorize_base64("", request);
+        let audit = &mut decision.audit;
+        audit.outcome = outcome;
+        audit.reasons.clone_from(&reasons);
+        audit.approval = None;
+        audit.token_id = claims.as_ref().and_then(|c| c.token_id.clone());
+        audit.subject = claims.as_ref().map(|c| c.subject.clone());
+        audit.client = claims.as_ref().map(|c| c.client.clone());
+        audit.agent = claims.as_ref().map(|c| c.agent().to_owned());
+        audit.chain = claims.as_ref().map(|c| c.chain.clone()).unwrap_or_default();
+        audit.token_verified = verified;
+        audit.determining_policies = Vec::new();
+        audit.revocation_ids = claims
+            .as_ref()
+            .map(|c| c.revocation_ids.clone())
+            .unwrap_or_default();
+        decision.outcome = outcome;
+        decision.reasons = reasons;
+        decision.approval = None;
+        decision.determining_policies = Vec::new();
+        decision.claims = claims;
+        decision.token_verified = verified;
         if let Err(e) = self.audit.record(&decision.audit) {
             if decision.outcome != Outcome::Deny {
                 decision.outcome = Outcome::Deny;
@@ -589,14 +587,7 @@ impl Shared {
             message: message.to_owned(),
         };
         let request = self.request(operation);
-        self.record(
-            Outcome::Deny,
-            vec![reason],
-            None,
-            false,
-            &request,
-            self.clock.now(),
-        )
+        self.record(Outcome::Deny, vec![reason], None, false, &request)
     }
     fn too_large<B: From<Bytes>>(&self) -> http::Response<B> {
         challenge::json_response(
