@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cedar_policy::{
     Authorizer, Context, Decision, Entities, Entity, EntityId, EntityUid, Policy, PolicyId,
-    Request, RestrictedExpression,
+    PolicySet, Request, RestrictedExpression,
 };
 use serde::{Deserialize, Serialize};
 use valet_token::details::{FieldValue, TransactionDetails};
@@ -107,6 +107,19 @@ impl PolicyStore {
     /// schema, or any error while evaluating a policy gives [`PolicyOutcome::Deny`] with
     /// the problem in `reasons`.
     pub fn evaluate(&self, tx: &Transaction<'_>) -> PolicyDecision {
+        self.evaluate_with_index(tx, true)
+    }
+
+    /// Decides a transaction evaluating every policy in force, not only those indexed
+    /// under its action. The decision is the same as [`evaluate`](Self::evaluate)'s; this
+    /// exists to compare the two and to measure the index.
+    pub fn evaluate_unindexed(&self, tx: &Transaction<'_>) -> PolicyDecision {
+        self.evaluate_with_index(tx, false)
+    }
+
+    /// [`evaluate`](Self::evaluate) when `indexed`, else
+    /// [`evaluate_unindexed`](Self::evaluate_unindexed).
+    pub fn evaluate_with_index(&self, tx: &Transaction<'_>, indexed: bool) -> PolicyDecision {
         let loaded = self.snapshot();
         let Some(spec) = loaded.actions.get(tx.action) else {
             return PolicyDecision::deny(vec![format!(
@@ -118,7 +131,16 @@ impl PolicyStore {
             Ok(r) => r,
             Err(reasons) => return PolicyDecision::deny(reasons),
         };
-        decide(&loaded, &request, &entities, tx.action)
+        match loaded.by_action.get(tx.action).filter(|_| indexed) {
+            Some(set) => decide_with(
+                &set.policies,
+                &set.without_approval,
+                &request,
+                &entities,
+                tx.action,
+            ),
+            None => decide(&loaded, &request, &entities, tx.action),
+        }
     }
 }
 
@@ -307,8 +329,25 @@ pub(crate) fn decide(
     entities: &Entities,
     action: &str,
 ) -> PolicyDecision {
+    decide_with(
+        &loaded.policies,
+        &loaded.without_approval,
+        request,
+        entities,
+        action,
+    )
+}
+
+/// [`decide`] with these policies, and these without the approval forbids.
+fn decide_with(
+    all: &PolicySet,
+    without_approval: &PolicySet,
+    request: &Request,
+    entities: &Entities,
+    action: &str,
+) -> PolicyDecision {
     let authorizer = Authorizer::new();
-    let response = authorizer.is_authorized(request, &loaded.policies, entities);
+    let response = authorizer.is_authorized(request, all, entities);
     let errors: Vec<String> = response
         .diagnostics()
         .errors()
@@ -317,7 +356,7 @@ pub(crate) fn decide(
     let policies: Vec<&Policy> = response
         .diagnostics()
         .reason()
-        .filter_map(|id: &PolicyId| loaded.policies.policy(id))
+        .filter_map(|id: &PolicyId| all.policy(id))
         .collect();
     let mut found: Vec<DeterminingPolicy> = policies.iter().map(|p| determining(p)).collect();
     found.sort_by(|a, b| a.id.cmp(&b.id));
@@ -367,7 +406,7 @@ pub(crate) fn decide(
         .iter()
         .all(|d| d.annotations.contains_key(APPROVAL_ANNOTATION));
     if all_approval {
-        let again = authorizer.is_authorized(request, &loaded.without_approval, entities);
+        let again = authorizer.is_authorized(request, without_approval, entities);
         if again.decision() == Decision::Allow && again.diagnostics().errors().next().is_none() {
             let texts: Vec<&str> = found
                 .iter()

@@ -1,6 +1,6 @@
 //! Loading a policy directory: parse, validate, and keep the result ready for requests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -8,8 +8,8 @@ use std::str::FromStr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use cedar_policy::{
-    Effect as CedarEffect, Entity, EntityTypeName, Policy, PolicyId, PolicySet, Schema,
-    ValidationMode, Validator,
+    ActionConstraint, Effect as CedarEffect, Entity, EntityTypeName, EntityUid, Policy, PolicyId,
+    PolicySet, Schema, ValidationMode, Validator,
 };
 
 use crate::error::{Diagnostic, LimitExceeded, PolicyError, Severity};
@@ -63,6 +63,72 @@ pub(crate) struct Loaded {
     pub(crate) agent_type: EntityTypeName,
     pub(crate) resource_type: EntityTypeName,
     pub(crate) warnings: Vec<Diagnostic>,
+    /// Per schema action, the policies whose scope can match it (built at load time).
+    pub(crate) by_action: HashMap<String, ActionPolicies>,
+}
+
+/// The policies of one action: those whose action scope names it, one of its groups, or
+/// no action at all. Any other policy is false for this action without being evaluated
+/// further (Cedar evaluates the scope first, and a scope never errors), so deciding with
+/// these gives the same answer as deciding with every policy.
+pub(crate) struct ActionPolicies {
+    pub(crate) policies: PolicySet,
+    pub(crate) without_approval: PolicySet,
+}
+
+/// Sorts the policies by the actions their scope can match.
+fn index_by_action(
+    actions: &HashMap<String, ActionSpec>,
+    action_entities: &[Entity],
+    all: &PolicySet,
+) -> Result<HashMap<String, ActionPolicies>, String> {
+    // Each action's ancestors (its groups), closed transitively.
+    let parents: HashMap<EntityUid, Vec<EntityUid>> = action_entities
+        .iter()
+        .map(|e| {
+            let (uid, _, parents) = e.clone().into_inner();
+            (uid, parents.into_iter().collect())
+        })
+        .collect();
+    let mut index = HashMap::with_capacity(actions.len());
+    for (name, spec) in actions {
+        let mut ancestors: HashSet<&EntityUid> = HashSet::new();
+        let mut todo: Vec<&EntityUid> = parents.get(&spec.uid).into_iter().flatten().collect();
+        while let Some(uid) = todo.pop() {
+            if ancestors.insert(uid) {
+                todo.extend(parents.get(uid).into_iter().flatten());
+            }
+        }
+        let mut policies = PolicySet::new();
+        let mut without_approval = PolicySet::new();
+        for p in all.policies() {
+            let applies = match p.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(uid) => uid == spec.uid,
+                ActionConstraint::In(uids) => {
+                    uids.iter().any(|u| *u == spec.uid || ancestors.contains(u))
+                }
+            };
+            if applies {
+                policies
+                    .add(p.clone())
+                    .map_err(|e| format!("cannot index policy `{}`: {e}", p.id()))?;
+                if p.annotation(APPROVAL_ANNOTATION).is_none() {
+                    without_approval
+                        .add(p.clone())
+                        .map_err(|e| format!("cannot index policy `{}`: {e}", p.id()))?;
+                }
+            }
+        }
+        index.insert(
+            name.clone(),
+            ActionPolicies {
+                policies,
+                without_approval,
+            },
+        );
+    }
+    Ok(index)
 }
 
 /// A directory of Cedar policies and their schema, parsed and strictly validated once,
@@ -496,10 +562,24 @@ pub(crate) fn load_sources(
             return Err(PolicyError::Diagnostics(errors));
         }
     };
+    let by_action = match index_by_action(&actions, &action_entities, &all) {
+        Ok(index) => index,
+        Err(message) => {
+            errors.push(Diagnostic {
+                file: PathBuf::new(),
+                line: 1,
+                column: 1,
+                severity: Severity::Error,
+                message,
+            });
+            HashMap::new()
+        }
+    };
     if !errors.is_empty() {
         return Err(PolicyError::Diagnostics(errors));
     }
     Ok(Loaded {
+        by_action,
         schema,
         policies: all,
         without_approval,

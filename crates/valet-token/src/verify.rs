@@ -1,7 +1,8 @@
 //! Verification: the signature chain, then every block's checks against one request.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use biscuit_auth::builder::{self as bb, Fact};
@@ -393,6 +394,7 @@ pub struct Verifier {
     keys: KeySet,
     limits: Limits,
     pub(crate) holder: crate::holder::HolderState,
+    cache: Option<Arc<ChainCache>>,
 }
 
 impl Verifier {
@@ -402,7 +404,19 @@ impl Verifier {
             keys,
             limits: Limits::default(),
             holder: crate::holder::HolderState::default(),
+            cache: None,
         }
+    }
+
+    /// Keeps up to `capacity` verified signature chains (0: none), keyed by the SHA-256
+    /// digest of the trusted key and the token bytes. A repeat presentation of the same
+    /// bytes then skips only what is a pure function of them: parsing the chain, checking
+    /// its signatures and reading its blocks back as Datalog. Revocation, time, audience,
+    /// holder proofs and every Datalog check are still evaluated on every call.
+    #[must_use]
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        self.cache = (capacity > 0).then(|| Arc::new(ChainCache::new(capacity)));
+        self
     }
 
     /// Replaces the limits.
@@ -533,18 +547,14 @@ impl Verifier {
                 Some(claims),
             );
         };
-        let biscuit = match UnverifiedBiscuit::from(bytes)
-            .and_then(|u| u.verify(key).map_err(biscuit_auth::error::Token::Format))
-        {
-            Ok(b) => b,
-            Err(_) => {
-                return Verdict::deny(
-                    Reason::new(ReasonKind::Signature, TokenError::Signature.to_string()),
-                    Some(claims),
-                )
-            }
+        let Some(chain) = self.verified_chain(bytes, key) else {
+            return Verdict::deny(
+                Reason::new(ReasonKind::Signature, TokenError::Signature.to_string()),
+                Some(claims),
+            );
         };
-        let holders = match self.holder_check(&biscuit, token, request, proof, now, &mut claims) {
+        let biscuit = &chain.biscuit;
+        let holders = match self.holder_check(biscuit, token, request, proof, now, &mut claims) {
             Ok(h) => h,
             Err(reason) => {
                 return Verdict::Denied(Denial {
@@ -554,7 +564,7 @@ impl Verifier {
                 })
             }
         };
-        match self.run_datalog(&biscuit, token, request, now, &holders) {
+        match self.run_datalog(&chain, token, request, now, &holders) {
             Ok(()) => Verdict::Allowed(VerifiedToken { claims }),
             Err(reasons) => Verdict::Denied(Denial {
                 reasons,
@@ -564,9 +574,39 @@ impl Verifier {
         }
     }
 
+    /// The verified chain of these bytes: from the cache, else parsed and checked (and
+    /// cached when the signatures verify). `None` when a signature does not verify.
+    fn verified_chain(
+        &self,
+        bytes: &[u8],
+        key: &biscuit_auth::PublicKey,
+    ) -> Option<Arc<VerifiedChain>> {
+        let digest = self.cache.as_ref().map(|_| {
+            use sha2::{Digest, Sha256};
+            let mut h = Sha256::new();
+            h.update(key.to_bytes());
+            h.update(bytes);
+            <[u8; 32]>::from(h.finalize())
+        });
+        if let (Some(cache), Some(d)) = (&self.cache, &digest) {
+            if let Some(hit) = cache.get(d) {
+                return Some(hit);
+            }
+        }
+        let biscuit = UnverifiedBiscuit::from(bytes)
+            .and_then(|u| u.verify(key).map_err(biscuit_auth::error::Token::Format))
+            .ok()?;
+        let blocks = read_blocks(&biscuit);
+        let chain = Arc::new(VerifiedChain { biscuit, blocks });
+        if let (Some(cache), Some(d)) = (&self.cache, digest) {
+            cache.insert(d, Arc::clone(&chain));
+        }
+        Some(chain)
+    }
+
     fn run_datalog(
         &self,
-        biscuit: &biscuit_auth::Biscuit,
+        chain: &VerifiedChain,
         token: &Token,
         request: &Request,
         now: SystemTime,
@@ -584,7 +624,9 @@ impl Verifier {
                 .iter()
                 .map(|h| bb::fact("request_holder", &[bb::string(h)])),
         );
-        self.datalog_budget(biscuit, &facts)?;
+        let biscuit = &chain.biscuit;
+        let blocks = chain.blocks.as_ref().map_err(Clone::clone)?;
+        self.datalog_budget(blocks, &facts)?;
         let mut builder = AuthorizerBuilder::new().set_limits(AuthorizerLimits {
             max_facts: self.limits.max_facts,
             max_iterations: self.limits.max_iterations,
@@ -636,7 +678,7 @@ impl Verifier {
     /// at the clock only between checks).
     fn datalog_budget(
         &self,
-        biscuit: &biscuit_auth::Biscuit,
+        blocks: &[bb::BlockBuilder],
         request_facts: &[Fact],
     ) -> Result<(), Vec<Reason>> {
         let at_block = |kind: ReasonKind, index: usize, message: String| {
@@ -644,30 +686,6 @@ impl Verifier {
             r.block = Some(index);
             vec![r]
         };
-        let mut blocks = Vec::with_capacity(biscuit.block_count());
-        for i in 0..biscuit.block_count() {
-            let parsed = biscuit
-                .print_block_source(i)
-                .ok()
-                .and_then(|src| bb::BlockBuilder::new().code(&src).ok());
-            let Some(block) = parsed else {
-                return Err(at_block(
-                    ReasonKind::Internal,
-                    i,
-                    format!("block {i} could not be read back as Datalog"),
-                ));
-            };
-            if !block.rules.is_empty() {
-                return Err(at_block(
-                    ReasonKind::Format,
-                    i,
-                    format!(
-                        "block {i} carries Datalog rules: valet blocks carry only facts and checks"
-                    ),
-                ));
-            }
-            blocks.push(block);
-        }
         // Every fact any check could see: the request's and every block's.
         let facts: Vec<&bb::Predicate> = request_facts
             .iter()
@@ -708,6 +726,103 @@ impl Verifier {
             }
         }
         Ok(())
+    }
+}
+
+/// Every block of a verified chain read back as Datalog, or the refusal of a block that
+/// cannot be read back or that carries rules (valet blocks carry only facts and checks).
+/// A pure function of the chain, so it is kept with it in the cache.
+fn read_blocks(biscuit: &biscuit_auth::Biscuit) -> Result<Vec<bb::BlockBuilder>, Vec<Reason>> {
+    let at_block = |kind: ReasonKind, index: usize, message: String| {
+        let mut r = Reason::new(kind, message);
+        r.block = Some(index);
+        vec![r]
+    };
+    let mut blocks = Vec::with_capacity(biscuit.block_count());
+    for i in 0..biscuit.block_count() {
+        let parsed = biscuit
+            .print_block_source(i)
+            .ok()
+            .and_then(|src| bb::BlockBuilder::new().code(&src).ok());
+        let Some(block) = parsed else {
+            return Err(at_block(
+                ReasonKind::Internal,
+                i,
+                format!("block {i} could not be read back as Datalog"),
+            ));
+        };
+        if !block.rules.is_empty() {
+            return Err(at_block(
+                ReasonKind::Format,
+                i,
+                format!(
+                    "block {i} carries Datalog rules: valet blocks carry only facts and checks"
+                ),
+            ));
+        }
+        blocks.push(block);
+    }
+    Ok(blocks)
+}
+
+/// A signature chain that verified against a trusted key, with its blocks read back as
+/// Datalog: everything here is a pure function of the token bytes and that key.
+struct VerifiedChain {
+    biscuit: biscuit_auth::Biscuit,
+    blocks: Result<Vec<bb::BlockBuilder>, Vec<Reason>>,
+}
+
+const CACHE_SHARDS: usize = 16;
+
+/// A bounded cache of verified chains keyed by a SHA-256 digest, in shards each behind
+/// its own read-mostly lock, so concurrent repeat presentations do not wait on each other.
+struct ChainCache {
+    shards: Vec<RwLock<HashMap<[u8; 32], Arc<VerifiedChain>>>>,
+    per_shard: usize,
+}
+
+impl ChainCache {
+    fn new(capacity: usize) -> Self {
+        ChainCache {
+            shards: (0..CACHE_SHARDS)
+                .map(|_| RwLock::new(HashMap::new()))
+                .collect(),
+            per_shard: capacity.div_ceil(CACHE_SHARDS).max(1),
+        }
+    }
+
+    fn shard(&self, digest: &[u8; 32]) -> Option<&RwLock<HashMap<[u8; 32], Arc<VerifiedChain>>>> {
+        self.shards.get(usize::from(digest[0]) % CACHE_SHARDS)
+    }
+
+    fn get(&self, digest: &[u8; 32]) -> Option<Arc<VerifiedChain>> {
+        let shard = self.shard(digest)?;
+        let map = shard.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(digest).cloned()
+    }
+
+    fn insert(&self, digest: [u8; 32], chain: Arc<VerifiedChain>) {
+        let Some(shard) = self.shard(&digest) else {
+            return;
+        };
+        let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= self.per_shard && !map.contains_key(&digest) {
+            // Bounded: make room by dropping an arbitrary entry (a later presentation of
+            // it is verified again, never trusted without a check).
+            if let Some(old) = map.keys().next().copied() {
+                map.remove(&old);
+            }
+        }
+        map.insert(digest, chain);
+    }
+}
+
+impl fmt::Debug for ChainCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChainCache")
+            .field("shards", &self.shards.len())
+            .field("per_shard", &self.per_shard)
+            .finish_non_exhaustive()
     }
 }
 

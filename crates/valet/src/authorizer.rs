@@ -20,6 +20,7 @@ pub struct Authorizer {
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
     approvals: crate::approval::ApprovalState,
+    policy_index: bool,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -39,7 +40,12 @@ pub struct AuthorizerBuilder {
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
     pub(crate) extra: crate::approval::Extras,
+    cache_capacity: usize,
+    policy_index: bool,
 }
+
+/// How many verified signature chains an [`Authorizer`] keeps by default.
+pub const DEFAULT_VERIFIED_CACHE: usize = 4096;
 
 impl AuthorizerBuilder {
     /// Replaces the token limits.
@@ -70,12 +76,34 @@ impl AuthorizerBuilder {
         self
     }
 
+    /// Keeps up to `capacity` verified signature chains, keyed by a SHA-256 digest of the
+    /// token bytes (default [`DEFAULT_VERIFIED_CACHE`]; 0 turns the cache off). A repeat
+    /// presentation skips only the signature checks and the parsing of the chain;
+    /// revocation, expiry, audience, holder proofs, every Datalog check and the policies
+    /// are evaluated on every call, so decisions are the same with the cache on or off.
+    #[must_use]
+    pub fn verified_cache(mut self, capacity: usize) -> Self {
+        self.cache_capacity = capacity;
+        self
+    }
+
+    /// Whether the policies are looked up by action (default on): only the policies whose
+    /// scope can match the request's action are evaluated. Off evaluates every policy;
+    /// the decision is the same either way.
+    #[must_use]
+    pub fn policy_index(mut self, on: bool) -> Self {
+        self.policy_index = on;
+        self
+    }
+
     /// The authorizer.
     pub fn build(self) -> Authorizer {
         Authorizer {
             verifier: Verifier::new(self.keys)
                 .with_limits(self.limits)
-                .with_holder_options(self.extra.holder.clone()),
+                .with_holder_options(self.extra.holder.clone())
+                .with_cache(self.cache_capacity),
+            policy_index: self.policy_index,
             approvals: self.extra.state(),
             policies: self.policies,
             revocations: self.revocations,
@@ -96,6 +124,8 @@ impl Authorizer {
             audit: Arc::new(NoAudit),
             clock: Arc::new(SystemClock),
             extra: crate::approval::Extras::default(),
+            cache_capacity: DEFAULT_VERIFIED_CACHE,
+            policy_index: true,
         }
     }
 
@@ -232,7 +262,7 @@ impl Authorizer {
             scopes: &scopes,
             details: request.details.as_ref(),
         };
-        let pd = self.policies.evaluate(&tx);
+        let pd = self.policies.evaluate_with_index(&tx, self.policy_index);
         let outcome = match pd.outcome {
             PolicyOutcome::Allow => Outcome::Allow,
             PolicyOutcome::NeedsApproval => Outcome::NeedsApproval,
