@@ -1,3 +1,4 @@
+#![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
 //! The action index gives the same decisions as evaluating every policy, on random policy
 //! sets over the bundled schema and random transactions.
 

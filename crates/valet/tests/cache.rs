@@ -1,3 +1,8 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::indexing_slicing,
+    reason = "tests fail by panicking"
+)]
 //! The verified-chain cache and the policy index change no decision: an authorizer with
 //! both on and one with both off give the same outcomes and reasons, over random
 //! sequences of presentations, clock moves, revocations and tampered tokens.
