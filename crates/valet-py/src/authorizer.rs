@@ -2,16 +2,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString};
+use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use valet::token::{self, Limits};
 use valet::{Clock as _, RevocationStore};
 
 use crate::convert::{serialize_to_py, to_duration, to_json, to_py, to_time};
 use crate::errors::{convert_request_error, policy_error, request_error, valet_error, ValetError};
+use crate::holder::{approval, holder_proof, verifying_key, Approval, VerifyingKey};
 use crate::keys::KeySet;
 use crate::tokens::Token;
 
@@ -79,6 +80,56 @@ impl Request {
     }
 }
 
+/// Reads a `Request` or its dict into a Rust request.
+pub(crate) fn read_request(obj: &Bound<'_, PyAny>) -> PyResult<token::Request> {
+    match obj.cast::<Request>() {
+        Ok(r) => Ok(r.get().inner.clone()),
+        Err(_) => Request::read(obj),
+    }
+}
+
+/// Reads a `proof_window`: the longest age of a proof (seconds or a `timedelta`), or a
+/// `(max_age, max_skew)` pair; the skew defaults to 5 s.
+fn proof_window(obj: &Bound<'_, PyAny>) -> PyResult<(Duration, Duration)> {
+    if let Ok(t) = obj.cast::<PyTuple>() {
+        if t.len() != 2 {
+            return Err(PyTypeError::new_err(
+                "`proof_window` must be seconds, a timedelta, or a (max_age, max_skew) pair",
+            ));
+        }
+        return Ok((
+            to_duration(&t.get_item(0)?, "proof_window max_age")?,
+            to_duration(&t.get_item(1)?, "proof_window max_skew")?,
+        ));
+    }
+    Ok((
+        to_duration(obj, "proof_window")?,
+        token::HolderOptions::default().max_proof_skew,
+    ))
+}
+
+/// Reads the `proof` and `approvals` arguments into what is presented beside a token.
+fn presentation(
+    proof: Option<&Bound<'_, PyAny>>,
+    approvals: Option<&Bound<'_, PyAny>>,
+) -> PyResult<valet::Presentation> {
+    let mut p = valet::Presentation::new();
+    if let Some(obj) = proof.filter(|o| !o.is_none()) {
+        p = p.proof(holder_proof(obj)?);
+    }
+    if let Some(list) = approvals.filter(|o| !o.is_none()) {
+        if list.is_instance_of::<PyString>() || list.cast::<Approval>().is_ok() {
+            return Err(PyTypeError::new_err(
+                "`approvals` must be a list of Approval (or their JSON text)",
+            ));
+        }
+        for item in list.try_iter()? {
+            p = p.approval(approval(&item?)?);
+        }
+    }
+    Ok(p)
+}
+
 #[pymethods]
 impl Request {
     /// Reads a request from its RFC 9396 dict shape.
@@ -128,8 +179,10 @@ impl Decision {
         self.inner.allowed()
     }
 
-    /// Why, as dicts with `layer` (`"request"`, `"token"`, `"policy"`, `"audit"`),
-    /// `message` and, where known, `kind`, `block` and `policy`.
+    /// Why, as dicts with `layer` (`"request"`, `"token"`, `"policy"`, `"audit"`,
+    /// `"approval"`), `message` and, where known, `kind` (for token reasons: `"expired"`,
+    /// `"limit"`, ..., `"holder"` when a bound token comes without a valid proof of
+    /// possession, `"proof"` when the proof itself is refused), `block` and `policy`.
     #[getter]
     fn reasons(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         serialize_to_py(py, &self.inner.reasons)
@@ -160,6 +213,28 @@ impl Decision {
     #[getter]
     fn token_verified(&self) -> bool {
         self.inner.token_verified
+    }
+
+    /// The key of the proof of possession presented (`"ed25519/<hex>"`), if any; whether it
+    /// was accepted is in `reasons`.
+    #[getter]
+    fn proof_key(&self) -> Option<String> {
+        self.inner.audit.proof_key.map(|k| k.to_string())
+    }
+
+    /// Every signed approval presented, accepted or not, as dicts with `approver`,
+    /// `expires_at`, `accepted` and, when it was not used, `refused` (why).
+    #[getter]
+    fn approvals(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serialize_to_py(py, &self.inner.audit.approvals)
+    }
+
+    /// The chain of custody: one dict per attenuation block, with `block`, `delegate`,
+    /// the narrowing, `holder` (the key it binds the token to), `signed_by` (the key that
+    /// signed the block) and `verified` (whether that signature was checked).
+    #[getter]
+    fn chain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        serialize_to_py(py, &self.inner.audit.chain)
     }
 
     /// The audit record of this decision, as a dict.
@@ -212,11 +287,22 @@ impl Authorizer {
     /// - `now`: `None` for the system clock, a `FixedClock` to share, or a time (Unix
     ///   seconds or an aware `datetime`) for a fixed clock, reachable as `.clock`;
     /// - `revocations`: a file of revoked ids (one hex id per line), else kept in memory;
-    /// - `audit_log`: a file that gets one JSON line per decision.
+    /// - `audit_log`: a file that gets one JSON line per decision;
+    /// - `approvers`: the `VerifyingKey`s (or their text) whose signed approvals may turn
+    ///   a `"needs_approval"` into an `"allow"` (none by default);
+    /// - `require_holder_binding`: refuse bearer tokens (tokens bound to no holder key);
+    /// - `proof_window`: how old a proof of possession may be (seconds or a `timedelta`,
+    ///   default 60), or a `(max_age, max_skew)` pair (skew default 5);
+    /// - `max_approval_lifetime`: the furthest ahead an approval may expire when presented
+    ///   (seconds or a `timedelta`, default 900).
     ///
     /// Raises `PolicyError` (with `diagnostics`) if the policies do not load.
     #[new]
-    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None))]
+    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None, approvers = None, require_holder_binding = false, proof_window = None, max_approval_lifetime = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
     fn new(
         py: Python<'_>,
         keys: PyRef<'_, KeySet>,
@@ -224,9 +310,31 @@ impl Authorizer {
         now: Option<Bound<'_, PyAny>>,
         revocations: Option<PathBuf>,
         audit_log: Option<PathBuf>,
+        approvers: Option<Bound<'_, PyAny>>,
+        require_holder_binding: bool,
+        proof_window: Option<Bound<'_, PyAny>>,
+        max_approval_lifetime: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let store = valet::PolicyStore::load(&policy_dir).map_err(|e| policy_error(py, &e))?;
-        let mut builder = valet::Authorizer::builder(keys.snapshot()?, store);
+        let mut builder = valet::Authorizer::builder(keys.snapshot()?, store)
+            .require_holder_binding(require_holder_binding);
+        if let Some(list) = approvers {
+            if list.is_instance_of::<PyString>() || list.cast::<VerifyingKey>().is_ok() {
+                return Err(PyTypeError::new_err(
+                    "`approvers` must be a list of VerifyingKey (or their text)",
+                ));
+            }
+            for item in list.try_iter()? {
+                builder = builder.approver(verifying_key(&item?, "approvers")?);
+            }
+        }
+        if let Some(w) = proof_window {
+            let (age, skew) = self::proof_window(&w)?;
+            builder = builder.proof_window(age, skew);
+        }
+        if let Some(m) = max_approval_lifetime {
+            builder = builder.max_approval_lifetime(to_duration(&m, "max_approval_lifetime")?);
+        }
         let clock = match now {
             None => None,
             Some(n) => match n.cast::<FixedClock>() {
@@ -262,13 +370,24 @@ impl Authorizer {
     }
 
     /// Judges one request. `token` is a `Token`, its base64url text or its bytes;
-    /// `request` a `Request` or its dict. Returns a `Decision` (a deny is a decision, not
-    /// an exception); raises `RequestError` only when the request cannot be read.
+    /// `request` a `Request` or its dict. Beside the token the agent may present:
+    ///
+    /// - `proof`: its `HolderProof` (or the proof's JSON), needed when the token is bound
+    ///   to a holder key, and checked (and consumed) whenever present;
+    /// - `approvals`: signed `Approval`s (or their JSON); one by a trusted approver for
+    ///   exactly this request turns a `"needs_approval"` into an `"allow"`, once.
+    ///
+    /// Returns a `Decision` (a deny is a decision, not an exception); raises
+    /// `RequestError` only when the request cannot be read, `ProofError` when a proof or
+    /// an approval is not valid JSON.
+    #[pyo3(signature = (token, request, proof = None, approvals = None))]
     fn authorize(
         &self,
         py: Python<'_>,
         token: &Bound<'_, PyAny>,
         request: &Bound<'_, PyAny>,
+        proof: Option<Bound<'_, PyAny>>,
+        approvals: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Decision> {
         let parsed;
         let req: &token::Request = match request.cast::<Request>() {
@@ -278,16 +397,31 @@ impl Authorizer {
                 &parsed
             }
         };
+        let presented = presentation(proof.as_ref(), approvals.as_ref())?;
+        let plain = presented.proof.is_none() && presented.approvals.is_empty();
         let inner = &self.inner;
         let decision = if let Ok(t) = token.cast::<Token>() {
             let t = &t.get().inner;
-            py.detach(|| inner.authorize(t, req))
+            py.detach(|| inner.authorize_presented(t, req, &presented))
         } else if let Ok(s) = token.cast::<PyString>() {
             let text = s.to_str()?.trim().to_owned();
-            py.detach(|| inner.authorize_base64(&text, req))
+            py.detach(|| match token::Token::from_base64(&text) {
+                Ok(t) if !plain => inner.authorize_presented(&t, req, &presented),
+                // Unreadable tokens get the authorizer's own refusal.
+                _ => inner.authorize_base64(&text, req),
+            })
         } else if let Ok(b) = token.cast::<PyBytes>() {
             let bytes = b.as_bytes().to_vec();
-            py.detach(|| inner.authorize_bytes(&bytes, req))
+            let max = inner.limits().max_token_bytes;
+            py.detach(|| {
+                let parsed = (!plain && bytes.len() <= max)
+                    .then(|| token::Token::from_bytes(&bytes).ok())
+                    .flatten();
+                match parsed {
+                    Some(t) => inner.authorize_presented(&t, req, &presented),
+                    None => inner.authorize_bytes(&bytes, req),
+                }
+            })
         } else {
             return Err(PyTypeError::new_err(format!(
                 "`token` must be a Token, str or bytes, not {}",
@@ -335,22 +469,41 @@ pub struct Verifier {
 #[pymethods]
 impl Verifier {
     /// A verifier trusting `keys`.
+    ///
+    /// - `require_holder_binding`: refuse bearer tokens (tokens bound to no holder key);
+    /// - `proof_window`: how old a proof of possession may be (seconds or a `timedelta`,
+    ///   default 60), or a `(max_age, max_skew)` pair (skew default 5).
+    ///
+    /// The verifier remembers every proof it accepted until the proof is too old, so a
+    /// replayed proof is refused.
     #[new]
-    fn new(keys: PyRef<'_, KeySet>) -> PyResult<Self> {
-        Ok(Verifier {
-            inner: token::Verifier::new(keys.snapshot()?),
-        })
+    #[pyo3(signature = (keys, *, require_holder_binding = false, proof_window = None))]
+    fn new(
+        keys: PyRef<'_, KeySet>,
+        require_holder_binding: bool,
+        proof_window: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let mut inner =
+            token::Verifier::new(keys.snapshot()?).require_holder_binding(require_holder_binding);
+        if let Some(w) = proof_window {
+            let (age, skew) = self::proof_window(&w)?;
+            inner = inner.proof_window(age, skew);
+        }
+        Ok(Verifier { inner })
     }
 
     /// Verifies `token` for `request` at `now` (Unix seconds or an aware `datetime`;
-    /// default: the current time), with nothing revoked. Returns a `Verdict`; raises
+    /// default: the current time), with nothing revoked and the holder's `proof` (a
+    /// `HolderProof` or its JSON) when one was sent: a bound token needs one, and a
+    /// presented proof is always checked and consumed. Returns a `Verdict`; raises
     /// `RequestError` only when the request cannot be read.
-    #[pyo3(signature = (token, request, now = None))]
+    #[pyo3(signature = (token, request, proof = None, now = None))]
     fn verify(
         &self,
         py: Python<'_>,
         token: PyRef<'_, Token>,
         request: &Bound<'_, PyAny>,
+        proof: Option<Bound<'_, PyAny>>,
         now: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Verdict> {
         let now = match now {
@@ -365,8 +518,13 @@ impl Verifier {
                 &parsed
             }
         };
+        let proof = match proof.filter(|p| !p.is_none()) {
+            Some(p) => Some(holder_proof(&p)?),
+            None => None,
+        };
         let (inner, t) = (&self.inner, &token.inner);
-        let verdict = py.detach(|| inner.verify(t, req, now, &token::NoRevocations));
+        let verdict = py
+            .detach(|| inner.verify_with_proof(t, req, proof.as_ref(), now, &token::NoRevocations));
         Ok(Verdict { inner: verdict })
     }
 }

@@ -41,6 +41,12 @@ create_exception!(
 );
 create_exception!(
     valet,
+    ProofError,
+    TokenError,
+    "A proof of possession or a signed approval could not be signed or read (bad JSON, bad nonce, a line break in a signed field). A proof or approval that does not verify is not an error: the decision says why."
+);
+create_exception!(
+    valet,
     PolicyError,
     ValetError,
     "A policy directory could not be loaded. `diagnostics` lists each problem as a dict with `file`, `line`, `column`, `severity` and `message`."
@@ -69,6 +75,15 @@ pub(crate) fn token_error(e: RustTokenError) -> PyErr {
         RustTokenError::Widening(_) => WideningError::new_err(message),
         RustTokenError::UnknownKey(_) | RustTokenError::NoKeyId => ValetKeyError::new_err(message),
         _ => TokenError::new_err(message),
+    }
+}
+
+/// The Python exception of an error signing or reading a proof of possession or an
+/// approval.
+pub(crate) fn proof_error(e: RustTokenError) -> PyErr {
+    match e {
+        RustTokenError::Invalid(m) => ProofError::new_err(m),
+        other => token_error(other),
     }
 }
 
@@ -117,6 +132,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("TokenFormatError", py.get_type::<TokenFormatError>())?;
     m.add("SignatureError", py.get_type::<SignatureError>())?;
     m.add("WideningError", py.get_type::<WideningError>())?;
+    m.add("ProofError", py.get_type::<ProofError>())?;
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     m.add("RequestError", py.get_type::<RequestError>())?;
     m.add("ValetKeyError", py.get_type::<ValetKeyError>())?;

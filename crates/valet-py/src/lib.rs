@@ -7,6 +7,7 @@
 mod authorizer;
 mod convert;
 mod errors;
+mod holder;
 mod keys;
 mod tokens;
 
@@ -19,6 +20,10 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keys::RootKeyPair>()?;
     m.add_class::<keys::RootPublicKey>()?;
     m.add_class::<keys::KeySet>()?;
+    m.add_class::<holder::SigningKey>()?;
+    m.add_class::<holder::VerifyingKey>()?;
+    m.add_class::<holder::HolderProof>()?;
+    m.add_class::<holder::Approval>()?;
     m.add_class::<tokens::TokenBuilder>()?;
     m.add_class::<tokens::Issuer>()?;
     m.add_class::<tokens::Token>()?;

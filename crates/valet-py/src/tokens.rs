@@ -9,6 +9,7 @@ use valet::token;
 
 use crate::convert::{is_decimal, serialize_to_py, to_duration, to_json, to_time};
 use crate::errors::{token_error, TokenError};
+use crate::holder::{verifying_key, SigningKey};
 use crate::keys::RootKeyPair;
 
 fn audience(uri: &str) -> PyResult<token::Audience> {
@@ -97,6 +98,90 @@ fn detail(obj: &Bound<'_, PyAny>) -> PyResult<token::AuthorizationDetail> {
         .map_err(|e| TokenError::new_err(format!("not a valid RFC 9396 authorization detail: {e}")))
 }
 
+/// The keyword arguments of `Token.attenuate` and `Token.attenuate_signed`.
+struct Narrowing<'py> {
+    delegate: Option<String>,
+    audiences: Option<Bound<'py, PyAny>>,
+    scopes: Option<Bound<'py, PyAny>>,
+    expires_in: Option<Bound<'py, PyAny>>,
+    expires_at: Option<Bound<'py, PyAny>>,
+    max: Option<Bound<'py, PyAny>>,
+    one_of: Option<Bound<'py, PyAny>>,
+    actions: Option<Bound<'py, PyAny>>,
+    max_depth: Option<u32>,
+    checks: Option<Bound<'py, PyAny>>,
+    holder: Option<Bound<'py, PyAny>>,
+    now: Option<Bound<'py, PyAny>>,
+}
+
+/// Reads the narrowing keyword arguments into an `Attenuation`.
+fn attenuation(n: Narrowing<'_>) -> PyResult<token::Attenuation> {
+    let mut a = token::Attenuation::new();
+    if let Some(d) = n.delegate {
+        a = a.delegate(d);
+    }
+    if let Some(list) = n.audiences {
+        let parsed = strings(&list, "audiences")?
+            .iter()
+            .map(|u| audience(u))
+            .collect::<PyResult<Vec<_>>>()?;
+        a = a.audiences(parsed);
+    }
+    if let Some(list) = n.scopes {
+        let parsed = strings(&list, "scopes")?
+            .iter()
+            .map(|s| scope(s))
+            .collect::<PyResult<Vec<_>>>()?;
+        a = a.scopes(parsed);
+    }
+    if let Some(t) = n.now {
+        a = a.now(to_time(&t, "now")?);
+    }
+    if let Some(e) = n.expires_in {
+        let d: Duration = to_duration(&e, "expires_in")?;
+        a = a.expires_in(d);
+    }
+    if let Some(e) = n.expires_at {
+        a = a.expires_at(to_time(&e, "expires_at")?);
+    }
+    if let Some(m) = n.max {
+        for (t, f, v) in limit_entries(&m, "max")? {
+            let value = amount(&v, &format!("{t}.{f}"))?;
+            a = a.max(t, f, value);
+        }
+    }
+    if let Some(o) = n.one_of {
+        for (t, f, v) in limit_entries(&o, "one_of")? {
+            let values = strings(&v, &format!("one_of[{t}.{f}]"))?;
+            a = a.one_of(t, f, values);
+        }
+    }
+    if let Some(acts) = n.actions {
+        let d = acts.cast::<PyDict>().map_err(|_| {
+            PyTypeError::new_err("`actions` must be a dict like {\"payment\": [\"pay_invoice\"]}")
+        })?;
+        for (k, v) in d.iter() {
+            let kind: String = k
+                .extract()
+                .map_err(|_| PyTypeError::new_err("`actions` keys must be str"))?;
+            let list = strings(&v, &format!("actions[{kind}]"))?;
+            a = a.actions(kind, list);
+        }
+    }
+    if let Some(d) = n.max_depth {
+        a = a.max_depth(d);
+    }
+    if let Some(cs) = n.checks {
+        for c in strings(&cs, "checks")? {
+            a = a.check(c);
+        }
+    }
+    if let Some(k) = n.holder {
+        a = a.holder(verifying_key(&k, "holder")?);
+    }
+    Ok(a)
+}
+
 /// What a root token grants: subject, client, audiences, scopes, lifetime and RFC 9396
 /// authorization details. Every setter returns the builder, so calls chain; an `Issuer`
 /// signs it.
@@ -121,7 +206,7 @@ impl TokenBuilder {
     /// A grant for `subject` (the person) and `client` (the agent). The keyword arguments
     /// are shortcuts for the setters of the same names.
     #[new]
-    #[pyo3(signature = (subject, client, *, audiences = None, scopes = None, expires_in = None, details = None, token_id = None, max_depth = None))]
+    #[pyo3(signature = (subject, client, *, audiences = None, scopes = None, expires_in = None, details = None, token_id = None, max_depth = None, holder = None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
@@ -135,6 +220,7 @@ impl TokenBuilder {
         details: Option<Bound<'_, PyAny>>,
         token_id: Option<String>,
         max_depth: Option<u32>,
+        holder: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let mut b = token::TokenBuilder::new(subject, client);
         if let Some(a) = audiences {
@@ -160,6 +246,9 @@ impl TokenBuilder {
         }
         if let Some(d) = max_depth {
             b = b.max_depth(d);
+        }
+        if let Some(k) = holder {
+            b = b.holder(verifying_key(&k, "holder")?);
         }
         Ok(TokenBuilder { inner: b })
     }
@@ -222,6 +311,17 @@ impl TokenBuilder {
     /// Caps how many attenuation blocks may be added.
     fn max_depth<'py>(slf: PyRefMut<'py, Self>, depth: u32) -> PyRefMut<'py, Self> {
         Self::update(slf, |b| b.max_depth(depth))
+    }
+
+    /// Binds the token to the agent's public key (a `VerifyingKey` or its
+    /// `"ed25519/<hex>"` text): every request then needs a `HolderProof` signed with the
+    /// matching `SigningKey`, so a stolen copy of the token is useless on its own.
+    fn holder<'py>(
+        slf: PyRefMut<'py, Self>,
+        key: &Bound<'_, PyAny>,
+    ) -> PyResult<PyRefMut<'py, Self>> {
+        let k = verifying_key(key, "key")?;
+        Ok(Self::update(slf, |b| b.holder(k)))
     }
 
     fn __repr__(&self) -> String {
@@ -345,10 +445,13 @@ impl Token {
     /// - `one_of`: `{"payment.recipient": ["alice@example.com"]}` or tuples;
     /// - `actions`: `{"payment": ["pay_invoice"]}`;
     /// - `max_depth`: how many more blocks may follow;
-    /// - `checks`: raw Datalog checks (they can only refuse more).
+    /// - `checks`: raw Datalog checks (they can only refuse more);
+    /// - `holder`: binds the token to the sub-agent's `VerifyingKey` (or its text): from
+    ///   this block on, requests need a proof of possession by that key. To hand on a
+    ///   token that is already bound, use `attenuate_signed` with the current holder's key.
     ///
     /// Raises `WideningError` if the result would allow more than this token.
-    #[pyo3(signature = (*, delegate = None, audiences = None, scopes = None, expires_in = None, expires_at = None, max = None, one_of = None, actions = None, max_depth = None, checks = None, now = None))]
+    #[pyo3(signature = (*, delegate = None, audiences = None, scopes = None, expires_in = None, expires_at = None, max = None, one_of = None, actions = None, max_depth = None, checks = None, holder = None, now = None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
@@ -365,72 +468,73 @@ impl Token {
         actions: Option<Bound<'_, PyAny>>,
         max_depth: Option<u32>,
         checks: Option<Bound<'_, PyAny>>,
+        holder: Option<Bound<'_, PyAny>>,
         now: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Token> {
-        let mut a = token::Attenuation::new();
-        if let Some(d) = delegate {
-            a = a.delegate(d);
-        }
-        if let Some(list) = audiences {
-            let parsed = strings(&list, "audiences")?
-                .iter()
-                .map(|u| audience(u))
-                .collect::<PyResult<Vec<_>>>()?;
-            a = a.audiences(parsed);
-        }
-        if let Some(list) = scopes {
-            let parsed = strings(&list, "scopes")?
-                .iter()
-                .map(|s| scope(s))
-                .collect::<PyResult<Vec<_>>>()?;
-            a = a.scopes(parsed);
-        }
-        if let Some(n) = now {
-            a = a.now(to_time(&n, "now")?);
-        }
-        if let Some(e) = expires_in {
-            let d: Duration = to_duration(&e, "expires_in")?;
-            a = a.expires_in(d);
-        }
-        if let Some(e) = expires_at {
-            a = a.expires_at(to_time(&e, "expires_at")?);
-        }
-        if let Some(m) = max {
-            for (t, f, v) in limit_entries(&m, "max")? {
-                let value = amount(&v, &format!("{t}.{f}"))?;
-                a = a.max(t, f, value);
-            }
-        }
-        if let Some(o) = one_of {
-            for (t, f, v) in limit_entries(&o, "one_of")? {
-                let values = strings(&v, &format!("one_of[{t}.{f}]"))?;
-                a = a.one_of(t, f, values);
-            }
-        }
-        if let Some(acts) = actions {
-            let d = acts.cast::<PyDict>().map_err(|_| {
-                PyTypeError::new_err(
-                    "`actions` must be a dict like {\"payment\": [\"pay_invoice\"]}",
-                )
-            })?;
-            for (k, v) in d.iter() {
-                let kind: String = k
-                    .extract()
-                    .map_err(|_| PyTypeError::new_err("`actions` keys must be str"))?;
-                let list = strings(&v, &format!("actions[{kind}]"))?;
-                a = a.actions(kind, list);
-            }
-        }
-        if let Some(d) = max_depth {
-            a = a.max_depth(d);
-        }
-        if let Some(cs) = checks {
-            for c in strings(&cs, "checks")? {
-                a = a.check(c);
-            }
-        }
+        let a = attenuation(Narrowing {
+            delegate,
+            audiences,
+            scopes,
+            expires_in,
+            expires_at,
+            max,
+            one_of,
+            actions,
+            max_depth,
+            checks,
+            holder,
+            now,
+        })?;
         self.inner
             .attenuate(a)
+            .map(|inner| Token { inner })
+            .map_err(token_error)
+    }
+
+    /// Like `attenuate`, with the block signed by `key`, the current holder's
+    /// `SigningKey`: the chain of custody then shows, verified, which key delegated (each
+    /// link's `signed_by` and `verified`). With `holder=` it hands a bound token on to a
+    /// sub-agent's key. Same keyword arguments as `attenuate`.
+    ///
+    /// Raises `WideningError` for a widening, and `TokenError` when the token is bound to
+    /// another key than `key`.
+    #[pyo3(signature = (key, *, delegate = None, audiences = None, scopes = None, expires_in = None, expires_at = None, max = None, one_of = None, actions = None, max_depth = None, checks = None, holder = None, now = None))]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "mirrors the Python keyword arguments"
+    )]
+    fn attenuate_signed(
+        &self,
+        key: PyRef<'_, SigningKey>,
+        delegate: Option<String>,
+        audiences: Option<Bound<'_, PyAny>>,
+        scopes: Option<Bound<'_, PyAny>>,
+        expires_in: Option<Bound<'_, PyAny>>,
+        expires_at: Option<Bound<'_, PyAny>>,
+        max: Option<Bound<'_, PyAny>>,
+        one_of: Option<Bound<'_, PyAny>>,
+        actions: Option<Bound<'_, PyAny>>,
+        max_depth: Option<u32>,
+        checks: Option<Bound<'_, PyAny>>,
+        holder: Option<Bound<'_, PyAny>>,
+        now: Option<Bound<'_, PyAny>>,
+    ) -> PyResult<Token> {
+        let a = attenuation(Narrowing {
+            delegate,
+            audiences,
+            scopes,
+            expires_in,
+            expires_at,
+            max,
+            one_of,
+            actions,
+            max_depth,
+            checks,
+            holder,
+            now,
+        })?;
+        self.inner
+            .attenuate_signed(a, &key.inner)
             .map(|inner| Token { inner })
             .map_err(token_error)
     }

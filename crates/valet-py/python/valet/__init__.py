@@ -8,20 +8,29 @@ exception.
 
 Money is exact: amounts are ``str`` (``"50.00"``) or ``decimal.Decimal``; a ``float``
 where an amount is read raises ``RequestError``.
+
+Beyond bearer tokens: a token can be bound to an agent's ``VerifyingKey`` (then each
+request needs a ``HolderProof`` signed with the agent's ``SigningKey``), a delegation can
+be signed by the delegating agent (``Token.attenuate_signed``), and a person can sign an
+``Approval`` of one exact transaction that a policy sent for approval.
 """
 
 from valet._native import (
+    Approval,
     Authorizer,
     Decision,
     FixedClock,
+    HolderProof,
     Issuer,
     KeySet,
     PolicyError,
+    ProofError,
     Request,
     RequestError,
     RootKeyPair,
     RootPublicKey,
     SignatureError,
+    SigningKey,
     Token,
     TokenBuilder,
     TokenError,
@@ -30,6 +39,7 @@ from valet._native import (
     ValetKeyError,
     Verdict,
     Verifier,
+    VerifyingKey,
     WideningError,
     __version__,
 )
@@ -38,18 +48,22 @@ KeyPair = RootKeyPair
 """Another name for ``RootKeyPair``."""
 
 __all__ = [
+    "Approval",
     "Authorizer",
     "Decision",
     "FixedClock",
+    "HolderProof",
     "Issuer",
     "KeyPair",
     "KeySet",
     "PolicyError",
+    "ProofError",
     "Request",
     "RequestError",
     "RootKeyPair",
     "RootPublicKey",
     "SignatureError",
+    "SigningKey",
     "Token",
     "TokenBuilder",
     "TokenError",
@@ -58,6 +72,7 @@ __all__ = [
     "ValetKeyError",
     "Verdict",
     "Verifier",
+    "VerifyingKey",
     "WideningError",
     "__version__",
 ]

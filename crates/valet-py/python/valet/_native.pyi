@@ -31,6 +31,9 @@ class SignatureError(TokenError):
 class WideningError(TokenError):
     """An attenuation would widen what the parent token allows."""
 
+class ProofError(TokenError):
+    """A proof of possession or a signed approval could not be signed or read."""
+
 class PolicyError(ValetError):
     """A policy directory could not be loaded."""
 
@@ -85,6 +88,126 @@ class RootPublicKey:
     def __eq__(self, other: object) -> bool: ...
 
 @final
+class VerifyingKey:
+    """An Ed25519 public key of an agent (a token holder) or of an approver."""
+
+    @staticmethod
+    def parse(text: str) -> VerifyingKey:
+        """Reads ``ed25519/<64 hex digits>``."""
+    @staticmethod
+    def from_text(text: str) -> VerifyingKey:
+        """Reads the public key file text ``to_text`` writes."""
+    @staticmethod
+    def read_file(path: _StrPath) -> VerifyingKey:
+        """Reads a public key file."""
+    def to_text(self) -> str:
+        """The public key file text."""
+    def write_file(self, path: _StrPath, force: bool = False) -> None:
+        """Writes the public key file."""
+    def to_bytes(self) -> bytes:
+        """The raw 32 bytes."""
+    def __eq__(self, other: object) -> bool: ...
+    def __hash__(self) -> int: ...
+
+_Holder: TypeAlias = VerifyingKey | str
+"""A ``VerifyingKey`` or its ``ed25519/<hex>`` text."""
+
+@final
+class SigningKey:
+    """An agent's or an approver's Ed25519 key pair; its ``repr`` never shows the secret."""
+
+    @staticmethod
+    def generate() -> SigningKey:
+        """A new random key pair."""
+    @staticmethod
+    def from_private_text(text: str) -> SigningKey:
+        """Reads a key pair from the text ``to_private_text`` writes."""
+    @staticmethod
+    def read_file(path: _StrPath) -> SigningKey:
+        """Reads a private key file, refusing one that other users can read."""
+    def public(self) -> VerifyingKey:
+        """The public half."""
+    def to_private_text(self) -> str:
+        """The private key file text (a secret)."""
+    def write_private_file(self, path: _StrPath, force: bool = False) -> None:
+        """Writes the private key file with mode 0600."""
+
+@final
+class HolderProof:
+    """A proof of possession of a bound token's holder key, for one request."""
+
+    @staticmethod
+    def sign(
+        key: SigningKey,
+        token: Token,
+        request: Request | Mapping[str, Any],
+        now: _Time | None = None,
+        nonce: str | None = None,
+    ) -> HolderProof:
+        """Signs a proof for presenting ``token`` with ``request``."""
+    @staticmethod
+    def from_json(text: str) -> HolderProof:
+        """Reads the JSON form."""
+    def to_json(self) -> str:
+        """The JSON form."""
+    @property
+    def key(self) -> VerifyingKey:
+        """The holder's public key."""
+    @property
+    def timestamp(self) -> int:
+        """When it was signed, Unix seconds."""
+    @property
+    def nonce(self) -> str:
+        """The single-use nonce."""
+    @property
+    def signature(self) -> bytes:
+        """The Ed25519 signature."""
+    def __eq__(self, other: object) -> bool: ...
+
+@final
+class Approval:
+    """An approver's signature allowing one exact transaction."""
+
+    @staticmethod
+    def sign(
+        key: SigningKey,
+        subject: str,
+        request: Request | Mapping[str, Any],
+        *,
+        expires_at: _Time | None = None,
+        expires_in: _Seconds | None = None,
+        now: _Time | None = None,
+    ) -> Approval:
+        """Signs an approval of exactly ``request`` for ``subject``."""
+    @staticmethod
+    def from_json(text: str) -> Approval:
+        """Reads the JSON form."""
+    def to_json(self) -> str:
+        """The JSON form."""
+    @property
+    def approver(self) -> VerifyingKey:
+        """The approver's public key."""
+    @property
+    def subject(self) -> str:
+        """The person the agent acts for."""
+    @property
+    def audience(self) -> str:
+        """Where the transaction is performed."""
+    @property
+    def action(self) -> str:
+        """The operation."""
+    @property
+    def details_digest(self) -> str:
+        """The hex SHA-256 of the transaction's canonical JSON."""
+    @property
+    def expires_at(self) -> int:
+        """Unix seconds after which it approves nothing."""
+    @property
+    def signature(self) -> bytes:
+        """The Ed25519 signature."""
+    def __eq__(self, other: object) -> bool: ...
+
+@final
 class KeySet:
     """The root public keys a verifier trusts, by key id."""
 
@@ -113,6 +236,7 @@ class TokenBuilder:
         details: Iterable[Mapping[str, Any]] | None = None,
         token_id: str | None = None,
         max_depth: int | None = None,
+        holder: _Holder | None = None,
     ) -> TokenBuilder: ...
     def audience(self, uri: str) -> TokenBuilder:
         """Adds an audience."""
@@ -130,6 +254,8 @@ class TokenBuilder:
         """Adds an RFC 9396 authorization detail."""
     def max_depth(self, depth: int) -> TokenBuilder:
         """Caps how many attenuation blocks may be added."""
+    def holder(self, key: _Holder) -> TokenBuilder:
+        """Binds the token to the agent's public key."""
 
 @final
 class Issuer:
@@ -179,9 +305,28 @@ class Token:
         actions: Mapping[str, Sequence[str]] | None = None,
         max_depth: int | None = None,
         checks: Sequence[str] | None = None,
+        holder: _Holder | None = None,
         now: _Time | None = None,
     ) -> Token:
         """A NEW token narrowed for a sub-agent."""
+    def attenuate_signed(
+        self,
+        key: SigningKey,
+        *,
+        delegate: str | None = None,
+        audiences: Sequence[str] | None = None,
+        scopes: Sequence[str] | None = None,
+        expires_in: _Seconds | None = None,
+        expires_at: _Time | None = None,
+        max: Mapping[str, _Amount] | Iterable[tuple[str, str, _Amount]] | None = None,
+        one_of: Mapping[str, Sequence[str]] | Iterable[tuple[str, str, Sequence[str]]] | None = None,
+        actions: Mapping[str, Sequence[str]] | None = None,
+        max_depth: int | None = None,
+        checks: Sequence[str] | None = None,
+        holder: _Holder | None = None,
+        now: _Time | None = None,
+    ) -> Token:
+        """A NEW token narrowed for a sub-agent, the block signed by ``key``."""
     def __eq__(self, other: object) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -231,6 +376,15 @@ class Decision:
     def token_verified(self) -> bool:
         """Whether the token's signatures were checked and valid."""
     @property
+    def proof_key(self) -> str | None:
+        """The key of the proof of possession presented, if any."""
+    @property
+    def approvals(self) -> list[dict[str, Any]]:
+        """Every signed approval presented, accepted or not."""
+    @property
+    def chain(self) -> list[dict[str, Any]]:
+        """The chain of custody, one dict per attenuation block."""
+    @property
     def audit(self) -> dict[str, Any]:
         """The audit record of this decision."""
     def to_dict(self) -> dict[str, Any]:
@@ -248,12 +402,22 @@ class Authorizer:
         *,
         revocations: _StrPath | None = None,
         audit_log: _StrPath | None = None,
+        approvers: Iterable[_Holder] | None = None,
+        require_holder_binding: bool = False,
+        proof_window: _Seconds | tuple[_Seconds, _Seconds] | None = None,
+        max_approval_lifetime: _Seconds | None = None,
     ) -> Authorizer: ...
     @property
     def clock(self) -> FixedClock | None:
         """The fixed clock this authorizer reads, if any."""
-    def authorize(self, token: Token | str | bytes, request: Request | Mapping[str, Any]) -> Decision:
-        """Judges one request."""
+    def authorize(
+        self,
+        token: Token | str | bytes,
+        request: Request | Mapping[str, Any],
+        proof: HolderProof | str | None = None,
+        approvals: Iterable[Approval | str] | None = None,
+    ) -> Decision:
+        """Judges one request, with the proof of possession and approvals presented."""
     def revoke(self, revocation_id: str) -> None:
         """Revokes a block by its revocation id."""
     def is_revoked(self, revocation_id: str) -> bool:
@@ -265,11 +429,21 @@ class Authorizer:
 class Verifier:
     """The token layer alone, with no policies."""
 
-    def __new__(cls, keys: KeySet) -> Verifier: ...
+    def __new__(
+        cls,
+        keys: KeySet,
+        *,
+        require_holder_binding: bool = False,
+        proof_window: _Seconds | tuple[_Seconds, _Seconds] | None = None,
+    ) -> Verifier: ...
     def verify(
-        self, token: Token, request: Request | Mapping[str, Any], now: _Time | None = None
+        self,
+        token: Token,
+        request: Request | Mapping[str, Any],
+        proof: HolderProof | str | None = None,
+        now: _Time | None = None,
     ) -> Verdict:
-        """Verifies ``token`` for ``request`` at ``now``."""
+        """Verifies ``token`` for ``request`` at ``now``, with the holder's proof."""
 
 @final
 class Verdict:
@@ -291,12 +465,17 @@ __all__ = [
     "TokenFormatError",
     "SignatureError",
     "WideningError",
+    "ProofError",
     "PolicyError",
     "RequestError",
     "ValetKeyError",
     "RootKeyPair",
     "RootPublicKey",
     "KeySet",
+    "SigningKey",
+    "VerifyingKey",
+    "HolderProof",
+    "Approval",
     "TokenBuilder",
     "Issuer",
     "Token",
