@@ -1,4 +1,4 @@
-"""The README's Python example runs as written."""
+"""The README's Python examples run as written."""
 
 from __future__ import annotations
 
@@ -12,10 +12,26 @@ from conftest import REPO
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
-def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert len(blocks) == 1
+def blocks() -> list[str]:
+    found: list[str] = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    return found
+
+
+def run(block: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> str:
     monkeypatch.chdir(REPO)
-    exec(compile(blocks[0], str(README), "exec"), {"__name__": "readme"})
-    out = capsys.readouterr().out
+    exec(compile(block, str(README), "exec"), {"__name__": "readme"})
+    return capsys.readouterr().out
+
+
+def test_readme_has_two_examples() -> None:
+    assert len(blocks()) == 2
+
+
+def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(blocks()[0], monkeypatch, capsys)
     assert "block 1 (delegate: invoice-agent) limits payment amount to 50.00" in out
+
+
+def test_readme_holder_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    out = run(blocks()[1], monkeypatch, capsys)
+    assert out.strip() == "invoice-agent True True"
