@@ -470,3 +470,14 @@ def test_a_bound_token_with_an_approval(
     d = judge.authorize(bound, request, proof=proof, approvals=[approve(owner, request)])
     assert d.allowed, d.reasons
     assert d.proof_key == str(agent.public()) and d.approvals[0]["accepted"]
+
+
+def test_a_proof_is_accepted_once_across_threads(
+    judge: valet.Authorizer, bound: valet.Token, agent: valet.SigningKey
+) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    proof = valet.HolderProof.sign(agent, bound, payment(), now=NOW)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(lambda _: judge.authorize(bound, payment(), proof=proof).outcome, range(32)))
+    assert sorted(outcomes) == ["allow"] + ["deny"] * 31
