@@ -35,3 +35,17 @@ def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 def test_readme_holder_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     out = run(blocks()[1], monkeypatch, capsys)
     assert out.strip() == "invoice-agent True True"
+
+
+ROOT_README = REPO / "README.md"
+
+
+def test_project_readme_python_example_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    found: list[str] = re.findall(r"```python\n(.*?)```", ROOT_README.read_text(), re.S)
+    assert len(found) == 1
+    monkeypatch.chdir(REPO)
+    exec(compile(found[0], str(ROOT_README), "exec"), {"__name__": "readme"})
+    out = capsys.readouterr().out
+    assert out.strip() == "deny - block 1 (delegate: invoice-agent) limits payment amount to 50.00, requested `50.01`"
