@@ -133,6 +133,32 @@ fn main() -> Result<(), Box<dyn Error>> {
             &pay_req(payment("10.00", "USD", "dave@example.com")),
         ),
     );
+    let big_grant = Issuer::new(root.clone()).mint_at(
+        TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+            .audience(pay.clone())
+            .scope(Scope::parse("payments:write")?)
+            .expires_in(Duration::from_secs(15 * 60))
+            .detail(AuthorizationDetail::new("payment").max("amount", "5000.00".parse()?)),
+        now,
+    )?;
+    show(
+        "6b. with a 5000.00 token, the orchestrator pays alice 2500.00 USD (above the policy ceiling)",
+        &authorizer.authorize(&big_grant, &pay_req(payment("2500.00", "USD", "alice@example.com"))),
+    );
+    let other_client = Issuer::new(root.clone()).mint_at(
+        TokenBuilder::new("alice@example.com", "https://travel-agent.example/client")
+            .audience(pay.clone())
+            .scope(Scope::parse("payments:write")?)
+            .expires_in(Duration::from_secs(15 * 60)),
+        now,
+    )?;
+    show(
+        "6c. another agent of alice's, with its own token, pays bob 30.00 EUR",
+        &authorizer.authorize(
+            &other_client,
+            &pay_req(payment("30.00", "EUR", "bob@example.com")),
+        ),
+    );
     show(
         "7. the orchestrator reads the calendar",
         &authorizer.authorize(&token, &Request::new(tools.clone(), "read_calendar")),
