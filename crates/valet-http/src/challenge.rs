@@ -3,7 +3,9 @@
 use bytes::Bytes;
 use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
-use valet::token::ReasonKind;
+use std::time::Duration;
+
+use valet::token::{details_digest, ReasonKind};
 use valet::{Decision, Layer, Outcome, Reason};
 
 /// Longest `error_description` sent in a challenge, in characters.
@@ -141,9 +143,23 @@ pub(crate) fn token_description(decision: &Decision) -> String {
         .reasons
         .iter()
         .find(|r| r.layer == Layer::Token && r.kind.is_some_and(is_invalid_token));
+    let bound = decision
+        .claims
+        .as_ref()
+        .is_some_and(|c| c.holder.is_some() || c.chain.iter().any(|l| l.holder.is_some()));
     match reason {
         Some(r) if matches!(r.kind, Some(ReasonKind::Format | ReasonKind::TooLarge)) => {
             "the bearer token is not a readable valet token".to_owned()
+        }
+        // A proof that was sent and refused, or a bound token without its holder's proof.
+        Some(r)
+            if r.kind == Some(ReasonKind::Proof)
+                || (r.kind == Some(ReasonKind::Holder) && bound) =>
+        {
+            format!(
+                "a proof of possession is required in the Valet-Proof header: {}",
+                r.message
+            )
         }
         Some(r) => r.message.clone(),
         None => "the bearer token is refused".to_owned(),
@@ -156,6 +172,21 @@ pub(crate) fn first_reason(decision: &Decision) -> String {
         || "the request is refused".to_owned(),
         |r| r.message.clone(),
     )
+}
+
+/// What an approver signs to allow the request that needed approval: the subject, the
+/// audience, the action and the transaction exactly as judged (and their digest, as the
+/// approval signs it), and the longest lifetime accepted.
+pub(crate) fn approval_request(decision: &Decision, max_lifetime: Duration) -> Value {
+    let audit = &decision.audit;
+    json!({
+        "subject": decision.subject(),
+        "audience": audit.audience,
+        "action": audit.action,
+        "authorization_details": audit.authorization_details,
+        "details_digest": details_digest(audit.authorization_details.as_ref()),
+        "max_lifetime_secs": max_lifetime.as_secs(),
+    })
 }
 
 /// The reasons, as the JSON body lists them.

@@ -29,3 +29,24 @@ pub enum ExtractError {
     #[error("{0}")]
     Invalid(String),
 }
+
+/// Why the `Valet-Proof` or `Valet-Approval` headers cannot be read. Answered with `400`
+/// and `{"error":"invalid_request","error_description":"<this message>"}`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HeaderError {
+    /// More than one proof of possession.
+    #[error("send at most one Valet-Proof header, holding one proof of possession")]
+    ManyProofs,
+    /// More approvals than accepted.
+    #[error("send at most {0} signed approvals in Valet-Approval headers")]
+    ManyApprovals(usize),
+    /// A value that is not a base64url-encoded proof or approval.
+    #[error("the {header} header is malformed ({problem}): its value is the JSON of a {what}, encoded as base64url without padding", what = if *header == "Valet-Proof" { "proof of possession" } else { "signed approval" })]
+    Malformed {
+        /// The header's name.
+        header: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+}

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use bytes::Bytes;
 use http::request::Parts;
 use serde_json::{Map, Value};
-use valet::{Scope, TransactionDetails};
+use valet::{Audience, Request, Scope, TransactionDetails};
 
 use crate::error::ExtractError;
 
@@ -63,6 +63,20 @@ impl Operation {
             self.scopes.push(scope);
         }
         self
+    }
+
+    /// The request judged at `audience` (the resource URI): what a proof of possession
+    /// signs. A client runs the server's extractor on the request it is about to send and
+    /// signs this, with the token, for the `Valet-Proof` header.
+    pub fn request(&self, audience: &Audience) -> Request {
+        let mut request = Request::new(audience.clone(), &self.action);
+        if let Some(d) = &self.details {
+            request = request.details(d.clone());
+        }
+        for s in &self.scopes {
+            request = request.scope(s.clone());
+        }
+        request
     }
 }
 

@@ -4,21 +4,23 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::json;
-use valet::token::{Verdict, Verifier};
+use valet::token::{ApproverSet, HolderOptions, Verdict, Verifier};
 use valet::{
-    AuditSink, Authorizer, Clock, Decision, KeySet, Layer as ReasonLayer, Limits,
-    MemoryRevocations, NoAudit, Outcome, PolicyStore, Reason, Request, RevocationId,
-    RevocationStore, SystemClock, Token,
+    AuditSink, Authorizer, Clock, Decision, HolderProof, KeySet, Layer as ReasonLayer, Limits,
+    MemoryRevocations, NoAudit, Outcome, PolicyStore, Presentation, Reason, Request, RevocationId,
+    RevocationStore, SystemClock, Token, VerifyingKey,
 };
 
 use crate::challenge::{self, Answer};
 use crate::extract::{Extractor, McpTools, Operation};
+use crate::presented::{read_presentation, APPROVAL_HEADER, PROOF_HEADER};
 use crate::resource::{metadata_response, ProtectedResource};
 
 /// Largest request body the layer reads by default (64 KiB); a larger one is answered
@@ -68,6 +70,12 @@ impl Authorized {
             .map(|c| c.delegates())
             .unwrap_or_default()
     }
+
+    /// The holder key whose proof of possession came with the request (`Valet-Proof`),
+    /// if one did.
+    pub fn proof_key(&self) -> Option<VerifyingKey> {
+        self.decision.audit.proof_key
+    }
 }
 
 /// Builds a [`ValetLayer`].
@@ -83,6 +91,9 @@ pub struct ValetLayerBuilder {
     max_body_bytes: usize,
     execution: Execution,
     serve_metadata: bool,
+    holder: HolderOptions,
+    approvers: ApproverSet,
+    max_approval_lifetime: Option<Duration>,
 }
 
 impl std::fmt::Debug for ValetLayerBuilder {
@@ -145,6 +156,53 @@ impl ValetLayerBuilder {
         self
     }
 
+    /// Refuses tokens that bind no holder key, with `401` (default: bearer tokens
+    /// allowed). A bound token always needs its holder's proof in `Valet-Proof`.
+    #[must_use]
+    pub fn require_holder_binding(mut self, required: bool) -> Self {
+        self.holder.require_binding = required;
+        self
+    }
+
+    /// How old (default 60 s) and how far ahead (default 5 s) the timestamp of a proof of
+    /// possession may be.
+    #[must_use]
+    pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
+        self.holder.max_proof_age = max_age;
+        self.holder.max_proof_skew = max_skew;
+        self
+    }
+
+    /// Replaces every holder option (binding required, proof window, replay capacity).
+    #[must_use]
+    pub fn holder_options(mut self, options: HolderOptions) -> Self {
+        self.holder = options;
+        self
+    }
+
+    /// Trusts this approver's key for signed approvals sent in `Valet-Approval`.
+    #[must_use]
+    pub fn approver(mut self, key: VerifyingKey) -> Self {
+        self.approvers.insert(key);
+        self
+    }
+
+    /// Trusts these approvers' keys (replacing any set before). Without any, no approval
+    /// is accepted and a needs-approval stays a `403`.
+    #[must_use]
+    pub fn approvers(mut self, approvers: ApproverSet) -> Self {
+        self.approvers = approvers;
+        self
+    }
+
+    /// The longest an approval may still be valid when presented (default
+    /// [`valet::DEFAULT_MAX_APPROVAL_LIFETIME`], 15 minutes).
+    #[must_use]
+    pub fn max_approval_lifetime(mut self, max: Duration) -> Self {
+        self.max_approval_lifetime = Some(max);
+        self
+    }
+
     /// Whether the layer answers the metadata paths itself, without a token (default
     /// true). Turn it off when the metadata is mounted elsewhere with
     /// [`ProtectedResource::metadata_service`].
@@ -162,12 +220,17 @@ impl ValetLayerBuilder {
         let template = Authorizer::builder(self.keys.clone(), self.policies.clone())
             .clock(self.clock.clone())
             .build();
-        let authorizer = Authorizer::builder(self.keys.clone(), self.policies)
+        let mut authorizer = Authorizer::builder(self.keys.clone(), self.policies)
             .limits(self.limits.clone())
             .revocations(self.revocations.clone())
             .audit(self.audit.clone())
             .clock(self.clock.clone())
-            .build();
+            .holder_options(self.holder.clone())
+            .approvers(self.approvers.clone());
+        if let Some(max) = self.max_approval_lifetime {
+            authorizer = authorizer.max_approval_lifetime(max);
+        }
+        let authorizer = authorizer.build();
         let default_scope = resource
             .scopes_supported()
             .iter()
@@ -188,13 +251,19 @@ impl ValetLayerBuilder {
                 resource,
                 authorizer,
                 template,
-                verifier: Verifier::new(self.keys).with_limits(self.limits),
+                verifier: Verifier::new(self.keys)
+                    .with_limits(self.limits)
+                    .with_holder_options(self.holder),
                 revocations: self.revocations,
                 audit: self.audit,
                 clock: self.clock,
                 extractor: self.extractor,
                 max_body_bytes: self.max_body_bytes,
                 execution: self.execution,
+                approval_lifetime: (!self.approvers.is_empty()).then(|| {
+                    self.max_approval_lifetime
+                        .unwrap_or(valet::DEFAULT_MAX_APPROVAL_LIFETIME)
+                }),
             }),
         }
     }
@@ -215,6 +284,8 @@ struct Shared {
     metadata_body: Bytes,
     metadata_url: String,
     default_scope: String,
+    /// The longest approval lifetime accepted, when an approver is trusted.
+    approval_lifetime: Option<Duration>,
 }
 
 /// A tower [`Layer`](tower_layer::Layer) judging every request with Valet before the
@@ -253,6 +324,9 @@ impl ValetLayer {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             execution: Execution::Blocking,
             serve_metadata: true,
+            holder: HolderOptions::default(),
+            approvers: ApproverSet::new(),
+            max_approval_lifetime: None,
         }
     }
 
@@ -279,8 +353,8 @@ impl<S> tower_layer::Layer<S> for ValetLayer {
 }
 
 /// The service [`ValetLayer`] wraps around an inner service. It passes the inner service
-/// a `Request<Full<Bytes>>` (the body it read) without its `Authorization` header, with
-/// [`Authorized`] in the extensions.
+/// a `Request<Full<Bytes>>` (the body it read) without its `Authorization`, `Valet-Proof`
+/// and `Valet-Approval` headers, with [`Authorized`] in the extensions.
 #[derive(Clone)]
 pub struct ValetService<S> {
     inner: S,
@@ -377,7 +451,10 @@ impl Shared {
         }
         let (mut parts, body) = request.into_parts();
         let token = bearer(&parts.headers);
+        let presented = read_presentation(&parts.headers);
         parts.headers.remove(header::AUTHORIZATION);
+        parts.headers.remove(PROOF_HEADER);
+        parts.headers.remove(APPROVAL_HEADER);
         let declared = parts
             .headers
             .get(header::CONTENT_LENGTH)
@@ -412,16 +489,12 @@ impl Shared {
             Bearer::None => return Err(self.unauthorized(&scope)),
             Bearer::Ambiguous => {
                 let description = "send exactly one Authorization header";
-                return Err(challenge::json_response(
-                    StatusCode::BAD_REQUEST,
-                    Some(challenge::challenge(&[
-                        ("error", "invalid_request"),
-                        ("error_description", description),
-                        ("resource_metadata", &self.metadata_url),
-                    ])),
-                    &json!({"error": "invalid_request", "error_description": description}),
-                ));
+                return Err(self.invalid_request(description));
             }
+        };
+        let presented = match presented {
+            Ok(p) => p,
+            Err(e) => return Err(self.invalid_request(&e.to_string())),
         };
         let operation = match operation {
             Ok(op) => op,
@@ -434,7 +507,10 @@ impl Shared {
             }
         };
         let operation = Arc::new(operation);
-        let decision = self.clone().decide(token, operation.clone()).await;
+        let decision = self
+            .clone()
+            .decide(token, operation.clone(), presented)
+            .await;
         match challenge::classify(&decision) {
             Answer::Allow => {
                 parts.extensions.insert(Authorized {
@@ -447,13 +523,18 @@ impl Shared {
         }
     }
 
-    async fn decide(self: Arc<Self>, token: String, operation: Arc<Operation>) -> Decision {
+    async fn decide(
+        self: Arc<Self>,
+        token: String,
+        operation: Arc<Operation>,
+        presented: Presentation,
+    ) -> Decision {
         if self.execution == Execution::Blocking {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 let shared = self.clone();
                 let op = operation.clone();
                 if let Ok(d) = handle
-                    .spawn_blocking(move || shared.judge(&token, &op))
+                    .spawn_blocking(move || shared.judge(&token, &op, &presented))
                     .await
                 {
                     return d;
@@ -461,31 +542,34 @@ impl Shared {
                 return self.failure(&operation, "the authorization task failed");
             }
         }
-        self.judge(&token, &operation)
+        self.judge(&token, &operation, &presented)
     }
 
     fn request(&self, operation: &Operation) -> Request {
-        let mut request = Request::new(self.resource.audience().clone(), &operation.action);
-        if let Some(d) = &operation.details {
-            request = request.details(d.clone());
-        }
-        for s in &operation.scopes {
-            request = request.scope(s.clone());
-        }
-        request
+        operation.request(self.resource.audience())
     }
 
-    fn judge(&self, token: &str, operation: &Operation) -> Decision {
+    fn judge(&self, token: &str, operation: &Operation, presented: &Presentation) -> Decision {
         let request = self.request(operation);
         if operation.policies {
-            self.authorizer.authorize_base64(token, &request)
+            match Token::from_base64(token) {
+                Ok(t) => self.authorizer.authorize_presented(&t, &request, presented),
+                // Refused and recorded as unreadable, as the authorizer records it.
+                Err(_) => self.authorizer.authorize_base64(token, &request),
+            }
         } else {
-            self.verify_token_only(token, &request)
+            self.verify_token_only(token, &request, presented.proof.as_ref())
         }
     }
 
-    /// The token layer alone, recorded as the authorizer records.
-    fn verify_token_only(&self, token: &str, request: &Request) -> Decision {
+    /// The token layer alone (with the proof of possession, if any), recorded as the
+    /// authorizer records.
+    fn verify_token_only(
+        &self,
+        token: &str,
+        request: &Request,
+        proof: Option<&HolderProof>,
+    ) -> Decision {
         let now = self.clock.now();
         let token_reason = |kind, block, message| Reason {
             layer: ReasonLayer::Token,
@@ -505,9 +589,10 @@ impl Shared {
                 None,
                 false,
             ),
-            Ok(t) => match self.verifier.verify(
+            Ok(t) => match self.verifier.verify_with_proof(
                 &t,
                 request,
+                proof,
                 now,
                 &Revocations(self.revocations.as_ref()),
             ) {
@@ -523,7 +608,8 @@ impl Shared {
                 ),
             },
         };
-        self.record(outcome, reasons, claims, verified, request)
+        let proof_key = proof.map(|p| p.key);
+        self.record(outcome, reasons, claims, verified, proof_key, request)
     }
 
     /// Assembles a decision the authorizer did not make and records it; an allow that
@@ -536,6 +622,7 @@ impl Shared {
         reasons: Vec<Reason>,
         claims: Option<valet::Claims>,
         verified: bool,
+        proof_key: Option<VerifyingKey>,
         request: &Request,
     ) -> Decision {
         let mut decision = self.template.authorize_base64("", request);
@@ -549,6 +636,7 @@ impl Shared {
         audit.agent = claims.as_ref().map(|c| c.agent().to_owned());
         audit.chain = claims.as_ref().map(|c| c.chain.clone()).unwrap_or_default();
         audit.token_verified = verified;
+        audit.proof_key = proof_key;
         audit.determining_policies = Vec::new();
         audit.revocation_ids = claims
             .as_ref()
@@ -588,8 +676,21 @@ impl Shared {
             message: message.to_owned(),
         };
         let request = self.request(operation);
-        self.record(Outcome::Deny, vec![reason], None, false, &request)
+        self.record(Outcome::Deny, vec![reason], None, false, None, &request)
     }
+    /// `400`, for a request whose credentials cannot be read.
+    fn invalid_request<B: From<Bytes>>(&self, description: &str) -> http::Response<B> {
+        challenge::json_response(
+            StatusCode::BAD_REQUEST,
+            Some(challenge::challenge(&[
+                ("error", "invalid_request"),
+                ("error_description", description),
+                ("resource_metadata", &self.metadata_url),
+            ])),
+            &json!({"error": "invalid_request", "error_description": description}),
+        )
+    }
+
     fn too_large<B: From<Bytes>>(&self) -> http::Response<B> {
         challenge::json_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -636,15 +737,21 @@ impl Shared {
                     &json!({"error": "invalid_token", "error_description": description}),
                 )
             }
-            Answer::Approval => challenge::json_response(
-                StatusCode::FORBIDDEN,
-                None,
-                &json!({
+            Answer::Approval => {
+                let mut body = json!({
                     "error": "approval_required",
                     "approval": decision.approval,
                     "reasons": challenge::reasons_json(decision),
-                }),
-            ),
+                });
+                // What to sign, when an approval sent in `Valet-Approval` can be accepted.
+                if let (Some(max), Some(fields)) = (self.approval_lifetime, body.as_object_mut()) {
+                    fields.insert(
+                        "approval_request".to_owned(),
+                        challenge::approval_request(decision, max),
+                    );
+                }
+                challenge::json_response(StatusCode::FORBIDDEN, None, &body)
+            }
             Answer::ServerError => challenge::json_response(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 None,

@@ -5,13 +5,18 @@ mod challenge;
 mod error;
 mod extract;
 mod layer;
+mod presented;
 mod resource;
 
 pub use challenge::is_invalid_token;
-pub use error::{ConfigError, ExtractError};
+pub use error::{ConfigError, ExtractError, HeaderError};
 pub use extract::{Extractor, McpTools, Operation};
 pub use layer::{
     Authorized, Execution, ValetLayer, ValetLayerBuilder, ValetService, DEFAULT_MAX_BODY_BYTES,
+};
+pub use presented::{
+    approval_header_value, proof_header_value, read_presentation, APPROVAL_HEADER, MAX_APPROVALS,
+    PROOF_HEADER,
 };
 pub use resource::{
     MetadataService, ProtectedResource, ProtectedResourceMetadata, WELL_KNOWN_PATH,
