@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use axum::extract::Extension;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use bytes::Bytes;
@@ -16,7 +16,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use valet::*;
-use valet_http::{Authorized, Execution, McpTools, ProtectedResource, ValetLayer};
+use valet_http::{
+    Authorized, Execution, McpTools, ProtectedResource, ValetLayer, ValetLayerBuilder,
+};
 
 pub const RESOURCE: &str = "https://tools.example.com/mcp";
 pub const METADATA_URL: &str = "https://tools.example.com/.well-known/oauth-protected-resource/mcp";
@@ -95,13 +97,24 @@ impl Server {
 
     /// Starts the server with this audit sink, deciding where `execution` says.
     pub async fn start_with(audit: Arc<dyn AuditSink>, execution: Execution) -> Server {
+        Self::start_configured(audit, execution, |b| b).await
+    }
+
+    /// Starts the server with this audit sink, deciding where `execution` says, with
+    /// `configure` applied to the layer builder.
+    pub async fn start_configured(
+        audit: Arc<dyn AuditSink>,
+        execution: Execution,
+        configure: impl FnOnce(ValetLayerBuilder) -> ValetLayerBuilder,
+    ) -> Server {
         let root = RootKeyPair::generate(KeyId(1));
-        let layer = ValetLayer::builder(resource(), KeySet::new().with(root.public()), policies())
-            .extractor(tools())
-            .audit(audit)
-            .max_body_bytes(4096)
-            .execution(execution)
-            .build();
+        let builder =
+            ValetLayer::builder(resource(), KeySet::new().with(root.public()), policies())
+                .extractor(tools())
+                .audit(audit)
+                .max_body_bytes(4096)
+                .execution(execution);
+        let layer = configure(builder).build();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
         let handler = move |Extension(auth): Extension<Authorized>, headers: HeaderMap| {
@@ -163,12 +176,37 @@ impl Server {
         lifetime: Duration,
         now: SystemTime,
     ) -> Token {
+        self.mint_with(audience, scopes, lifetime, now, None)
+    }
+
+    /// A token bound to `holder`'s key: it needs a proof of possession by that key.
+    pub fn mint_bound(&self, scopes: &[&str], holder: &SigningKey) -> Token {
+        self.mint_with(
+            RESOURCE,
+            scopes,
+            Duration::from_secs(600),
+            SystemTime::now(),
+            Some(holder),
+        )
+    }
+
+    fn mint_with(
+        &self,
+        audience: &str,
+        scopes: &[&str],
+        lifetime: Duration,
+        now: SystemTime,
+        holder: Option<&SigningKey>,
+    ) -> Token {
         let mut grant =
             TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
                 .audience(Audience::parse(audience).unwrap())
                 .expires_in(lifetime);
         for s in scopes {
             grant = grant.scope(scope(s));
+        }
+        if let Some(k) = holder {
+            grant = grant.holder(k.public());
         }
         Issuer::new(self.root.clone()).mint_at(grant, now).unwrap()
     }
@@ -180,12 +218,27 @@ impl Server {
         authorization: Option<&str>,
         body: Bytes,
     ) -> Reply {
+        self.send_with(method, path, authorization, &[], body).await
+    }
+
+    /// Sends a request with these extra headers.
+    pub async fn send_with(
+        &self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        headers: &[(&str, HeaderValue)],
+        body: Bytes,
+    ) -> Reply {
         let mut request = hyper::Request::builder()
             .method(method)
             .uri(format!("http://{}{path}", self.addr))
             .header("content-type", "application/json");
         if let Some(a) = authorization {
             request = request.header("authorization", a);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, value.clone());
         }
         let response = self
             .client
@@ -221,6 +274,24 @@ impl Server {
 
     pub async fn call(&self, token: Option<&Token>, tool: &str, arguments: Value) -> Reply {
         self.rpc(token, call(tool, arguments)).await
+    }
+
+    /// A JSON-RPC message to `/mcp` with this token and these extra headers.
+    pub async fn rpc_with(
+        &self,
+        token: &Token,
+        message: &Value,
+        headers: &[(&str, HeaderValue)],
+    ) -> Reply {
+        let auth = format!("Bearer {}", token.to_base64());
+        self.send_with(
+            "POST",
+            "/mcp",
+            Some(&auth),
+            headers,
+            Bytes::from(message.to_string()),
+        )
+        .await
     }
 }
 
