@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p valet-benches --bins
-cargo bench -p valet-benches -- "$@"
+cargo bench -p valet-benches --bench '*' -- "$@"
 cargo run --release -p valet-benches --bin report -- --write
