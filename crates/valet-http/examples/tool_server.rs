@@ -8,14 +8,15 @@
 //! The server answers JSON-RPC at `/mcp` (`initialize`, `tools/list`, `tools/call` for
 //! `read_calendar`, `send_email` and `pay_invoice`) behind the layer, judged by the
 //! bundled `policies/`, with its RFC 9728 metadata at
-//! `/.well-known/oauth-protected-resource/mcp`. Every decision is printed as one audit line
-//! on stderr.
+//! `/.well-known/oauth-protected-resource/mcp`. It trusts one approver key, the account
+//! owner's, for signed approvals sent in `Valet-Approval`. Every decision is printed as one
+//! audit line on stderr.
 
 use std::error::Error;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use axum::extract::{Extension, Json};
 use axum::routing::post;
@@ -26,7 +27,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use valet::*;
-use valet_http::{Authorized, McpTools, ProtectedResource, ValetLayer};
+use valet_http::{
+    approval_header_value, proof_header_value, Authorized, Extractor, McpTools, ProtectedResource,
+    ValetLayer, APPROVAL_HEADER, PROOF_HEADER,
+};
 
 const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
 
@@ -144,8 +148,13 @@ async fn mcp(Extension(auth): Extension<Authorized>, Json(message): Json<Value>)
     }
 }
 
-/// Serves the tools on `listener`, trusting `keys`.
-async fn serve(listener: tokio::net::TcpListener, keys: KeySet) -> Result<(), BoxError> {
+/// Serves the tools on `listener`, trusting `keys` for tokens and `approver` for signed
+/// approvals.
+async fn serve(
+    listener: tokio::net::TcpListener,
+    keys: KeySet,
+    approver: VerifyingKey,
+) -> Result<(), BoxError> {
     let addr = listener.local_addr()?;
     let resource = ProtectedResource::new(&format!("http://{addr}/mcp"))?
         .authorization_server("https://auth.example.com")
@@ -157,6 +166,7 @@ async fn serve(listener: tokio::net::TcpListener, keys: KeySet) -> Result<(), Bo
     let layer = ValetLayer::builder(resource, keys, PolicyStore::load(POLICIES)?)
         .extractor(tools()?)
         .audit(Arc::new(StderrAudit))
+        .approver(approver)
         .build();
     // The layer guards `/mcp`; the metadata is public and mounted beside it.
     let mut app = Router::new().route("/mcp", post(mcp)).layer(layer.clone());
@@ -177,6 +187,19 @@ async fn show(
     token: Option<&Token>,
     message: Option<Value>,
 ) -> Result<(), BoxError> {
+    show_with(client, step, url, token, message, Vec::new()).await?;
+    Ok(())
+}
+
+/// Sends one request with extra headers, prints the answer and returns its JSON body.
+async fn show_with(
+    client: &HttpClient,
+    step: &str,
+    url: &str,
+    token: Option<&Token>,
+    message: Option<Value>,
+    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+) -> Result<Value, BoxError> {
     println!("\n== {step}");
     let mut request = http::Request::builder()
         .method(if message.is_some() { "POST" } else { "GET" })
@@ -184,6 +207,9 @@ async fn show(
         .header("content-type", "application/json");
     if let Some(t) = token {
         request = request.header("authorization", format!("Bearer {}", t.to_base64()));
+    }
+    for (name, value) in headers {
+        request = request.header(name, value);
     }
     let body = message.map(|m| m.to_string()).unwrap_or_default();
     let response = client
@@ -194,14 +220,45 @@ async fn show(
         println!("   www-authenticate: {}", c.to_str()?);
     }
     let bytes = response.into_body().collect().await?.to_bytes();
+    let body = serde_json::from_slice::<Value>(&bytes).ok();
     // Short answers pretty-printed, long ones (tools/list) on one line.
-    let shown = match serde_json::from_slice::<Value>(&bytes) {
-        Ok(v) if bytes.len() < 400 => serde_json::to_string_pretty(&v)?,
-        Ok(v) => v.to_string(),
-        Err(_) => String::from_utf8_lossy(&bytes).into_owned(),
+    let shown = match &body {
+        Some(v) if bytes.len() < 1000 => serde_json::to_string_pretty(v)?,
+        Some(v) => v.to_string(),
+        None => String::from_utf8_lossy(&bytes).into_owned(),
     };
     println!("   body: {}", shown.replace('\n', "\n   "));
-    Ok(())
+    Ok(body.unwrap_or(Value::Null))
+}
+
+/// The `Valet-Proof` header for sending `message` to `mcp` with `token`: the agent signs
+/// the request the server will judge, as the server's extractor reads it.
+fn prove(
+    key: &SigningKey,
+    token: &Token,
+    mcp: &str,
+    message: &Value,
+) -> Result<(http::HeaderName, http::HeaderValue), BoxError> {
+    let (parts, ()) = http::Request::post(mcp).body(())?.into_parts();
+    let request = tools()?
+        .operation(&parts, &Bytes::from(message.to_string()))?
+        .request(&Audience::parse(mcp)?);
+    let proof = HolderProof::sign(key, token, &request, SystemTime::now())?;
+    Ok((PROOF_HEADER, proof_header_value(&proof)))
+}
+
+/// The person's device: signs an approval of the `approval_request` of a `403`.
+fn approve(owner: &SigningKey, refusal: &Value) -> Result<Approval, BoxError> {
+    let a = &refusal["approval_request"];
+    let text = |name: &str| a[name].as_str().ok_or(format!("no `{name}` to approve"));
+    let mut request = Request::new(Audience::parse(text("audience")?)?, text("action")?);
+    if !a["authorization_details"].is_null() {
+        request = request.details(TransactionDetails::from_json(
+            &a["authorization_details"].to_string(),
+        )?);
+    }
+    let expires = SystemTime::now() + Duration::from_secs(300);
+    Ok(Approval::sign(owner, text("subject")?, &request, expires)?)
 }
 
 fn call(tool: &str, arguments: Value) -> Option<Value> {
@@ -217,7 +274,16 @@ fn pay(amount: &str, recipient: &str) -> Value {
 
 /// An orchestrator's token for the person, as the authorization server would mint it.
 fn mint(root: &RootKeyPair, resource: &str) -> Result<Token, BoxError> {
-    let grant = TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+    mint_for(root, resource, None)
+}
+
+/// The same, bound to `holder`'s key when given: usable only with its proof of possession.
+fn mint_for(
+    root: &RootKeyPair,
+    resource: &str,
+    holder: Option<&SigningKey>,
+) -> Result<Token, BoxError> {
+    let mut grant = TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
         .audience(Audience::parse(resource)?)
         .scope(scope("calendar:read")?)
         .scope(scope("email:send")?)
@@ -225,11 +291,15 @@ fn mint(root: &RootKeyPair, resource: &str) -> Result<Token, BoxError> {
         .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?))
         .detail(AuthorizationDetail::new("email"))
         .expires_in(Duration::from_secs(900));
+    if let Some(k) = holder {
+        grant = grant.holder(k.public());
+    }
     Ok(Issuer::new(root.clone()).mint(grant)?)
 }
 
-/// The agent flow: an orchestrator and its sub-agent call the server over HTTP.
-async fn agent_flow(base: &str, root: &RootKeyPair) -> Result<(), BoxError> {
+/// The agent flow: an orchestrator and its sub-agent call the server over HTTP; then an
+/// agent with its own key uses a token bound to it, and gets a payment approved.
+async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Result<(), BoxError> {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let mcp = format!("{base}/mcp");
     let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
@@ -326,6 +396,57 @@ async fn agent_flow(base: &str, root: &RootKeyPair) -> Result<(), BoxError> {
         call("read_calendar", json!({})),
     )
     .await?;
+
+    // A token bound to the agent's key: each call carries a fresh proof of possession.
+    let agent = SigningKey::generate();
+    let bound = mint_for(root, &mcp, Some(&agent))?;
+    let read = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "read_calendar", "arguments": {}}});
+    show(
+        &client,
+        "bound token: read_calendar without a proof (a stolen token)",
+        &mcp,
+        Some(&bound),
+        Some(read.clone()),
+    )
+    .await?;
+    let proof = prove(&agent, &bound, &mcp, &read)?;
+    show_with(
+        &client,
+        "bound token: read_calendar with the agent's proof",
+        &mcp,
+        Some(&bound),
+        Some(read),
+        vec![proof],
+    )
+    .await?;
+    let payment = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                         "params": {"name": "pay_invoice",
+                                    "arguments": pay("600.00", "bob@example.com")}});
+    let refusal = show_with(
+        &client,
+        "bound token: pay 600.00 (over the approval threshold)",
+        &mcp,
+        Some(&bound),
+        Some(payment.clone()),
+        vec![prove(&agent, &bound, &mcp, &payment)?],
+    )
+    .await?;
+    // The person approves exactly that payment on their device; the agent retries with
+    // the approval and a fresh proof.
+    let approval = approve(owner, &refusal)?;
+    show_with(
+        &client,
+        "bound token: the same payment with the owner's approval",
+        &mcp,
+        Some(&bound),
+        Some(payment.clone()),
+        vec![
+            prove(&agent, &bound, &mcp, &payment)?,
+            (APPROVAL_HEADER, approval_header_value(&approval)),
+        ],
+    )
+    .await?;
     Ok(())
 }
 
@@ -333,6 +454,8 @@ async fn agent_flow(base: &str, root: &RootKeyPair) -> Result<(), BoxError> {
 async fn main() -> Result<(), BoxError> {
     let root = RootKeyPair::generate(KeyId(1));
     let keys = KeySet::new().with(root.public());
+    // The account owner's approval key, on their own device.
+    let owner = SigningKey::generate();
     if std::env::args().any(|a| a == "--serve") {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
         let mcp = "http://127.0.0.1:8080/mcp";
@@ -344,13 +467,13 @@ async fn main() -> Result<(), BoxError> {
             json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
                    "params":{"name":"pay_invoice","arguments":pay("50.00", "bob@example.com")}})
         );
-        return serve(listener, keys).await;
+        return serve(listener, keys, owner.public()).await;
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(serve(listener, keys));
+    let server = tokio::spawn(serve(listener, keys, owner.public()));
     println!("tool server at {base}/mcp, judged by {POLICIES}");
-    let flow = agent_flow(&base, &root).await;
+    let flow = agent_flow(&base, &root, &owner).await;
     server.abort();
     flow
 }
