@@ -396,10 +396,13 @@ impl RevocationId {
 
 impl fmt::Display for RevocationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
+        let mut text = String::with_capacity(self.0.len() * 2);
         for b in &self.0 {
-            write!(f, "{b:02x}")?;
+            text.push(digit(b >> 4));
+            text.push(digit(b & 0xf));
         }
-        Ok(())
+        f.write_str(&text)
     }
 }
 

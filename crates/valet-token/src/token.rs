@@ -27,6 +27,8 @@ pub struct Token {
     pub(crate) specs: Vec<BlockSpec>,
     pub(crate) key_id: Option<KeyId>,
     pub(crate) revocation_ids: Vec<RevocationId>,
+    /// The claims as the blocks state them (unverified), computed once when read.
+    claims: std::sync::Arc<Claims>,
 }
 
 impl std::fmt::Debug for Token {
@@ -72,12 +74,13 @@ impl Token {
             revocation_ids.push(RevocationId(signed.signature.clone()));
         }
         // The claims must make sense before anyone acts on the token.
-        Claims::from_specs(&specs, key_id, Vec::new())?;
+        let claims = Claims::from_specs(&specs, key_id, revocation_ids.clone())?;
         Ok(Token {
             bytes: bytes.to_vec(),
             specs,
             key_id,
             revocation_ids,
+            claims: std::sync::Arc::new(claims),
         })
     }
 
@@ -114,13 +117,25 @@ impl Token {
     /// The claims as the token states them. Unverified: use them to display or to decide
     /// how to attenuate, never to authorize.
     pub fn unverified_claims(&self) -> Result<Claims, TokenError> {
-        Claims::from_specs(&self.specs, self.key_id, self.revocation_ids.clone())
+        Ok(Claims::clone(&self.claims))
+    }
+
+    /// The unverified claims, borrowed.
+    pub(crate) fn claims_ref(&self) -> &Claims {
+        &self.claims
+    }
+
+    /// The scopes the token grants after every block's narrowing, as
+    /// [`unverified_claims`](Self::unverified_claims) states them, without computing the
+    /// other claims. Unverified.
+    pub fn unverified_scopes(&self) -> &BTreeSet<Scope> {
+        &self.claims.scopes
     }
 
     /// Appends a block that narrows this token, without any key. Refuses a widening.
     pub fn attenuate(&self, attenuation: Attenuation) -> Result<Token, TokenError> {
-        let claims = self.unverified_claims()?;
-        let spec = attenuation.into_spec(&claims)?;
+        let claims = self.claims_ref();
+        let spec = attenuation.into_spec(claims)?;
         let builder = block_builder(&spec, self.specs.len())?;
         let unverified =
             UnverifiedBiscuit::from(&self.bytes).map_err(|e| TokenError::Format(e.to_string()))?;

@@ -512,23 +512,24 @@ impl Verifier {
                 None,
             );
         }
-        let mut claims = match token.unverified_claims() {
-            Ok(c) => c,
-            Err(e) => return Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
-        };
         if now < std::time::UNIX_EPOCH {
             return Verdict::deny(
                 Reason::new(
                     ReasonKind::Internal,
                     "the verifier's clock reads before 1970: fix the clock",
                 ),
-                Some(claims),
+                token.unverified_claims().ok(),
             );
         }
         // Refusals that need no signature: a deny never needs one, an allow always does.
+        // Decided before the claims are computed, which only the reasons' readers need.
         if let Some(reason) = fast_refusal(token, request, now, revoked) {
-            return Verdict::deny(reason, Some(claims));
+            return Verdict::deny(reason, token.unverified_claims().ok());
         }
+        let mut claims = match token.unverified_claims() {
+            Ok(c) => c,
+            Err(e) => return Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
+        };
         let Some(key_id) = token.key_id() else {
             return Verdict::deny(
                 Reason::new(
@@ -572,6 +573,48 @@ impl Verifier {
                 signature_verified: true,
             }),
         }
+    }
+
+    /// The refusal this token gets whatever the signatures say, decided from what the token
+    /// states alone: too large, too many blocks, a revoked block, expired or not yet valid
+    /// at `now`, or not for the request's audience. `None` means nothing refuses it early,
+    /// never that it is allowed: [`verify_with_proof`](Self::verify_with_proof) decides that
+    /// (and makes the same early checks first).
+    pub fn early_refusal(
+        &self,
+        token: &Token,
+        request: &Request,
+        now: SystemTime,
+        revoked: &dyn RevocationCheck,
+    ) -> Option<Reason> {
+        let bytes = token.raw_bytes();
+        if bytes.len() > self.limits.max_token_bytes {
+            return Some(Reason::new(
+                ReasonKind::TooLarge,
+                format!(
+                    "the token is {} bytes, more than the limit of {}",
+                    bytes.len(),
+                    self.limits.max_token_bytes
+                ),
+            ));
+        }
+        if token.block_count() > self.limits.max_blocks {
+            return Some(Reason::new(
+                ReasonKind::TooLarge,
+                format!(
+                    "the token has {} blocks, more than the limit of {}",
+                    token.block_count(),
+                    self.limits.max_blocks
+                ),
+            ));
+        }
+        if now < std::time::UNIX_EPOCH {
+            return Some(Reason::new(
+                ReasonKind::Internal,
+                "the verifier's clock reads before 1970: fix the clock",
+            ));
+        }
+        fast_refusal(token, request, now, revoked)
     }
 
     /// The verified chain of these bytes: from the cache, else parsed and checked (and
@@ -911,16 +954,20 @@ fn fast_refusal(
     }
     let t = unix_secs(now);
     for (i, spec) in token.specs.iter().enumerate() {
-        for kind in check_kinds(spec, i) {
-            let failed = match kind {
-                CheckKind::Expiry(exp) => t > exp,
-                CheckKind::NotBefore(nbf) => t < nbf,
-                CheckKind::Audience(aud) => !aud.contains(&request.audience),
-                _ => false,
-            };
-            if failed {
-                return Some(describe(&kind, i, spec, request));
-            }
+        // The same kinds, in the same order, as the first checks of `check_kinds`, looked
+        // at without building the list: nothing is allocated unless the token is refused.
+        let kind = if spec.exp.is_some_and(|exp| t > exp) {
+            spec.exp.map(CheckKind::Expiry)
+        } else if spec.nbf.is_some_and(|nbf| t < nbf) {
+            spec.nbf.map(CheckKind::NotBefore)
+        } else {
+            spec.aud
+                .as_ref()
+                .filter(|aud| !aud.contains(&request.audience))
+                .map(CheckKind::Audience)
+        };
+        if let Some(kind) = kind {
+            return Some(describe(&kind, i, spec, request));
         }
     }
     None

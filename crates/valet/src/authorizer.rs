@@ -188,42 +188,56 @@ impl Authorizer {
         presented: &crate::Presentation,
     ) -> Decision {
         let now = self.clock.now();
+        let revocations = StoreCheck(self.revocations.as_ref());
+        // Refusals the token's own statements decide (revoked, expired, not yet valid,
+        // another audience, too large) come first: no signature, no request copy.
+        if let Some(r) = self
+            .verifier
+            .early_refusal(token, request, now, &revocations)
+        {
+            let mut decision = self.finish(
+                Outcome::Deny,
+                vec![token_reason(r)],
+                None,
+                Vec::new(),
+                token.unverified_claims().ok(),
+                false,
+                request,
+                now,
+            );
+            decision.audit.proof_key = presented.proof.as_ref().map(|p| p.key);
+            return self.record(decision);
+        }
         // Every scope the policies will see is checked by every block's Datalog.
-        let claimed = token.unverified_claims().ok();
-        let mut token_request = request.clone();
-        if let Some(c) = &claimed {
-            for s in &c.scopes {
-                if !token_request.scopes.contains(s) {
-                    token_request.scopes.push(s.clone());
+        let granted = token.unverified_scopes();
+        let token_request = if granted.iter().all(|s| request.scopes.contains(s)) {
+            std::borrow::Cow::Borrowed(request)
+        } else {
+            let mut r = request.clone();
+            for s in granted {
+                if !r.scopes.contains(s) {
+                    r.scopes.push(s.clone());
                 }
             }
-        }
+            std::borrow::Cow::Owned(r)
+        };
         let verdict = self.verifier.verify_with_proof(
             token,
             &token_request,
             presented.proof.as_ref(),
             now,
-            &StoreCheck(self.revocations.as_ref()),
+            &revocations,
         );
         let decision = match verdict {
             Verdict::Denied(denial) => {
-                let reasons = denial
-                    .reasons
-                    .into_iter()
-                    .map(|r| Reason {
-                        layer: Layer::Token,
-                        kind: Some(r.kind),
-                        block: r.block,
-                        policy: None,
-                        message: r.message,
-                    })
-                    .collect();
+                let reasons = denial.reasons.into_iter().map(token_reason).collect();
+                let claims = denial.claims.or_else(|| token.unverified_claims().ok());
                 self.finish(
                     Outcome::Deny,
                     reasons,
                     None,
                     Vec::new(),
-                    denial.claims.or(claimed),
+                    claims,
                     denial.signature_verified,
                     request,
                     now,
@@ -413,6 +427,17 @@ impl Authorizer {
             }
         }
         decision
+    }
+}
+
+/// A token layer reason as a decision's reason.
+fn token_reason(r: valet_token::Reason) -> Reason {
+    Reason {
+        layer: Layer::Token,
+        kind: Some(r.kind),
+        block: r.block,
+        policy: None,
+        message: r.message,
     }
 }
 

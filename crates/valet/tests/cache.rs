@@ -182,3 +182,41 @@ fn a_cached_token_is_refused_once_revoked_or_expired_or_tampered() {
     assert!(!d.allowed());
     assert!(d.reasons[0].message.contains("revoked"));
 }
+
+#[test]
+fn early_refusals_are_denies_and_passing_them_still_needs_the_signatures() {
+    let root = RootKeyPair::generate(KeyId(1));
+    // The same key id under another key: every claim reads well, no signature verifies.
+    let forger = RootKeyPair::generate(KeyId(1));
+    let az = Authorizer::builder(
+        KeySet::new().with(root.public()),
+        PolicyStore::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).unwrap(),
+    )
+    .clock(Arc::new(FixedClock::new(now())))
+    .build();
+    let req = |aud: &str| {
+        Request::new(Audience::parse(aud).unwrap(), "pay_invoice").details(
+            TransactionDetails::new("payment")
+                .with("amount", "50.00")
+                .with("currency", "USD")
+                .with("recipient", "alice@example.com"),
+        )
+    };
+    let good = req("https://pay.example.com");
+    let elsewhere = req("https://evil.example");
+    for (t, forged) in tokens(&root)
+        .into_iter()
+        .map(|t| (t, false))
+        .chain(tokens(&forger).into_iter().map(|t| (t, true)))
+    {
+        let d = az.authorize(&t, &elsewhere);
+        assert!(!d.allowed());
+        assert!(!d.token_verified);
+        assert_eq!(d.reasons[0].kind, Some(valet_token::ReasonKind::Audience));
+        let d = az.authorize(&t, &good);
+        assert_eq!(d.allowed(), !forged);
+        if forged {
+            assert_eq!(d.reasons[0].kind, Some(valet_token::ReasonKind::Signature));
+        }
+    }
+}
