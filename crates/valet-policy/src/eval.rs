@@ -132,13 +132,16 @@ impl PolicyStore {
             Err(reasons) => return PolicyDecision::deny(reasons),
         };
         match loaded.by_action.get(tx.action).filter(|_| indexed) {
-            Some(set) => decide_with(
-                &set.policies,
-                &set.without_approval,
-                &request,
-                &entities,
-                tx.action,
-            ),
+            Some(set) => {
+                let bucket = set.for_agent(tx.agent);
+                decide_with(
+                    &bucket.policies,
+                    &bucket.without_approval,
+                    &request,
+                    &entities,
+                    tx.action,
+                )
+            }
             None => decide(&loaded, &request, &entities, tx.action),
         }
     }

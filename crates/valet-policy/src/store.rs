@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use cedar_policy::{
     ActionConstraint, Effect as CedarEffect, Entity, EntityTypeName, EntityUid, Policy, PolicyId,
-    PolicySet, Schema, ValidationMode, Validator,
+    PolicySet, PrincipalConstraint, Schema, ValidationMode, Validator,
 };
 
 use crate::error::{Diagnostic, LimitExceeded, PolicyError, Severity};
@@ -71,16 +71,63 @@ pub(crate) struct Loaded {
 /// no action at all. Any other policy is false for this action without being evaluated
 /// further (Cedar evaluates the scope first, and a scope never errors), so deciding with
 /// these gives the same answer as deciding with every policy.
+///
+/// Within an action, the policies are also split by principal: a policy whose principal
+/// scope is `principal == Agent::"x"` can only match agent `x` (the request's principal is
+/// always that one agent), so it is kept only in `x`'s bucket; every other policy (no
+/// principal constraint, `in`, `is`) is in the shared bucket and in every agent's bucket.
 pub(crate) struct ActionPolicies {
+    /// For an agent no policy of this action names: the shared policies.
+    pub(crate) shared: PolicyBucket,
+    /// For an agent some policy names: the shared policies and those naming it.
+    pub(crate) by_agent: HashMap<String, PolicyBucket>,
+}
+
+/// The policies to evaluate for one action and agent, and the same without the approval
+/// forbids.
+#[derive(Default)]
+pub(crate) struct PolicyBucket {
     pub(crate) policies: PolicySet,
     pub(crate) without_approval: PolicySet,
 }
 
-/// Sorts the policies by the actions their scope can match.
+impl PolicyBucket {
+    fn add(&mut self, p: &Policy) -> Result<(), String> {
+        self.policies
+            .add(p.clone())
+            .map_err(|e| format!("cannot index policy `{}`: {e}", p.id()))?;
+        if p.annotation(APPROVAL_ANNOTATION).is_none() {
+            self.without_approval
+                .add(p.clone())
+                .map_err(|e| format!("cannot index policy `{}`: {e}", p.id()))?;
+        }
+        Ok(())
+    }
+}
+
+impl ActionPolicies {
+    /// The policies that can match this agent.
+    pub(crate) fn for_agent(&self, agent: &str) -> &PolicyBucket {
+        self.by_agent.get(agent).unwrap_or(&self.shared)
+    }
+}
+
+/// The agent a policy's principal scope names with `==`, if it is of `agent_type`.
+fn named_agent(p: &Policy, agent_type: &EntityTypeName) -> Option<String> {
+    match p.principal_constraint() {
+        PrincipalConstraint::Eq(uid) if uid.type_name() == agent_type => {
+            Some(uid.id().unescaped().to_owned())
+        }
+        _ => None,
+    }
+}
+
+/// Sorts the policies by the actions their scope can match, then by the agent they name.
 fn index_by_action(
     actions: &HashMap<String, ActionSpec>,
     action_entities: &[Entity],
     all: &PolicySet,
+    agent_type: &EntityTypeName,
 ) -> Result<HashMap<String, ActionPolicies>, String> {
     // Each action's ancestors (its groups), closed transitively.
     let parents: HashMap<EntityUid, Vec<EntityUid>> = action_entities
@@ -99,8 +146,8 @@ fn index_by_action(
                 todo.extend(parents.get(uid).into_iter().flatten());
             }
         }
-        let mut policies = PolicySet::new();
-        let mut without_approval = PolicySet::new();
+        let mut shared = PolicyBucket::default();
+        let mut named: HashMap<String, Vec<&Policy>> = HashMap::new();
         for p in all.policies() {
             let applies = match p.action_constraint() {
                 ActionConstraint::Any => true,
@@ -109,24 +156,26 @@ fn index_by_action(
                     uids.iter().any(|u| *u == spec.uid || ancestors.contains(u))
                 }
             };
-            if applies {
-                policies
-                    .add(p.clone())
-                    .map_err(|e| format!("cannot index policy `{}`: {e}", p.id()))?;
-                if p.annotation(APPROVAL_ANNOTATION).is_none() {
-                    without_approval
-                        .add(p.clone())
-                        .map_err(|e| format!("cannot index policy `{}`: {e}", p.id()))?;
-                }
+            if !applies {
+                continue;
+            }
+            match named_agent(p, agent_type) {
+                Some(agent) => named.entry(agent).or_default().push(p),
+                None => shared.add(p)?,
             }
         }
-        index.insert(
-            name.clone(),
-            ActionPolicies {
-                policies,
-                without_approval,
-            },
-        );
+        let mut by_agent = HashMap::with_capacity(named.len());
+        for (agent, own) in named {
+            let mut bucket = PolicyBucket {
+                policies: shared.policies.clone(),
+                without_approval: shared.without_approval.clone(),
+            };
+            for p in own {
+                bucket.add(p)?;
+            }
+            by_agent.insert(agent, bucket);
+        }
+        index.insert(name.clone(), ActionPolicies { shared, by_agent });
     }
     Ok(index)
 }
@@ -562,7 +611,7 @@ pub(crate) fn load_sources(
             return Err(PolicyError::Diagnostics(errors));
         }
     };
-    let by_action = match index_by_action(&actions, &action_entities, &all) {
+    let by_action = match index_by_action(&actions, &action_entities, &all, &agent_type) {
         Ok(index) => index,
         Err(message) => {
             errors.push(Diagnostic {

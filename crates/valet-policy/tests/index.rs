@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
-//! The action index gives the same decisions as evaluating every policy, on random policy
-//! sets over the bundled schema and random transactions.
+//! The index (by action, then by the agent a policy names) gives the same decisions as
+//! evaluating every policy, on random policy sets over the bundled schema and random
+//! transactions, including agents that no policy names.
 
 use proptest::prelude::*;
 use valet_policy::{PolicyStore, Transaction};
@@ -16,6 +17,8 @@ const ACTIONS: [&str; 7] = [
     "delete_file",
 ];
 const AGENTS: [&str; 3] = ["agent-0", "agent-1", "agent-2"];
+/// The agents requests come from: those the policies may name, and one no policy names.
+const REQUEST_AGENTS: [&str; 4] = ["agent-0", "agent-1", "agent-2", "agent-9"];
 const SCOPES: [&str; 3] = ["payments:write", "files:read", "mail:send"];
 
 fn action_scope() -> impl Strategy<Value = String> {
@@ -32,9 +35,17 @@ fn action_scope() -> impl Strategy<Value = String> {
 }
 
 fn principal_scope() -> impl Strategy<Value = String> {
+    let agent = prop::sample::select(AGENTS.to_vec());
     prop_oneof![
         Just("principal".to_owned()),
-        prop::sample::select(AGENTS.to_vec()).prop_map(|a| format!("principal == Agent::\"{a}\"")),
+        agent
+            .clone()
+            .prop_map(|a| format!("principal == Agent::\"{a}\"")),
+        agent
+            .clone()
+            .prop_map(|a| format!("principal in Agent::\"{a}\"")),
+        Just("principal is Agent".to_owned()),
+        agent.prop_map(|a| format!("principal is Agent in Agent::\"{a}\"")),
     ]
 }
 
@@ -98,7 +109,7 @@ proptest! {
         requests in prop::collection::vec(
             (
                 prop::sample::select(ACTIONS.to_vec()),
-                prop::sample::select(AGENTS.to_vec()),
+                prop::sample::select(REQUEST_AGENTS.to_vec()),
                 prop::sample::subsequence(SCOPES.to_vec(), 0..=3),
                 prop::sample::subsequence(AGENTS.to_vec(), 0..=3),
             ),
