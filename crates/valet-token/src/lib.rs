@@ -145,6 +145,7 @@
 mod approval;
 mod datalog;
 pub mod details;
+pub(crate) mod engine;
 mod error;
 mod holder;
 mod keys;

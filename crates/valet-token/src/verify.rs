@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::datalog::{check_kinds, CheckKind};
 use crate::details::{FieldValue, TransactionDetails, DEFAULT_MAX_DETAIL_FIELDS};
+use crate::engine::{PrepareError, Prepared, Refusal};
 use crate::error::{RequestError, TokenError};
 use crate::keys::KeySet;
 use crate::model::{rfc3339, unix_secs, Audience, BlockSpec, Claims, Limit, RevocationId, Scope};
@@ -395,6 +396,7 @@ pub struct Verifier {
     limits: Limits,
     pub(crate) holder: crate::holder::HolderState,
     cache: Option<Arc<ChainCache>>,
+    reference_datalog: bool,
 }
 
 impl Verifier {
@@ -405,7 +407,17 @@ impl Verifier {
             limits: Limits::default(),
             holder: crate::holder::HolderState::default(),
             cache: None,
+            reference_datalog: false,
         }
+    }
+
+    /// Runs the blocks' checks with Biscuit's own authorizer, built on every call, instead
+    /// of the chain's prepared Datalog. Decisions are the same (tests compare them); this
+    /// exists for those tests and to measure the difference.
+    #[doc(hidden)]
+    pub fn with_reference_datalog(mut self) -> Self {
+        self.reference_datalog = true;
+        self
     }
 
     /// Keeps up to `capacity` verified signature chains (0: none), keyed by the SHA-256
@@ -639,8 +651,8 @@ impl Verifier {
         let biscuit = UnverifiedBiscuit::from(bytes)
             .and_then(|u| u.verify(key).map_err(biscuit_auth::error::Token::Format))
             .ok()?;
-        let blocks = read_blocks(&biscuit);
-        let chain = Arc::new(VerifiedChain { biscuit, blocks });
+        let prepared = prepare(bytes, &biscuit);
+        let chain = Arc::new(VerifiedChain { biscuit, prepared });
         if let (Some(cache), Some(d)) = (&self.cache, digest) {
             cache.insert(d, Arc::clone(&chain));
         }
@@ -655,21 +667,85 @@ impl Verifier {
         now: SystemTime,
         holders: &[String],
     ) -> Result<(), Vec<Reason>> {
-        let internal = |e: BiscuitError| {
-            vec![Reason::new(
-                ReasonKind::Internal,
-                format!("the token could not be evaluated: {e}"),
-            )]
-        };
         let mut facts = request_facts(request, now, token.block_count());
         facts.extend(
             holders
                 .iter()
                 .map(|h| bb::fact("request_holder", &[bb::string(h)])),
         );
-        let biscuit = &chain.biscuit;
-        let blocks = chain.blocks.as_ref().map_err(Clone::clone)?;
-        self.datalog_budget(blocks, &facts)?;
+        if self.reference_datalog {
+            return self.run_biscuit_authorizer(&chain.biscuit, token, request, facts);
+        }
+        let prepared = chain.prepared.as_ref().map_err(Clone::clone)?;
+        let limits = crate::engine::EvalLimits {
+            max_facts: self.limits.max_facts,
+            max_combinations: self.limits.max_check_combinations,
+            max_time: self.limits.max_datalog_time,
+        };
+        match prepared.evaluate(&facts, &limits) {
+            Ok(()) => Ok(()),
+            Err(Refusal::Failed(failed)) => Err(failed
+                .iter()
+                .map(|f| explain(f.block, f.index, &f.text, &token.specs, request))
+                .collect()),
+            Err(Refusal::TooManyFacts) => Err(vec![self.too_many_facts()]),
+            Err(Refusal::TooManyCombinations {
+                block,
+                combinations,
+            }) => {
+                let mut r = Reason::new(
+                    ReasonKind::RunLimit,
+                    format!(
+                        "block {block} has a check that could try {combinations} fact combinations, more than the limit of {}",
+                        self.limits.max_check_combinations
+                    ),
+                );
+                r.block = Some(block);
+                Err(vec![r])
+            }
+            Err(Refusal::Timeout) => Err(vec![self.timeout()]),
+            Err(Refusal::Execution(e)) => Err(vec![Reason::new(
+                ReasonKind::Internal,
+                format!("the token could not be evaluated: {e}"),
+            )]),
+        }
+    }
+
+    fn too_many_facts(&self) -> Reason {
+        Reason::new(
+            ReasonKind::RunLimit,
+            format!(
+                "the token's Datalog produced more than {} facts",
+                self.limits.max_facts
+            ),
+        )
+    }
+
+    fn timeout(&self) -> Reason {
+        Reason::new(
+            ReasonKind::RunLimit,
+            format!(
+                "the token's Datalog ran longer than {:?}",
+                self.limits.max_datalog_time
+            ),
+        )
+    }
+
+    /// The same checks run by Biscuit's own authorizer (built per call), for tests that
+    /// compare it with the prepared evaluation. No budget is applied before it runs.
+    fn run_biscuit_authorizer(
+        &self,
+        biscuit: &biscuit_auth::Biscuit,
+        token: &Token,
+        request: &Request,
+        facts: Vec<Fact>,
+    ) -> Result<(), Vec<Reason>> {
+        let internal = |e: BiscuitError| {
+            vec![Reason::new(
+                ReasonKind::Internal,
+                format!("the token could not be evaluated: {e}"),
+            )]
+        };
         let mut builder = AuthorizerBuilder::new().set_limits(AuthorizerLimits {
             max_facts: self.limits.max_facts,
             max_iterations: self.limits.max_iterations,
@@ -688,131 +764,60 @@ impl Verifier {
                 Logic::Unauthorized { checks, .. } | Logic::NoMatchingPolicy { checks },
             )) if !checks.is_empty() => Err(checks
                 .iter()
-                .map(|c| explain(c, &token.specs, request))
+                .map(|c| match c {
+                    FailedCheck::Block(b) => explain(
+                        b.block_id as usize,
+                        b.check_id as usize,
+                        &b.rule,
+                        &token.specs,
+                        request,
+                    ),
+                    FailedCheck::Authorizer(a) => Reason::new(
+                        ReasonKind::Internal,
+                        format!("verifier check failed: {}", a.rule),
+                    ),
+                })
                 .collect()),
-            Err(BiscuitError::RunLimit(limit)) => Err(vec![Reason::new(
-                ReasonKind::RunLimit,
-                match limit {
-                    RunLimit::TooManyFacts => format!(
-                        "the token's Datalog produced more than {} facts",
-                        self.limits.max_facts
-                    ),
-                    RunLimit::TooManyIterations => format!(
-                        "the token's Datalog ran more than {} iterations",
-                        self.limits.max_iterations
-                    ),
-                    RunLimit::Timeout => format!(
-                        "the token's Datalog ran longer than {:?}",
-                        self.limits.max_datalog_time
-                    ),
-                    other => other.to_string(),
-                },
-            )]),
+            Err(BiscuitError::RunLimit(RunLimit::TooManyFacts)) => Err(vec![self.too_many_facts()]),
+            Err(BiscuitError::RunLimit(RunLimit::Timeout)) => Err(vec![self.timeout()]),
+            Err(BiscuitError::RunLimit(limit)) => {
+                Err(vec![Reason::new(ReasonKind::RunLimit, limit.to_string())])
+            }
             Err(e) => Err(internal(e)),
         }
     }
 }
 
-impl Verifier {
-    /// Refuses, before any Datalog runs, what Biscuit's own limits would only catch too late:
-    /// rules (valet blocks carry none, and one rule application is not interrupted), more
-    /// facts than `max_facts` (Biscuit counts only facts derived by rules), and checks whose
-    /// joins could try more than `max_check_combinations` fact combinations (Biscuit looks
-    /// at the clock only between checks).
-    fn datalog_budget(
-        &self,
-        blocks: &[bb::BlockBuilder],
-        request_facts: &[Fact],
-    ) -> Result<(), Vec<Reason>> {
-        let at_block = |kind: ReasonKind, index: usize, message: String| {
-            let mut r = Reason::new(kind, message);
-            r.block = Some(index);
-            vec![r]
-        };
-        // Every fact any check could see: the request's and every block's.
-        let facts: Vec<&bb::Predicate> = request_facts
-            .iter()
-            .map(|f| &f.predicate)
-            .chain(
-                blocks
-                    .iter()
-                    .flat_map(|b| b.facts.iter().map(|f| &f.predicate)),
-            )
-            .collect();
-        if u64::try_from(facts.len()).unwrap_or(u64::MAX) > self.limits.max_facts {
-            return Err(vec![Reason::new(
-                ReasonKind::RunLimit,
-                format!(
-                    "the token's Datalog produced more than {} facts",
-                    self.limits.max_facts
-                ),
-            )]);
-        }
-        for (i, block) in blocks.iter().enumerate() {
-            for check in &block.checks {
-                for query in &check.queries {
-                    let combinations = query.body.iter().fold(1u64, |acc, pattern| {
-                        let n = facts.iter().filter(|f| unifies(pattern, f)).count();
-                        acc.saturating_mul(u64::try_from(n.max(1)).unwrap_or(u64::MAX))
-                    });
-                    if combinations > self.limits.max_check_combinations {
-                        return Err(at_block(
-                            ReasonKind::RunLimit,
-                            i,
-                            format!(
-                                "block {i} has a check that could try {combinations} fact combinations, more than the limit of {}",
-                                self.limits.max_check_combinations
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Every block of a verified chain read back as Datalog, or the refusal of a block that
-/// cannot be read back or that carries rules (valet blocks carry only facts and checks).
-/// A pure function of the chain, so it is kept with it in the cache.
-fn read_blocks(biscuit: &biscuit_auth::Biscuit) -> Result<Vec<bb::BlockBuilder>, Vec<Reason>> {
-    let at_block = |kind: ReasonKind, index: usize, message: String| {
-        let mut r = Reason::new(kind, message);
-        r.block = Some(index);
-        vec![r]
-    };
-    let mut blocks = Vec::with_capacity(biscuit.block_count());
-    for i in 0..biscuit.block_count() {
-        let parsed = biscuit
-            .print_block_source(i)
-            .ok()
-            .and_then(|src| bb::BlockBuilder::new().code(&src).ok());
-        let Some(block) = parsed else {
-            return Err(at_block(
-                ReasonKind::Internal,
-                i,
-                format!("block {i} could not be read back as Datalog"),
-            ));
-        };
-        if !block.rules.is_empty() {
-            return Err(at_block(
+/// A verified chain's Datalog prepared for evaluation, or the refusal of a block that
+/// cannot be read or that carries rules (valet blocks carry only facts and checks). A
+/// pure function of the chain, so it is kept with it in the cache.
+fn prepare(bytes: &[u8], biscuit: &biscuit_auth::Biscuit) -> Result<Prepared, Vec<Reason>> {
+    Prepared::new(bytes, biscuit).map_err(|e| {
+        let (kind, index, message) = match e {
+            PrepareError::Rules(i) => (
                 ReasonKind::Format,
                 i,
                 format!(
                     "block {i} carries Datalog rules: valet blocks carry only facts and checks"
                 ),
-            ));
-        }
-        blocks.push(block);
-    }
-    Ok(blocks)
+            ),
+            PrepareError::Unreadable(i, e) => (
+                ReasonKind::Internal,
+                i,
+                format!("block {i} could not be read back as Datalog ({e})"),
+            ),
+        };
+        let mut r = Reason::new(kind, message);
+        r.block = Some(index);
+        vec![r]
+    })
 }
 
-/// A signature chain that verified against a trusted key, with its blocks read back as
-/// Datalog: everything here is a pure function of the token bytes and that key.
+/// A signature chain that verified against a trusted key, with its Datalog prepared:
+/// everything here is a pure function of the token bytes and that key.
 struct VerifiedChain {
     biscuit: biscuit_auth::Biscuit,
-    blocks: Result<Vec<bb::BlockBuilder>, Vec<Reason>>,
+    prepared: Result<Prepared, Vec<Reason>>,
 }
 
 const CACHE_SHARDS: usize = 16;
@@ -867,18 +872,6 @@ impl fmt::Debug for ChainCache {
             .field("per_shard", &self.per_shard)
             .finish_non_exhaustive()
     }
-}
-
-/// Whether a fact may match a query's predicate: same name and arity, and equal wherever
-/// the predicate has a constant.
-fn unifies(pattern: &bb::Predicate, fact: &bb::Predicate) -> bool {
-    pattern.name == fact.name
-        && pattern.terms.len() == fact.terms.len()
-        && pattern
-            .terms
-            .iter()
-            .zip(&fact.terms)
-            .all(|(p, f)| matches!(p, bb::Term::Variable(_) | bb::Term::Parameter(_)) || p == f)
 }
 
 /// The facts a request contributes (the public vocabulary, see the crate docs).
@@ -973,30 +966,27 @@ fn fast_refusal(
     None
 }
 
-fn explain(check: &FailedCheck, specs: &[BlockSpec], request: &Request) -> Reason {
-    match check {
-        FailedCheck::Block(b) => {
-            let index = b.block_id as usize;
-            let described = specs.get(index).and_then(|spec| {
-                check_kinds(spec, index)
-                    .into_iter()
-                    .nth(b.check_id as usize)
-                    .map(|kind| describe(&kind, index, spec, request))
-            });
-            described.unwrap_or_else(|| {
-                let mut r = Reason::new(
-                    ReasonKind::Check,
-                    format!("block {index}: check failed: {}", b.rule),
-                );
-                r.block = Some(index);
-                r
-            })
-        }
-        FailedCheck::Authorizer(a) => Reason::new(
-            ReasonKind::Internal,
-            format!("verifier check failed: {}", a.rule),
-        ),
-    }
+fn explain(
+    block: usize,
+    check: usize,
+    text: &str,
+    specs: &[BlockSpec],
+    request: &Request,
+) -> Reason {
+    let described = specs.get(block).and_then(|spec| {
+        check_kinds(spec, block)
+            .into_iter()
+            .nth(check)
+            .map(|kind| describe(&kind, block, spec, request))
+    });
+    described.unwrap_or_else(|| {
+        let mut r = Reason::new(
+            ReasonKind::Check,
+            format!("block {block}: check failed: {text}"),
+        );
+        r.block = Some(block);
+        r
+    })
 }
 
 fn block_name(index: usize, spec: &BlockSpec) -> String {

@@ -1,0 +1,45 @@
+//! Runs one decision path in a loop, for a profiler: `first` (token bytes never seen
+//! before, 3 blocks, 100 policies), `repeat` (the same bytes again) or `policy` (the policy
+//! layer alone).
+//!
+//! `cargo build --release -p valet-benches --bin profile && perf record -g
+//! target/release/profile first 2000`
+
+use std::time::Instant;
+
+use valet_benches::{authorizer, fixture, request, Fixture};
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| "repeat".to_owned());
+    let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let fx = Fixture::new();
+    let az = authorizer(&fx, 100);
+    let req = request();
+    let start;
+    let mut allowed = 0usize;
+    match path.as_str() {
+        "first" => {
+            let tokens: Vec<Vec<u8>> = (0..n).map(|_| fx.token(3).to_bytes().to_vec()).collect();
+            start = Instant::now();
+            for t in &tokens {
+                allowed += usize::from(az.authorize_bytes(t, &req).allowed());
+            }
+        }
+        "repeat" => {
+            let bytes = fx.token(3).to_bytes().to_vec();
+            start = Instant::now();
+            for _ in 0..n {
+                allowed += usize::from(az.authorize_bytes(&bytes, &req).allowed());
+            }
+        }
+        other => {
+            let _ = fixture::<(), _>(Err(format!(
+                "unknown path `{other}`: use first or repeat"
+            )));
+            return;
+        }
+    }
+    let per = start.elapsed() / u32::try_from(n.max(1)).unwrap_or(u32::MAX);
+    println!("{path}: {per:?} per decision, {allowed} of {n} allowed");
+}
