@@ -3,8 +3,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cedar_policy::{
-    Authorizer, Context, Decision, Entities, Entity, EntityId, EntityUid, Policy, PolicyId,
-    PolicySet, Request, RestrictedExpression,
+    Authorizer, Context, Entities, Entity, EntityId, EntityUid, Policy, PolicyId, PolicySet,
+    Request, RestrictedExpression,
 };
 use serde::{Deserialize, Serialize};
 use valet_token::details::{FieldValue, TransactionDetails};
@@ -132,16 +132,22 @@ impl PolicyStore {
             Err(reasons) => return PolicyDecision::deny(reasons),
         };
         match loaded.by_action.get(tx.action).filter(|_| indexed) {
-            Some(set) => {
-                let bucket = set.for_agent(tx.agent);
-                decide_with(
-                    &bucket.policies,
-                    &bucket.without_approval,
+            Some(set) => match set.own(tx.agent) {
+                Some(own) => decide_with(
+                    &[&set.shared.policies, &own.policies],
+                    &[&set.shared.without_approval, &own.without_approval],
                     &request,
                     &entities,
                     tx.action,
-                )
-            }
+                ),
+                None => decide_with(
+                    &[&set.shared.policies],
+                    &[&set.shared.without_approval],
+                    &request,
+                    &entities,
+                    tx.action,
+                ),
+            },
             None => decide(&loaded, &request, &entities, tx.action),
         }
     }
@@ -333,41 +339,83 @@ pub(crate) fn decide(
     action: &str,
 ) -> PolicyDecision {
     decide_with(
-        &loaded.policies,
-        &loaded.without_approval,
+        &[&loaded.policies],
+        &[&loaded.without_approval],
         request,
         entities,
         action,
     )
 }
 
-/// [`decide`] with these policies, and these without the approval forbids.
+/// Cedar's answer to a request under the union of some disjoint policy sets, merged from
+/// its answer under each set.
+///
+/// Cedar allows when some permit is satisfied and no forbid is, and reports as reasons
+/// the satisfied forbids when there are any, else the satisfied permits. So the reasons
+/// of one set are its satisfied forbids, or (when it has none) its satisfied permits;
+/// under the union, the reasons are every set's satisfied forbids when any set has one,
+/// else every set's satisfied permits. The errors are every set's errors: Cedar evaluates
+/// each policy on its own, whatever set it is in.
+struct Answer<'p> {
+    allow: bool,
+    /// The policies Cedar gives as reasons.
+    reasons: Vec<&'p Policy>,
+    errors: Vec<String>,
+}
+
+impl<'p> Answer<'p> {
+    fn of(
+        authorizer: &Authorizer,
+        sets: &[&'p PolicySet],
+        request: &Request,
+        entities: &Entities,
+    ) -> Answer<'p> {
+        let mut forbids = Vec::new();
+        let mut permits = Vec::new();
+        let mut errors = Vec::new();
+        for set in sets {
+            let response = authorizer.is_authorized(request, set, entities);
+            errors.extend(response.diagnostics().errors().map(ToString::to_string));
+            for policy in response
+                .diagnostics()
+                .reason()
+                .filter_map(|id: &PolicyId| set.policy(id))
+            {
+                match policy.effect() {
+                    cedar_policy::Effect::Forbid => forbids.push(policy),
+                    cedar_policy::Effect::Permit => permits.push(policy),
+                }
+            }
+        }
+        let allow = forbids.is_empty() && !permits.is_empty();
+        let reasons = if forbids.is_empty() { permits } else { forbids };
+        Answer {
+            allow,
+            reasons,
+            errors,
+        }
+    }
+}
+
+/// [`decide`] with the union of these disjoint policy sets, and of these without the
+/// approval forbids.
 fn decide_with(
-    all: &PolicySet,
-    without_approval: &PolicySet,
+    all: &[&PolicySet],
+    without_approval: &[&PolicySet],
     request: &Request,
     entities: &Entities,
     action: &str,
 ) -> PolicyDecision {
     let authorizer = Authorizer::new();
-    let response = authorizer.is_authorized(request, all, entities);
-    let errors: Vec<String> = response
-        .diagnostics()
-        .errors()
-        .map(ToString::to_string)
-        .collect();
-    let policies: Vec<&Policy> = response
-        .diagnostics()
-        .reason()
-        .filter_map(|id: &PolicyId| all.policy(id))
-        .collect();
-    let mut found: Vec<DeterminingPolicy> = policies.iter().map(|p| determining(p)).collect();
+    let answer = Answer::of(&authorizer, all, request, entities);
+    let mut found: Vec<DeterminingPolicy> = answer.reasons.iter().map(|p| determining(p)).collect();
     found.sort_by(|a, b| a.id.cmp(&b.id));
 
-    if !errors.is_empty() {
+    if !answer.errors.is_empty() {
         // Cedar skips a policy that errors; an erroring forbid must not let a permit
         // through, so any error is a deny.
-        let mut reasons: Vec<String> = errors
+        let mut reasons: Vec<String> = answer
+            .errors
             .into_iter()
             .map(|e| format!("{e}: the request is denied because a policy could not be evaluated"))
             .collect();
@@ -383,7 +431,7 @@ fn decide_with(
         };
     }
 
-    if response.decision() == Decision::Allow {
+    if answer.allow {
         let reasons = found
             .iter()
             .map(|d| format!("permitted by `{}`", d.id))
@@ -409,8 +457,8 @@ fn decide_with(
         .iter()
         .all(|d| d.annotations.contains_key(APPROVAL_ANNOTATION));
     if all_approval {
-        let again = authorizer.is_authorized(request, without_approval, entities);
-        if again.decision() == Decision::Allow && again.diagnostics().errors().next().is_none() {
+        let again = Answer::of(&authorizer, without_approval, request, entities);
+        if again.allow && again.errors.is_empty() {
             let texts: Vec<&str> = found
                 .iter()
                 .filter_map(|d| d.annotations.get(APPROVAL_ANNOTATION))

@@ -75,11 +75,14 @@ pub(crate) struct Loaded {
 /// Within an action, the policies are also split by principal: a policy whose principal
 /// scope is `principal == Agent::"x"` can only match agent `x` (the request's principal is
 /// always that one agent), so it is kept only in `x`'s bucket; every other policy (no
-/// principal constraint, `in`, `is`) is in the shared bucket and in every agent's bucket.
+/// principal constraint, `in`, `is`) is in the shared bucket. Each policy is stored in one
+/// bucket only: a request is evaluated against the shared bucket and, when its agent has
+/// one, the agent's bucket, and the two answers are merged as Cedar would decide the union
+/// (see `eval::Answer`).
 pub(crate) struct ActionPolicies {
-    /// For an agent no policy of this action names: the shared policies.
+    /// The policies that can match any agent.
     pub(crate) shared: PolicyBucket,
-    /// For an agent some policy names: the shared policies and those naming it.
+    /// For an agent some policy names: only the policies naming it.
     pub(crate) by_agent: HashMap<String, PolicyBucket>,
 }
 
@@ -106,9 +109,9 @@ impl PolicyBucket {
 }
 
 impl ActionPolicies {
-    /// The policies that can match this agent.
-    pub(crate) fn for_agent(&self, agent: &str) -> &PolicyBucket {
-        self.by_agent.get(agent).unwrap_or(&self.shared)
+    /// The policies naming this agent, if any; the shared ones apply as well.
+    pub(crate) fn own(&self, agent: &str) -> Option<&PolicyBucket> {
+        self.by_agent.get(agent)
     }
 }
 
@@ -166,10 +169,7 @@ fn index_by_action(
         }
         let mut by_agent = HashMap::with_capacity(named.len());
         for (agent, own) in named {
-            let mut bucket = PolicyBucket {
-                policies: shared.policies.clone(),
-                without_approval: shared.without_approval.clone(),
-            };
+            let mut bucket = PolicyBucket::default();
             for p in own {
                 bucket.add(p)?;
             }
@@ -669,4 +669,100 @@ pub(crate) fn annotations_of(policy: &Policy) -> BTreeMap<String, String> {
         .annotations()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
+
+    use super::*;
+
+    const SCHEMA: &str = include_str!("../../../policies/schema.cedarschema");
+
+    const POLICIES: &str = r#"
+@id("permit-pay")
+permit (principal, action == Action::"pay_invoice", resource);
+@id("forbid-deep")
+forbid (principal, action, resource) when { principal.depth > 3 };
+@id("approve-big")
+@approval("the owner approves")
+forbid (principal, action == Action::"pay_invoice", resource)
+when { context.amount.greaterThan(decimal("500.00")) };
+@id("in-group")
+permit (principal in Agent::"team", action in [Action::"read_file", Action::"pay_invoice"], resource);
+@id("a-permit")
+permit (principal == Agent::"a", action, resource);
+@id("a-forbid")
+forbid (principal == Agent::"a", action == Action::"pay_invoice", resource);
+@id("a-approval")
+@approval("the owner approves")
+forbid (principal == Agent::"a", action == Action::"read_file", resource);
+@id("b-permit")
+permit (principal == Agent::"b", action == Action::"pay_invoice", resource);
+"#;
+
+    /// The ids of the policies whose scope can match `action`, however they are indexed.
+    fn applying(loaded: &Loaded, action: &str) -> Vec<String> {
+        let uid = &loaded.actions.get(action).unwrap().uid;
+        let mut ids: Vec<String> = loaded
+            .policies
+            .policies()
+            .filter(|p| match p.action_constraint() {
+                ActionConstraint::Any => true,
+                ActionConstraint::Eq(u) => u == *uid,
+                ActionConstraint::In(us) => us.contains(uid),
+            })
+            .map(|p| p.id().to_string())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    /// Each policy of an action is stored once: in the shared bucket, or in the bucket of
+    /// the one agent it names, never copied into another bucket of the same action.
+    #[test]
+    fn each_policy_is_stored_in_one_bucket_of_its_action() {
+        let sources = [PolicySource {
+            file: PathBuf::from("p.cedar"),
+            text: Arc::from(POLICIES),
+        }];
+        let loaded = load_sources(Path::new(SCHEMA_FILE), SCHEMA, &sources).unwrap();
+        assert!(!loaded.by_action.is_empty());
+        for (action, index) in &loaded.by_action {
+            let buckets = std::iter::once(&index.shared).chain(index.by_agent.values());
+            let mut stored: Vec<String> = Vec::new();
+            let mut stored_without_approval = 0;
+            for bucket in buckets {
+                stored.extend(bucket.policies.policies().map(|p| p.id().to_string()));
+                stored_without_approval += bucket.without_approval.policies().count();
+            }
+            stored.sort();
+            assert_eq!(stored, applying(&loaded, action), "action `{action}`");
+            let approvals = stored
+                .iter()
+                .filter(|id| {
+                    loaded
+                        .policies
+                        .policy(&PolicyId::new(id.as_str()))
+                        .unwrap()
+                        .annotation(APPROVAL_ANNOTATION)
+                        .is_some()
+                })
+                .count();
+            assert_eq!(stored_without_approval, stored.len() - approvals);
+        }
+        let pay = loaded.by_action.get("pay_invoice").unwrap();
+        let ids = |b: &PolicyBucket| {
+            let mut ids: Vec<String> = b.policies.policies().map(|p| p.id().to_string()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(
+            ids(&pay.shared),
+            ["approve-big", "forbid-deep", "in-group", "permit-pay"]
+        );
+        assert_eq!(ids(pay.own("a").unwrap()), ["a-forbid", "a-permit"]);
+        assert_eq!(ids(pay.own("b").unwrap()), ["b-permit"]);
+        assert!(pay.own("team").is_none());
+    }
 }
