@@ -7,7 +7,7 @@
 
 use std::time::Instant;
 
-use valet_benches::{authorizer, fixture, request, Fixture};
+use valet_benches::{authorizer, request, Fixture};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -34,10 +34,8 @@ fn main() {
             }
         }
         other => {
-            let _ = fixture::<(), _>(Err(format!(
-                "unknown path `{other}`: use first or repeat"
-            )));
-            return;
+            eprintln!("unknown path `{other}`: use first or repeat");
+            std::process::exit(2);
         }
     }
     let per = start.elapsed() / u32::try_from(n.max(1)).unwrap_or(u32::MAX);

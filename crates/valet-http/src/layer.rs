@@ -552,7 +552,7 @@ impl Shared {
     fn judge(&self, token: &str, operation: &Operation, presented: &Presentation) -> Decision {
         let request = self.request(operation);
         if operation.policies {
-            match Token::from_base64(token) {
+            match self.authorizer.read_token_base64(token) {
                 Ok(t) => self.authorizer.authorize_presented(&t, &request, presented),
                 // Refused and recorded as unreadable, as the authorizer records it.
                 Err(_) => self.authorizer.authorize_base64(token, &request),

@@ -15,6 +15,12 @@ use crate::model::{
 };
 use crate::{details::Decimal, keys::KeyId};
 
+/// The SHA-256 digest of `bytes`.
+pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(bytes).into()
+}
+
 /// The default maximum lifetime an [`Issuer`] grants: one hour.
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
@@ -29,6 +35,8 @@ pub struct Token {
     pub(crate) revocation_ids: Vec<RevocationId>,
     /// The claims as the blocks state them (unverified), computed once when read.
     claims: std::sync::Arc<Claims>,
+    /// The SHA-256 digest of the bytes, computed when first needed (cache keys).
+    digest: std::sync::OnceLock<[u8; 32]>,
 }
 
 impl std::fmt::Debug for Token {
@@ -81,7 +89,23 @@ impl Token {
             key_id,
             revocation_ids,
             claims: std::sync::Arc::new(claims),
+            digest: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The SHA-256 digest of the token bytes.
+    pub(crate) fn digest(&self) -> &[u8; 32] {
+        self.digest.get_or_init(|| sha256(&self.bytes))
+    }
+
+    /// Reads a token whose bytes' digest is already known.
+    pub(crate) fn from_bytes_with_digest(
+        bytes: &[u8],
+        digest: [u8; 32],
+    ) -> Result<Self, TokenError> {
+        let token = Self::from_bytes(bytes)?;
+        let _ = token.digest.set(digest);
+        Ok(token)
     }
 
     /// Reads a token from base64url text (padding and surrounding whitespace accepted).

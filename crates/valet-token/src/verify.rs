@@ -395,7 +395,8 @@ pub struct Verifier {
     keys: KeySet,
     limits: Limits,
     pub(crate) holder: crate::holder::HolderState,
-    cache: Option<Arc<ChainCache>>,
+    cache: Option<Arc<DigestCache<VerifiedChain>>>,
+    tokens: Option<Arc<DigestCache<Token>>>,
     reference_datalog: bool,
 }
 
@@ -407,6 +408,7 @@ impl Verifier {
             limits: Limits::default(),
             holder: crate::holder::HolderState::default(),
             cache: None,
+            tokens: None,
             reference_datalog: false,
         }
     }
@@ -427,7 +429,8 @@ impl Verifier {
     /// holder proofs and every Datalog check are still evaluated on every call.
     #[must_use]
     pub fn with_cache(mut self, capacity: usize) -> Self {
-        self.cache = (capacity > 0).then(|| Arc::new(ChainCache::new(capacity)));
+        self.cache = (capacity > 0).then(|| Arc::new(DigestCache::new(capacity)));
+        self.tokens = (capacity > 0).then(|| Arc::new(DigestCache::new(capacity)));
         self
     }
 
@@ -473,6 +476,37 @@ impl Verifier {
             Ok(token) => self.verify(&token, request, now, revoked),
             Err(e) => Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
         }
+    }
+
+    /// Reads a token from its binary form, as [`Token::from_bytes`] does. With the cache on
+    /// (see [`with_cache`](Self::with_cache)), a token read before is shared rather than
+    /// parsed again: reading is a pure function of the bytes, and nothing read is trusted
+    /// before [`verify`](Self::verify) checks it. Bytes over the size limit are refused
+    /// unread.
+    pub fn read_token(&self, bytes: &[u8]) -> Result<Arc<Token>, TokenError> {
+        if bytes.len() > self.limits.max_token_bytes {
+            return Err(TokenError::Format(format!(
+                "the token is {} bytes, more than the limit of {}",
+                bytes.len(),
+                self.limits.max_token_bytes
+            )));
+        }
+        let Some(tokens) = &self.tokens else {
+            return Token::from_bytes(bytes).map(Arc::new);
+        };
+        let digest = crate::token::sha256(bytes);
+        if let Some(hit) = tokens.get(&digest) {
+            return Ok(hit);
+        }
+        let token = Arc::new(Token::from_bytes_with_digest(bytes, digest)?);
+        tokens.insert(digest, Arc::clone(&token));
+        Ok(token)
+    }
+
+    /// Reads a token from base64url text, as [`Token::from_base64`] does, sharing a token
+    /// read before as [`read_token`](Self::read_token) does.
+    pub fn read_token_base64(&self, text: &str) -> Result<Arc<Token>, TokenError> {
+        self.read_token(&crate::token::decode_base64url(text.trim())?)
     }
 
     /// Verifies a token for one request at time `now`, with no proof of possession.
@@ -560,7 +594,7 @@ impl Verifier {
                 Some(claims),
             );
         };
-        let Some(chain) = self.verified_chain(bytes, key) else {
+        let Some(chain) = self.verified_chain(token, key) else {
             return Verdict::deny(
                 Reason::new(ReasonKind::Signature, TokenError::Signature.to_string()),
                 Some(claims),
@@ -633,14 +667,15 @@ impl Verifier {
     /// cached when the signatures verify). `None` when a signature does not verify.
     fn verified_chain(
         &self,
-        bytes: &[u8],
+        token: &Token,
         key: &biscuit_auth::PublicKey,
     ) -> Option<Arc<VerifiedChain>> {
+        let bytes = token.raw_bytes();
         let digest = self.cache.as_ref().map(|_| {
             use sha2::{Digest, Sha256};
             let mut h = Sha256::new();
             h.update(key.to_bytes());
-            h.update(bytes);
+            h.update(token.digest());
             <[u8; 32]>::from(h.finalize())
         });
         if let (Some(cache), Some(d)) = (&self.cache, &digest) {
@@ -822,16 +857,16 @@ struct VerifiedChain {
 
 const CACHE_SHARDS: usize = 16;
 
-/// A bounded cache of verified chains keyed by a SHA-256 digest, in shards each behind
-/// its own read-mostly lock, so concurrent repeat presentations do not wait on each other.
-struct ChainCache {
-    shards: Vec<RwLock<HashMap<[u8; 32], Arc<VerifiedChain>>>>,
+/// A bounded cache keyed by a SHA-256 digest, in shards each behind its own read-mostly
+/// lock, so concurrent repeat presentations do not wait on each other.
+struct DigestCache<V> {
+    shards: Vec<RwLock<HashMap<[u8; 32], Arc<V>>>>,
     per_shard: usize,
 }
 
-impl ChainCache {
+impl<V> DigestCache<V> {
     fn new(capacity: usize) -> Self {
-        ChainCache {
+        DigestCache {
             shards: (0..CACHE_SHARDS)
                 .map(|_| RwLock::new(HashMap::new()))
                 .collect(),
@@ -839,35 +874,35 @@ impl ChainCache {
         }
     }
 
-    fn shard(&self, digest: &[u8; 32]) -> Option<&RwLock<HashMap<[u8; 32], Arc<VerifiedChain>>>> {
+    fn shard(&self, digest: &[u8; 32]) -> Option<&RwLock<HashMap<[u8; 32], Arc<V>>>> {
         self.shards.get(usize::from(digest[0]) % CACHE_SHARDS)
     }
 
-    fn get(&self, digest: &[u8; 32]) -> Option<Arc<VerifiedChain>> {
+    fn get(&self, digest: &[u8; 32]) -> Option<Arc<V>> {
         let shard = self.shard(digest)?;
         let map = shard.read().unwrap_or_else(PoisonError::into_inner);
         map.get(digest).cloned()
     }
 
-    fn insert(&self, digest: [u8; 32], chain: Arc<VerifiedChain>) {
+    fn insert(&self, digest: [u8; 32], value: Arc<V>) {
         let Some(shard) = self.shard(&digest) else {
             return;
         };
         let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= self.per_shard && !map.contains_key(&digest) {
             // Bounded: make room by dropping an arbitrary entry (a later presentation of
-            // it is verified again, never trusted without a check).
+            // it is read and verified again, never trusted without a check).
             if let Some(old) = map.keys().next().copied() {
                 map.remove(&old);
             }
         }
-        map.insert(digest, chain);
+        map.insert(digest, value);
     }
 }
 
-impl fmt::Debug for ChainCache {
+impl<V> fmt::Debug for DigestCache<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ChainCache")
+        f.debug_struct("DigestCache")
             .field("shards", &self.shards.len())
             .field("per_shard", &self.per_shard)
             .finish_non_exhaustive()

@@ -144,9 +144,21 @@ impl Authorizer {
         self.verifier.limits()
     }
 
+    /// Reads a token from its binary form. A token read before (and still in the cache,
+    /// see [`AuthorizerBuilder::verified_cache`]) is shared rather than parsed again;
+    /// nothing read is trusted before it is authorized.
+    pub fn read_token(&self, bytes: &[u8]) -> Result<Arc<Token>, valet_token::TokenError> {
+        self.verifier.read_token(bytes)
+    }
+
+    /// Reads a token from base64url text, as [`read_token`](Self::read_token) does.
+    pub fn read_token_base64(&self, text: &str) -> Result<Arc<Token>, valet_token::TokenError> {
+        self.verifier.read_token_base64(text)
+    }
+
     /// Judges a token given as base64url text.
     pub fn authorize_base64(&self, token: &str, request: &Request) -> Decision {
-        match Token::from_base64(token) {
+        match self.read_token_base64(token) {
             Ok(t) => self.authorize(&t, request),
             Err(e) => self.refuse_unreadable(e.to_string(), request),
         }
@@ -164,7 +176,7 @@ impl Authorizer {
                 request,
             );
         }
-        match Token::from_bytes(token) {
+        match self.read_token(token) {
             Ok(t) => self.authorize(&t, request),
             Err(e) => self.refuse_unreadable(e.to_string(), request),
         }
