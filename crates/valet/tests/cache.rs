@@ -220,3 +220,37 @@ fn early_refusals_are_denies_and_passing_them_still_needs_the_signatures() {
         }
     }
 }
+
+#[test]
+fn a_token_read_again_is_shared_only_with_the_cache_on() {
+    let root = RootKeyPair::generate(KeyId(1));
+    let tokens = tokens(&root);
+    let build = |capacity: usize| {
+        Authorizer::builder(
+            KeySet::new().with(root.public()),
+            PolicyStore::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).unwrap(),
+        )
+        .verified_cache(capacity)
+        .build()
+    };
+    let bytes = tokens[1].to_bytes();
+    let cached = build(16);
+    let (a, b) = (
+        cached.read_token(bytes).unwrap(),
+        cached.read_token(bytes).unwrap(),
+    );
+    assert!(Arc::ptr_eq(&a, &b), "the second read must share the first");
+    let text = tokens[1].to_base64();
+    assert!(Arc::ptr_eq(&a, &cached.read_token_base64(&text).unwrap()));
+    let uncached = build(0);
+    let (c, d) = (
+        uncached.read_token(bytes).unwrap(),
+        uncached.read_token(bytes).unwrap(),
+    );
+    assert!(!Arc::ptr_eq(&c, &d));
+    assert_eq!(c.to_bytes(), bytes);
+    // Over the size limit: refused unread, with the limit in the message.
+    let huge = vec![0u8; cached.limits().max_token_bytes + 1];
+    let err = cached.read_token(&huge).unwrap_err().to_string();
+    assert!(err.contains("more than the limit"), "{err}");
+}
