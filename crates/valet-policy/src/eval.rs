@@ -241,11 +241,16 @@ fn build_request(
     ]);
     let agent = Entity::new(principal.clone(), attrs, HashSet::new())
         .map_err(|e| vec![format!("principal `{}`: {e}", tx.agent)])?;
-    let mut all = loaded.action_entities.clone();
-    all.push(agent);
-    all.push(Entity::new_no_attrs(resource.clone(), HashSet::new()));
-    let entities =
-        Entities::from_entities(all, None).map_err(|e| vec![format!("entities: {e}")])?;
+    let resource_entity = Entity::new_no_attrs(resource.clone(), HashSet::new());
+    let entities = match &loaded.action_entities {
+        // Action groups: `in` needs the actions' ancestors. The actions' closure is
+        // computed once at load; cloning shares the entities.
+        Some(actions) => actions.clone().add_entities([agent, resource_entity], None),
+        // No action has a group, attribute or tag: requests decide the same without the
+        // action entities (see `store::needed_by_requests`).
+        None => Entities::from_entities([agent, resource_entity], None),
+    }
+    .map_err(|e| vec![format!("entities: {e}")])?;
     let request = Request::new(
         principal,
         spec.uid.clone(),

@@ -8,8 +8,8 @@ use std::str::FromStr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Effect as CedarEffect, Entity, EntityTypeName, EntityUid, Policy, PolicyId,
-    PolicySet, PrincipalConstraint, Schema, ValidationMode, Validator,
+    ActionConstraint, Effect as CedarEffect, Entities, Entity, EntityTypeName, EntityUid, Policy,
+    PolicyId, PolicySet, PrincipalConstraint, Schema, ValidationMode, Validator,
 };
 
 use crate::error::{Diagnostic, LimitExceeded, PolicyError, Severity};
@@ -59,7 +59,9 @@ pub(crate) struct Loaded {
     /// Every policy but the approval forbids.
     pub(crate) without_approval: PolicySet,
     pub(crate) actions: HashMap<String, ActionSpec>,
-    pub(crate) action_entities: Vec<Entity>,
+    /// The schema's action entities, when a request needs them: see
+    /// [`needed_by_requests`].
+    pub(crate) action_entities: Option<Entities>,
     pub(crate) agent_type: EntityTypeName,
     pub(crate) resource_type: EntityTypeName,
     pub(crate) warnings: Vec<Diagnostic>,
@@ -178,6 +180,26 @@ fn index_by_action(
         index.insert(name.clone(), ActionPolicies { shared, by_agent });
     }
     Ok(index)
+}
+
+/// Whether requests need the schema's action entities in their entities.
+///
+/// Cedar reads an entity from the request's entities only for `in` (its ancestors),
+/// `has`, `hasTag`, and attribute or tag access. For an action entity with no parent,
+/// attribute or tag, being absent changes none of these: `A in B` is `A == B` whether `A`
+/// is present without ancestors or absent; `has` and `hasTag` are false either way; and
+/// attribute or tag access on an action is refused by strict validation when the schema
+/// gives actions none, so no loaded policy contains it. So when no action entity has a
+/// parent, an attribute or a tag (no action groups), leaving them out decides every
+/// request the same, and spares copying them and computing their transitive closure on
+/// every request.
+fn needed_by_requests(action_entities: &[Entity]) -> bool {
+    action_entities.iter().any(|e| {
+        e.attrs().next().is_some() || e.tags().next().is_some() || {
+            let (_, _, parents) = e.clone().into_inner();
+            !parents.is_empty()
+        }
+    })
 }
 
 /// A directory of Cedar policies and their schema, parsed and strictly validated once,
@@ -582,8 +604,8 @@ pub(crate) fn load_sources(
             }
         }
     }
-    let action_entities = match schema.action_entities() {
-        Ok(entities) => entities.iter().cloned().collect(),
+    let action_store = match schema.action_entities() {
+        Ok(entities) => entities,
         Err(e) => {
             errors.push(Diagnostic::at_offset(
                 schema_path,
@@ -592,9 +614,10 @@ pub(crate) fn load_sources(
                 Severity::Error,
                 format!("cannot build the action entities: {e}"),
             ));
-            Vec::new()
+            Entities::empty()
         }
     };
+    let action_entities: Vec<Entity> = action_store.iter().cloned().collect();
     let (agent_type, resource_type) = match (
         EntityTypeName::from_str("Agent"),
         EntityTypeName::from_str("Resource"),
@@ -633,7 +656,7 @@ pub(crate) fn load_sources(
         policies: all,
         without_approval,
         actions,
-        action_entities,
+        action_entities: needed_by_requests(&action_entities).then_some(action_store),
         agent_type,
         resource_type,
         warnings,
