@@ -237,15 +237,15 @@ impl Prepared {
     /// by every check). `Ok` when every check passes.
     pub(crate) fn evaluate(
         &self,
-        request: &[bb::Fact],
+        request_facts: impl FnOnce(&mut SymbolTable) -> Vec<dl::Fact>,
         limits: &EvalLimits,
     ) -> Result<(), Refusal> {
+        let mut symbols = self.symbols.clone();
+        let request = request_facts(&mut symbols);
         let total = self.fact_count.saturating_add(request.len());
         if u64::try_from(total).unwrap_or(u64::MAX) > limits.max_facts {
             return Err(Refusal::TooManyFacts);
         }
-        let mut symbols = self.symbols.clone();
-        let request: Vec<dl::Fact> = request.iter().map(|f| f.convert(&mut symbols)).collect();
 
         // Refuse, before anything runs, a check whose joins could try too many combinations
         // (Biscuit looks at the clock only between queries).

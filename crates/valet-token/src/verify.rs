@@ -6,6 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
 
 use biscuit_auth::builder::{self as bb, Fact};
+use biscuit_auth::datalog::{self as dl, SymbolTable};
 use biscuit_auth::error::{FailedCheck, Logic, RunLimit, Token as BiscuitError};
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, UnverifiedBiscuit};
 use serde::Serialize;
@@ -702,13 +703,13 @@ impl Verifier {
         now: SystemTime,
         holders: &[String],
     ) -> Result<(), Vec<Reason>> {
-        let mut facts = request_facts(request, now, token.block_count());
-        facts.extend(
-            holders
-                .iter()
-                .map(|h| bb::fact("request_holder", &[bb::string(h)])),
-        );
         if self.reference_datalog {
+            let mut facts = request_facts(request, now, token.block_count());
+            facts.extend(
+                holders
+                    .iter()
+                    .map(|h| bb::fact("request_holder", &[bb::string(h)])),
+            );
             return self.run_biscuit_authorizer(&chain.biscuit, token, request, facts);
         }
         let prepared = chain.prepared.as_ref().map_err(Clone::clone)?;
@@ -717,7 +718,10 @@ impl Verifier {
             max_combinations: self.limits.max_check_combinations,
             max_time: self.limits.max_datalog_time,
         };
-        match prepared.evaluate(&facts, &limits) {
+        let facts = |symbols: &mut SymbolTable| {
+            datalog_facts(symbols, request, now, token.block_count(), holders)
+        };
+        match prepared.evaluate(facts, &limits) {
             Ok(()) => Ok(()),
             Err(Refusal::Failed(failed)) => Err(failed
                 .iter()
@@ -956,6 +960,83 @@ fn request_facts(request: &Request, now: SystemTime, blocks: usize) -> Vec<Fact>
                 }
             }
         }
+    }
+    facts
+}
+
+/// The facts of [`request_facts`], built directly in `symbols` (the same facts: tests
+/// compare the decisions of both).
+fn datalog_facts(
+    symbols: &mut SymbolTable,
+    request: &Request,
+    now: SystemTime,
+    blocks: usize,
+    holders: &[String],
+) -> Vec<dl::Fact> {
+    let mut facts = Vec::with_capacity(8 + holders.len());
+    let mut push = |symbols: &mut SymbolTable, name: &str, terms: Vec<dl::Term>| {
+        facts.push(dl::Fact {
+            predicate: dl::Predicate {
+                name: symbols.insert(name),
+                terms,
+            },
+        });
+    };
+    let text = |symbols: &mut SymbolTable, s: &str| dl::Term::Str(symbols.insert(s));
+    push(symbols, "time", vec![dl::Term::Date(unix_secs(now))]);
+    let t = text(symbols, request.audience.as_str());
+    push(symbols, "request_audience", vec![t]);
+    let t = text(symbols, &request.action);
+    push(symbols, "request_action", vec![t]);
+    push(
+        symbols,
+        "token_blocks",
+        vec![dl::Term::Integer(i64::try_from(blocks).unwrap_or(i64::MAX))],
+    );
+    for s in &request.scopes {
+        let t = text(symbols, s.as_str());
+        push(symbols, "request_scope", vec![t]);
+    }
+    match &request.details {
+        None => push(symbols, "request_details", vec![dl::Term::Bool(false)]),
+        Some(d) => {
+            push(symbols, "request_details", vec![dl::Term::Bool(true)]);
+            let t = text(symbols, d.kind());
+            push(symbols, "request_detail_type", vec![t]);
+            for (name, value) in d.fields() {
+                let n = text(symbols, name);
+                let decimal = value
+                    .as_decimal()
+                    .map(|dec| dl::Term::Integer(dec.scaled()));
+                match value {
+                    FieldValue::Str(s) => {
+                        let v = text(symbols, s);
+                        push(symbols, "request_field", vec![n.clone(), v]);
+                        if let Some(dec) = decimal {
+                            push(symbols, "request_decimal", vec![n, dec]);
+                        }
+                    }
+                    FieldValue::Long(_) => {
+                        if let Some(dec) = decimal {
+                            push(symbols, "request_decimal", vec![n, dec]);
+                        }
+                    }
+                    FieldValue::Bool(b) => {
+                        push(symbols, "request_field", vec![n, dl::Term::Bool(*b)]);
+                    }
+                    FieldValue::List(items) => {
+                        for item in items {
+                            let v = text(symbols, item);
+                            push(symbols, "request_list", vec![n.clone(), v]);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for h in holders {
+        let t = text(symbols, h);
+        push(symbols, "request_holder", vec![t]);
     }
     facts
 }
