@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use valet_token::details::{FieldValue, TransactionDetails};
 use valet_token::Decimal;
 
+use crate::index::lookups;
 use crate::schema::{ActionSpec, FieldType, RESERVED_CONTEXT};
 use crate::store::{annotations_of, Loaded, PolicyStore, APPROVAL_ANNOTATION, REASON_ANNOTATION};
 
@@ -131,25 +132,29 @@ impl PolicyStore {
             Ok(r) => r,
             Err(reasons) => return PolicyDecision::deny(reasons),
         };
-        match loaded.by_action.get(tx.action).filter(|_| indexed) {
-            Some(set) => match set.own(tx.agent) {
-                Some(own) => decide_with(
-                    &[&set.shared.policies, &own.policies],
-                    &[&set.shared.without_approval, &own.without_approval],
-                    &request,
-                    &entities,
-                    tx.action,
-                ),
-                None => decide_with(
-                    &[&set.shared.policies],
-                    &[&set.shared.without_approval],
-                    &request,
-                    &entities,
-                    tx.action,
-                ),
-            },
-            None => decide(&loaded, &request, &entities, tx.action),
+        decide_request(&loaded, &request, &entities, tx.action, indexed)
+    }
+}
+
+/// Decides a built request for `action` (a schema action): against the policies the index
+/// selects for it when `indexed`, else against every policy.
+pub(crate) fn decide_request(
+    loaded: &Loaded,
+    request: &Request,
+    entities: &Entities,
+    action: &str,
+    indexed: bool,
+) -> PolicyDecision {
+    match loaded.by_action.get(action).filter(|_| indexed) {
+        Some(index) => {
+            let (principal, resource) = lookups(request, &loaded.agent_type, &loaded.resource_type);
+            let buckets = index.select(principal, resource, request.context());
+            let all: Vec<&PolicySet> = buckets.iter().map(|b| &b.policies).collect();
+            let without_approval: Vec<&PolicySet> =
+                buckets.iter().map(|b| &b.without_approval).collect();
+            decide_with(&all, &without_approval, request, entities, action)
         }
+        None => decide(loaded, request, entities, action),
     }
 }
 
@@ -379,6 +384,10 @@ impl<'p> Answer<'p> {
         let mut permits = Vec::new();
         let mut errors = Vec::new();
         for set in sets {
+            if set.is_empty() {
+                // No policy: no reason and no error.
+                continue;
+            }
             let response = authorizer.is_authorized(request, set, entities);
             errors.extend(response.diagnostics().errors().map(ToString::to_string));
             for policy in response

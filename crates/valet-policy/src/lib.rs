@@ -47,6 +47,7 @@
 mod error;
 mod eval;
 mod format;
+mod index;
 mod schema;
 mod store;
 pub mod testing;

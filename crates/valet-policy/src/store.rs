@@ -1,6 +1,6 @@
 //! Loading a policy directory: parse, validate, and keep the result ready for requests.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -8,11 +8,12 @@ use std::str::FromStr;
 use std::sync::{Arc, PoisonError, RwLock};
 
 use cedar_policy::{
-    ActionConstraint, Effect as CedarEffect, Entities, Entity, EntityTypeName, EntityUid, Policy,
-    PolicyId, PolicySet, PrincipalConstraint, Schema, ValidationMode, Validator,
+    Effect as CedarEffect, Entities, Entity, EntityTypeName, Policy, PolicyId, PolicySet, Schema,
+    ValidationMode, Validator,
 };
 
 use crate::error::{Diagnostic, LimitExceeded, PolicyError, Severity};
+use crate::index::{index_by_action, ActionPolicies};
 use crate::schema::{action_table, ActionSpec};
 
 /// The name of the schema file in a policy directory.
@@ -65,121 +66,9 @@ pub(crate) struct Loaded {
     pub(crate) agent_type: EntityTypeName,
     pub(crate) resource_type: EntityTypeName,
     pub(crate) warnings: Vec<Diagnostic>,
-    /// Per schema action, the policies whose scope can match it (built at load time).
+    /// Per schema action, the policies whose scope can match it, keyed by what else they
+    /// need of a request (built at load time, see [`ActionPolicies`]).
     pub(crate) by_action: HashMap<String, ActionPolicies>,
-}
-
-/// The policies of one action: those whose action scope names it, one of its groups, or
-/// no action at all. Any other policy is false for this action without being evaluated
-/// further (Cedar evaluates the scope first, and a scope never errors), so deciding with
-/// these gives the same answer as deciding with every policy.
-///
-/// Within an action, the policies are also split by principal: a policy whose principal
-/// scope is `principal == Agent::"x"` can only match agent `x` (the request's principal is
-/// always that one agent), so it is kept only in `x`'s bucket; every other policy (no
-/// principal constraint, `in`, `is`) is in the shared bucket. Each policy is stored in one
-/// bucket only: a request is evaluated against the shared bucket and, when its agent has
-/// one, the agent's bucket, and the two answers are merged as Cedar would decide the union
-/// (see `eval::Answer`).
-pub(crate) struct ActionPolicies {
-    /// The policies that can match any agent.
-    pub(crate) shared: PolicyBucket,
-    /// For an agent some policy names: only the policies naming it.
-    pub(crate) by_agent: HashMap<String, PolicyBucket>,
-}
-
-/// The policies to evaluate for one action and agent, and the same without the approval
-/// forbids.
-#[derive(Default)]
-pub(crate) struct PolicyBucket {
-    pub(crate) policies: PolicySet,
-    pub(crate) without_approval: PolicySet,
-}
-
-impl PolicyBucket {
-    fn add(&mut self, p: &Policy) -> Result<(), String> {
-        self.policies
-            .add(p.clone())
-            .map_err(|e| format!("cannot index policy `{}`: {e}", p.id()))?;
-        if p.annotation(APPROVAL_ANNOTATION).is_none() {
-            self.without_approval
-                .add(p.clone())
-                .map_err(|e| format!("cannot index policy `{}`: {e}", p.id()))?;
-        }
-        Ok(())
-    }
-}
-
-impl ActionPolicies {
-    /// The policies naming this agent, if any; the shared ones apply as well.
-    pub(crate) fn own(&self, agent: &str) -> Option<&PolicyBucket> {
-        self.by_agent.get(agent)
-    }
-}
-
-/// The agent a policy's principal scope names with `==`, if it is of `agent_type`.
-fn named_agent(p: &Policy, agent_type: &EntityTypeName) -> Option<String> {
-    match p.principal_constraint() {
-        PrincipalConstraint::Eq(uid) if uid.type_name() == agent_type => {
-            Some(uid.id().unescaped().to_owned())
-        }
-        _ => None,
-    }
-}
-
-/// Sorts the policies by the actions their scope can match, then by the agent they name.
-fn index_by_action(
-    actions: &HashMap<String, ActionSpec>,
-    action_entities: &[Entity],
-    all: &PolicySet,
-    agent_type: &EntityTypeName,
-) -> Result<HashMap<String, ActionPolicies>, String> {
-    // Each action's ancestors (its groups), closed transitively.
-    let parents: HashMap<EntityUid, Vec<EntityUid>> = action_entities
-        .iter()
-        .map(|e| {
-            let (uid, _, parents) = e.clone().into_inner();
-            (uid, parents.into_iter().collect())
-        })
-        .collect();
-    let mut index = HashMap::with_capacity(actions.len());
-    for (name, spec) in actions {
-        let mut ancestors: HashSet<&EntityUid> = HashSet::new();
-        let mut todo: Vec<&EntityUid> = parents.get(&spec.uid).into_iter().flatten().collect();
-        while let Some(uid) = todo.pop() {
-            if ancestors.insert(uid) {
-                todo.extend(parents.get(uid).into_iter().flatten());
-            }
-        }
-        let mut shared = PolicyBucket::default();
-        let mut named: HashMap<String, Vec<&Policy>> = HashMap::new();
-        for p in all.policies() {
-            let applies = match p.action_constraint() {
-                ActionConstraint::Any => true,
-                ActionConstraint::Eq(uid) => uid == spec.uid,
-                ActionConstraint::In(uids) => {
-                    uids.iter().any(|u| *u == spec.uid || ancestors.contains(u))
-                }
-            };
-            if !applies {
-                continue;
-            }
-            match named_agent(p, agent_type) {
-                Some(agent) => named.entry(agent).or_default().push(p),
-                None => shared.add(p)?,
-            }
-        }
-        let mut by_agent = HashMap::with_capacity(named.len());
-        for (agent, own) in named {
-            let mut bucket = PolicyBucket::default();
-            for p in own {
-                bucket.add(p)?;
-            }
-            by_agent.insert(agent, bucket);
-        }
-        index.insert(name.clone(), ActionPolicies { shared, by_agent });
-    }
-    Ok(index)
 }
 
 /// Whether requests need the schema's action entities in their entities.
@@ -634,7 +523,13 @@ pub(crate) fn load_sources(
             return Err(PolicyError::Diagnostics(errors));
         }
     };
-    let by_action = match index_by_action(&actions, &action_entities, &all, &agent_type) {
+    let by_action = match index_by_action(
+        &actions,
+        &action_entities,
+        &all,
+        &agent_type,
+        &resource_type,
+    ) {
         Ok(index) => index,
         Err(message) => {
             errors.push(Diagnostic {
@@ -698,7 +593,10 @@ pub(crate) fn annotations_of(policy: &Policy) -> BTreeMap<String, String> {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
 
+    use cedar_policy::ActionConstraint;
+
     use super::*;
+    use crate::index::PolicyBucket;
 
     const SCHEMA: &str = include_str!("../../../policies/schema.cedarschema");
 
@@ -722,6 +620,33 @@ forbid (principal == Agent::"a", action == Action::"pay_invoice", resource);
 forbid (principal == Agent::"a", action == Action::"read_file", resource);
 @id("b-permit")
 permit (principal == Agent::"b", action == Action::"pay_invoice", resource);
+@id("a-res")
+forbid (principal == Agent::"a", action, resource == Resource::"r1");
+@id("res-1")
+forbid (principal, action, resource == Resource::"r1");
+@id("res-2")
+@approval("the owner approves")
+forbid (principal, action == Action::"pay_invoice", resource == Resource::"r2")
+when { context.recipient == "eve@example.com" };
+@id("recipient-eve")
+forbid (principal, action in [Action::"pay_invoice", Action::"send_email"], resource)
+when { context.recipient == "eve@example.com" && principal.depth > 1 };
+@id("recipient-mallory")
+@approval("the owner approves")
+forbid (principal is Agent, action == Action::"pay_invoice", resource)
+when { "mallory@example.com" == context.recipient };
+@id("currency")
+forbid (principal, action == Action::"pay_invoice", resource)
+when { (context.currency == "EUR" && context.amount.greaterThan(decimal("5.00"))) && true }
+unless { principal.depth == 0 };
+@id("audience")
+forbid (principal, action, resource) when { context.audience == "https://evil.example" };
+@id("not-leftmost")
+forbid (principal, action == Action::"pay_invoice", resource)
+when { principal.depth > 2 && context.recipient == "eve@example.com" };
+@id("unless-first")
+forbid (principal, action == Action::"pay_invoice", resource)
+unless { principal.depth < 2 } when { context.recipient == "eve@example.com" };
 "#;
 
     /// The ids of the policies whose scope can match `action`, however they are indexed.
@@ -741,8 +666,15 @@ permit (principal == Agent::"b", action == Action::"pay_invoice", resource);
         ids
     }
 
+    fn ids(b: &PolicyBucket) -> Vec<String> {
+        let mut ids: Vec<String> = b.policies.policies().map(|p| p.id().to_string()).collect();
+        ids.sort();
+        ids
+    }
+
     /// Each policy of an action is stored once: in the shared bucket, or in the bucket of
-    /// the one agent it names, never copied into another bucket of the same action.
+    /// the one agent, resource or context string it is keyed by, never copied into another
+    /// bucket of the same action.
     #[test]
     fn each_policy_is_stored_in_one_bucket_of_its_action() {
         let sources = [PolicySource {
@@ -752,7 +684,10 @@ permit (principal == Agent::"b", action == Action::"pay_invoice", resource);
         let loaded = load_sources(Path::new(SCHEMA_FILE), SCHEMA, &sources).unwrap();
         assert!(!loaded.by_action.is_empty());
         for (action, index) in &loaded.by_action {
-            let buckets = std::iter::once(&index.shared).chain(index.by_agent.values());
+            let buckets = std::iter::once(&index.shared)
+                .chain(index.by_agent.values())
+                .chain(index.by_resource.values())
+                .chain(index.by_context.iter().flat_map(|c| c.by_value.values()));
             let mut stored: Vec<String> = Vec::new();
             let mut stored_without_approval = 0;
             for bucket in buckets {
@@ -775,17 +710,47 @@ permit (principal == Agent::"b", action == Action::"pay_invoice", resource);
             assert_eq!(stored_without_approval, stored.len() - approvals);
         }
         let pay = loaded.by_action.get("pay_invoice").unwrap();
-        let ids = |b: &PolicyBucket| {
-            let mut ids: Vec<String> = b.policies.policies().map(|p| p.id().to_string()).collect();
-            ids.sort();
-            ids
-        };
         assert_eq!(
             ids(&pay.shared),
-            ["approve-big", "forbid-deep", "in-group", "permit-pay"]
+            [
+                "approve-big",
+                "forbid-deep",
+                "in-group",
+                "not-leftmost",
+                "permit-pay",
+                "unless-first"
+            ]
         );
-        assert_eq!(ids(pay.own("a").unwrap()), ["a-forbid", "a-permit"]);
-        assert_eq!(ids(pay.own("b").unwrap()), ["b-permit"]);
-        assert!(pay.own("team").is_none());
+        assert_eq!(
+            ids(pay.by_agent.get("a").unwrap()),
+            ["a-forbid", "a-permit", "a-res"]
+        );
+        assert_eq!(ids(pay.by_agent.get("b").unwrap()), ["b-permit"]);
+        assert!(!pay.by_agent.contains_key("team"));
+        assert_eq!(pay.by_agent.len(), 2);
+        assert_eq!(ids(pay.by_resource.get("r1").unwrap()), ["res-1"]);
+        assert_eq!(ids(pay.by_resource.get("r2").unwrap()), ["res-2"]);
+        assert_eq!(pay.by_resource.len(), 2);
+        let attrs: Vec<&str> = pay.by_context.iter().map(|c| c.attr.as_str()).collect();
+        assert_eq!(attrs, ["audience", "currency", "recipient"]);
+        let context = |attr: &str, value: &str| {
+            let index = pay.by_context.iter().find(|c| c.attr == attr).unwrap();
+            ids(index.by_value.get(value).unwrap())
+        };
+        assert_eq!(context("audience", "https://evil.example"), ["audience"]);
+        assert_eq!(context("currency", "EUR"), ["currency"]);
+        assert_eq!(context("recipient", "eve@example.com"), ["recipient-eve"]);
+        assert_eq!(
+            context("recipient", "mallory@example.com"),
+            ["recipient-mallory"]
+        );
+        let read = loaded.by_action.get("read_file").unwrap();
+        assert_eq!(ids(&read.shared), ["forbid-deep", "in-group"]);
+        assert_eq!(
+            ids(read.by_agent.get("a").unwrap()),
+            ["a-approval", "a-permit", "a-res"]
+        );
+        assert_eq!(ids(read.by_resource.get("r1").unwrap()), ["res-1"]);
+        assert_eq!(read.by_context.len(), 1);
     }
 }
