@@ -20,9 +20,10 @@ use std::time::{Duration, Instant};
 
 use biscuit_auth::builder::{self as bb, CheckKind as DatalogCheckKind, Convert};
 use biscuit_auth::datalog::{self as dl, FactSet, Origin, SymbolTable, TrustedOrigins};
-use biscuit_auth::format::{convert::proto_block_to_token_block, schema};
+use biscuit_auth::format::convert::proto_block_to_token_block;
 use biscuit_auth::PublicKey;
-use prost::Message;
+
+use crate::token::Token;
 
 /// Why a prepared chain refused a request, before or while its checks ran.
 #[derive(Debug)]
@@ -96,95 +97,93 @@ impl std::fmt::Debug for Prepared {
 }
 
 impl Prepared {
-    /// Prepares the chain of `bytes`, whose signatures `biscuit` verified.
-    pub(crate) fn new(bytes: &[u8], biscuit: &biscuit_auth::Biscuit) -> Result<Self, PrepareError> {
+    /// Prepares the chain of `token`, whose signatures `biscuit` verified (over the same
+    /// bytes the token's blocks were decoded from).
+    pub(crate) fn new(
+        token: &Token,
+        biscuit: &biscuit_auth::Biscuit,
+    ) -> Result<Self, PrepareError> {
         let unreadable =
             |i: usize, e: &dyn std::fmt::Display| PrepareError::Unreadable(i, e.to_string());
-        let raw = schema::Biscuit::decode(bytes).map_err(|e| unreadable(0, &e))?;
-        let signed: Vec<&schema::SignedBlock> = std::iter::once(&raw.authority)
-            .chain(raw.blocks.iter())
-            .collect();
-        let mut protos = Vec::with_capacity(signed.len());
-        for (i, s) in signed.iter().enumerate() {
-            protos.push(schema::Block::decode(s.block.as_slice()).map_err(|e| unreadable(i, &e))?);
-        }
+        let decoded = token.blocks.as_slice();
 
-        // The token's symbol table, as Biscuit builds it: the authority's symbols and
-        // public keys, then those of every block that is not a third-party block.
-        let mut token_strings = Vec::new();
-        let mut token_keys = Vec::new();
-        for (i, (s, p)) in signed.iter().zip(&protos).enumerate() {
-            if i == 0 || s.external_signature.is_none() {
-                token_strings.extend(p.symbols.iter().cloned());
-                for pk in &p.public_keys {
-                    token_keys.push(PublicKey::from_proto(pk).map_err(|e| unreadable(i, &e))?);
+        // The evaluation's symbol table is the token's, as Biscuit builds it (the
+        // authority's symbols and public keys, then those of every block that is not a
+        // third-party block), followed by the third-party signers' keys: the blocks of the
+        // token itself need no translation. Each signer key maps to the blocks it signed
+        // (scopes may trust them by key).
+        let mut strings = Vec::new();
+        let mut keys: Vec<PublicKey> = Vec::new();
+        for (i, d) in decoded.iter().enumerate() {
+            if i == 0 || !d.third_party {
+                strings.extend(d.block.symbols.iter().cloned());
+                for pk in &d.block.public_keys {
+                    keys.push(PublicKey::from_proto(pk).map_err(|e| unreadable(i, &e))?);
                 }
             }
         }
-        let token_symbols = SymbolTable::from_symbols_and_public_keys(token_strings, token_keys)
-            .map_err(|e| unreadable(0, &e))?;
-
-        // The evaluation's symbol table starts with the third-party signers' keys, each
-        // mapped to the blocks it signed (scopes may trust them by key).
-        let mut external = Vec::with_capacity(signed.len());
-        let mut signer_keys: Vec<PublicKey> = Vec::new();
+        let mut external = Vec::with_capacity(decoded.len());
         let mut key_blocks: HashMap<usize, Vec<usize>> = HashMap::new();
-        for i in 0..signed.len() {
+        for i in 0..decoded.len() {
             let key = biscuit
                 .block_external_key(i)
                 .map_err(|e| unreadable(i, &e))?;
             if let (Some(k), true) = (key, i > 0) {
-                let id = match signer_keys.iter().position(|x| *x == k) {
+                let id = match keys.iter().position(|x| *x == k) {
                     Some(id) => id,
                     None => {
-                        signer_keys.push(k);
-                        signer_keys.len() - 1
+                        keys.push(k);
+                        keys.len() - 1
                     }
                 };
                 key_blocks.entry(id).or_default().push(i);
             }
             external.push(key);
         }
-        let mut symbols = SymbolTable::from_symbols_and_public_keys(Vec::new(), signer_keys)
+        let mut symbols = SymbolTable::from_symbols_and_public_keys(strings, keys)
             .map_err(|e| unreadable(0, &e))?;
 
         let mut facts = FactSet::default();
         let mut fact_count = 0usize;
         let mut checks = Vec::new();
-        for (i, proto) in protos.iter().enumerate() {
+        for (i, d) in decoded.iter().enumerate() {
             let key = external.get(i).copied().flatten();
-            let block = proto_block_to_token_block(proto, key).map_err(|e| unreadable(i, &e))?;
+            let block = proto_block_to_token_block(&d.block, key).map_err(|e| unreadable(i, &e))?;
             if !block.rules.is_empty() {
                 return Err(PrepareError::Rules(i));
             }
-            let block_symbols = if i == 0 || block.external_key.is_none() {
-                &token_symbols
-            } else {
-                &block.symbols
-            };
+            // A third-party block speaks in its own symbols: translate it.
+            let own = (i > 0 && block.external_key.is_some()).then_some(&block.symbols);
             let mut scopes = Vec::with_capacity(block.scopes.len());
             for scope in &block.scopes {
-                scopes.push(
-                    bb::Scope::convert_from(scope, block_symbols)
+                scopes.push(match own {
+                    None => scope.clone(),
+                    Some(from) => bb::Scope::convert_from(scope, from)
                         .map_err(|e| unreadable(i, &e))?
                         .convert(&mut symbols),
-                );
+                });
             }
             let block_origins =
                 TrustedOrigins::from_scopes(&scopes, &TrustedOrigins::default(), i, &key_blocks);
             let mut origin = Origin::default();
             origin.insert(i);
             for fact in &block.facts {
-                let fact = bb::Fact::convert_from(fact, block_symbols)
-                    .map_err(|e| unreadable(i, &e))?
-                    .convert(&mut symbols);
+                let fact = match own {
+                    None => fact.clone(),
+                    Some(from) => bb::Fact::convert_from(fact, from)
+                        .map_err(|e| unreadable(i, &e))?
+                        .convert(&mut symbols),
+                };
                 facts.insert(&origin, fact);
                 fact_count = fact_count.saturating_add(1);
             }
             for (j, check) in block.checks.iter().enumerate() {
-                let check = bb::Check::convert_from(check, block_symbols)
-                    .map_err(|e| unreadable(i, &e))?
-                    .convert(&mut symbols);
+                let check = match own {
+                    None => check.clone(),
+                    Some(from) => bb::Check::convert_from(check, from)
+                        .map_err(|e| unreadable(i, &e))?
+                        .convert(&mut symbols),
+                };
                 let queries = check
                     .queries
                     .iter()

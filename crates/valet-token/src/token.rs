@@ -37,6 +37,16 @@ pub struct Token {
     claims: std::sync::Arc<Claims>,
     /// The SHA-256 digest of the bytes, computed when first needed (cache keys).
     digest: std::sync::OnceLock<[u8; 32]>,
+    /// Every block as decoded when read (its context taken out), for the verifier.
+    pub(crate) blocks: std::sync::Arc<Vec<DecodedBlock>>,
+}
+
+/// One block of a token as decoded from its bytes (signatures not checked).
+pub(crate) struct DecodedBlock {
+    /// The block's Datalog, symbols and public keys, without its context.
+    pub block: biscuit_auth::format::schema::Block,
+    /// Whether the block carries a third party's signature.
+    pub third_party: bool,
 }
 
 impl std::fmt::Debug for Token {
@@ -57,13 +67,14 @@ impl Token {
         let key_id = raw.root_key_id.map(KeyId);
         let mut specs = Vec::with_capacity(raw.blocks.len() + 1);
         let mut revocation_ids = Vec::with_capacity(raw.blocks.len() + 1);
+        let mut blocks = Vec::with_capacity(raw.blocks.len() + 1);
         for (i, signed) in std::iter::once(&raw.authority)
             .chain(raw.blocks.iter())
             .enumerate()
         {
-            let block = biscuit_auth::format::schema::Block::decode(signed.block.as_slice())
+            let mut block = biscuit_auth::format::schema::Block::decode(signed.block.as_slice())
                 .map_err(|e| TokenError::Format(format!("block {i} does not decode ({e})")))?;
-            let context = block.context.ok_or_else(|| {
+            let context = block.context.take().ok_or_else(|| {
                 TokenError::Format(format!(
                     "block {i} has no valet context: the token was not made by valet"
                 ))
@@ -80,6 +91,10 @@ impl Token {
             spec.signer = crate::holder::external_signer(signed.external_signature.as_ref());
             specs.push(spec);
             revocation_ids.push(RevocationId(signed.signature.clone()));
+            blocks.push(DecodedBlock {
+                block,
+                third_party: signed.external_signature.is_some(),
+            });
         }
         // The claims must make sense before anyone acts on the token.
         let claims = Claims::from_specs(&specs, key_id, revocation_ids.clone())?;
@@ -90,6 +105,7 @@ impl Token {
             revocation_ids,
             claims: std::sync::Arc::new(claims),
             digest: std::sync::OnceLock::new(),
+            blocks: std::sync::Arc::new(blocks),
         })
     }
 

@@ -687,7 +687,7 @@ impl Verifier {
         let biscuit = UnverifiedBiscuit::from(bytes)
             .and_then(|u| u.verify(key).map_err(biscuit_auth::error::Token::Format))
             .ok()?;
-        let prepared = prepare(bytes, &biscuit);
+        let prepared = prepare(token, &biscuit);
         let chain = Arc::new(VerifiedChain { biscuit, prepared });
         if let (Some(cache), Some(d)) = (&self.cache, digest) {
             cache.insert(d, Arc::clone(&chain));
@@ -830,8 +830,8 @@ impl Verifier {
 /// A verified chain's Datalog prepared for evaluation, or the refusal of a block that
 /// cannot be read or that carries rules (valet blocks carry only facts and checks). A
 /// pure function of the chain, so it is kept with it in the cache.
-fn prepare(bytes: &[u8], biscuit: &biscuit_auth::Biscuit) -> Result<Prepared, Vec<Reason>> {
-    Prepared::new(bytes, biscuit).map_err(|e| {
+fn prepare(token: &Token, biscuit: &biscuit_auth::Biscuit) -> Result<Prepared, Vec<Reason>> {
+    Prepared::new(token, biscuit).map_err(|e| {
         let (kind, index, message) = match e {
             PrepareError::Rules(i) => (
                 ReasonKind::Format,
