@@ -328,11 +328,27 @@ pub(crate) fn index_by_action(
 }
 
 #[cfg(test)]
+#[path = "../tests/support/random_policies.rs"]
+mod random_policies;
+
+#[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
 
-    use super::*;
+    use std::path::{Path, PathBuf};
     use std::str::FromStr;
+    use std::sync::Arc;
+
+    use cedar_policy::{Entities, EntityId, RestrictedExpression};
+    use proptest::prelude::*;
+
+    use super::random_policies::{
+        field, policy, policy_text, Field, ACTIONS, AGENTS, AMOUNTS, REQUEST_AGENTS,
+        REQUEST_AUDIENCES, REQUEST_CURRENCIES, REQUEST_RECIPIENTS, REQUEST_RESOURCES, SCOPES,
+    };
+    use super::*;
+    use crate::eval::decide_request;
+    use crate::store::{load_sources, Loaded, PolicySource, SCHEMA_FILE};
 
     fn key(text: &str) -> Key {
         let p = Policy::from_str(text).unwrap();
@@ -402,6 +418,165 @@ mod tests {
             r#"when { context.x like "v" }"#,
         ] {
             assert_eq!(key(&format!("{p} {cond};")), Key::None, "{cond}");
+        }
+    }
+
+    const SCHEMA: &str = include_str!("../../../policies/schema.cedarschema");
+
+    /// A request built straight as Cedar's, without the schema: its context may lack any
+    /// member or hold one of another type, which the transaction mapping never lets
+    /// through, and its principal or resource may be of another type.
+    #[derive(Clone, Debug)]
+    struct RawRequest {
+        action: &'static str,
+        principal: (bool, &'static str),
+        resource: (bool, &'static str),
+        chain: Vec<&'static str>,
+        scopes: Option<Vec<&'static str>>,
+        audience: Field,
+        recipient: Field,
+        currency: Field,
+        amount: Option<&'static str>,
+    }
+
+    fn raw_request() -> impl Strategy<Value = RawRequest> {
+        (
+            (
+                prop::sample::select(ACTIONS.to_vec()),
+                (
+                    prop::bool::weighted(0.9),
+                    prop::sample::select(REQUEST_AGENTS.to_vec()),
+                ),
+                (
+                    prop::bool::weighted(0.9),
+                    prop::sample::select(REQUEST_RESOURCES.to_vec()),
+                ),
+                prop::sample::subsequence(AGENTS.to_vec(), 0..=3),
+                prop::option::weighted(0.9, prop::sample::subsequence(SCOPES.to_vec(), 0..=3)),
+            ),
+            (
+                field(&REQUEST_AUDIENCES),
+                field(&REQUEST_RECIPIENTS),
+                field(&REQUEST_CURRENCIES),
+                prop::option::of(prop::sample::select(AMOUNTS.to_vec())),
+            ),
+        )
+            .prop_map(
+                |(
+                    (action, principal, resource, chain, scopes),
+                    (audience, recipient, currency, amount),
+                )| {
+                    RawRequest {
+                        action,
+                        principal,
+                        resource,
+                        chain,
+                        scopes,
+                        audience,
+                        recipient,
+                        currency,
+                        amount,
+                    }
+                },
+            )
+    }
+
+    fn build(loaded: &Loaded, r: &RawRequest) -> (Request, Entities) {
+        let uid = |(ours, id): (bool, &str), ty: &str| {
+            let ty = if ours { ty } else { "Other" };
+            EntityUid::from_type_name_and_id(
+                EntityTypeName::from_str(ty).unwrap(),
+                EntityId::new(id),
+            )
+        };
+        let mut pairs: Vec<(String, RestrictedExpression)> = Vec::new();
+        for (name, value) in [
+            ("audience", r.audience),
+            ("recipient", r.recipient),
+            ("currency", r.currency),
+        ] {
+            match value {
+                Field::Str(s) => {
+                    pairs.push((name.into(), RestrictedExpression::new_string(s.into())))
+                }
+                Field::Absent => {}
+                Field::Long => pairs.push((name.into(), RestrictedExpression::new_long(7))),
+            }
+        }
+        let strings = |items: &[&str]| {
+            RestrictedExpression::new_set(
+                items
+                    .iter()
+                    .map(|s| RestrictedExpression::new_string((*s).into())),
+            )
+        };
+        if let Some(scopes) = &r.scopes {
+            pairs.push(("scopes".into(), strings(scopes)));
+        }
+        if let Some(amount) = r.amount {
+            pairs.push(("amount".into(), RestrictedExpression::new_decimal(amount)));
+        }
+        let principal = uid(r.principal, "Agent");
+        let resource = uid(r.resource, "Resource");
+        let agent = Entity::new(
+            principal.clone(),
+            HashMap::from([
+                (
+                    "subject".to_owned(),
+                    RestrictedExpression::new_string("alice@example.com".into()),
+                ),
+                (
+                    "client".to_owned(),
+                    RestrictedExpression::new_string("client".into()),
+                ),
+                (
+                    "depth".to_owned(),
+                    RestrictedExpression::new_long(r.chain.len() as i64),
+                ),
+                ("chain".to_owned(), strings(&r.chain)),
+            ]),
+            HashSet::new(),
+        )
+        .unwrap();
+        let entities = Entities::from_entities(
+            [
+                agent,
+                Entity::new_no_attrs(resource.clone(), HashSet::new()),
+            ],
+            None,
+        )
+        .unwrap();
+        let action = loaded.actions.get(r.action).unwrap().uid.clone();
+        let context = Context::from_pairs(pairs).unwrap();
+        (
+            Request::new(principal, action, resource, context, None).unwrap(),
+            entities,
+        )
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Requests the transaction mapping never builds (members missing or of another
+        /// type, entities of other types) are decided the same with the index as without.
+        #[test]
+        fn indexed_and_unindexed_decisions_are_identical_on_any_request(
+            policies in prop::collection::vec(policy(), 0..24),
+            requests in prop::collection::vec(raw_request(), 1..12),
+        ) {
+            let sources = [PolicySource {
+                file: PathBuf::from("random.cedar"),
+                text: Arc::from(policy_text(&policies)),
+            }];
+            let loaded = load_sources(Path::new(SCHEMA_FILE), SCHEMA, &sources).unwrap();
+            for r in &requests {
+                let (request, entities) = build(&loaded, r);
+                prop_assert_eq!(
+                    decide_request(&loaded, &request, &entities, r.action, true),
+                    decide_request(&loaded, &request, &entities, r.action, false),
+                    "{:?}", r
+                );
+            }
         }
     }
 }

@@ -1,111 +1,78 @@
 #![allow(clippy::unwrap_used, reason = "tests fail by panicking")]
-//! The index (by action, then by the agent a policy names) gives the same decisions as
-//! evaluating every policy, on random policy sets over the bundled schema and random
-//! transactions: from agents that no policy names and from agents with policies of their
-//! own, against shared and per-agent permits, forbids and `@approval` forbids, with
-//! conditions that error for some requests.
+//! The index (by action, then by the agent or resource a policy names, or the context
+//! string its first condition starts by comparing) gives the same decisions as evaluating
+//! every policy, on random policy sets over the bundled schema and random transactions:
+//! from agents that no policy names and from agents with policies of their own, on named
+//! and unnamed resources, with context strings that hit, miss or are missing, against
+//! shared and keyed permits, forbids and `@approval` forbids, with conditions that error
+//! for some requests.
+
+mod support;
 
 use proptest::prelude::*;
+use support::random_policies::{
+    field, policy, policy_text, Field, ACTIONS, AGENTS, AMOUNTS, REQUEST_AGENTS, REQUEST_AUDIENCES,
+    REQUEST_CURRENCIES, REQUEST_RECIPIENTS, REQUEST_RESOURCES, SCOPES,
+};
 use valet_policy::{PolicyStore, Transaction};
+use valet_token::details::FieldValue;
 use valet_token::TransactionDetails;
 
-const ACTIONS: [&str; 7] = [
-    "pay_invoice",
-    "read_calendar",
-    "list_files",
-    "read_file",
-    "write_file",
-    "send_email",
-    "delete_file",
-];
-const AGENTS: [&str; 3] = ["agent-0", "agent-1", "agent-2"];
-/// The agents requests come from: those the policies may name, and one no policy names.
-const REQUEST_AGENTS: [&str; 4] = ["agent-0", "agent-1", "agent-2", "agent-9"];
-const SCOPES: [&str; 3] = ["payments:write", "files:read", "mail:send"];
-
-fn action_scope() -> impl Strategy<Value = String> {
-    let one = prop::sample::select(ACTIONS.to_vec());
-    prop_oneof![
-        Just("action".to_owned()),
-        one.clone()
-            .prop_map(|a| format!("action == Action::\"{a}\"")),
-        prop::collection::vec(one, 1..3).prop_map(|v| {
-            let list: Vec<String> = v.iter().map(|a| format!("Action::\"{a}\"")).collect();
-            format!("action in [{}]", list.join(", "))
-        }),
-    ]
+/// The transaction fields of a request besides its agent, scopes and chain.
+#[derive(Clone, Debug)]
+struct Fields {
+    resource: Option<&'static str>,
+    recipient: Field,
+    currency: Field,
+    amount: &'static str,
 }
 
-fn principal_scope() -> impl Strategy<Value = String> {
-    let agent = prop::sample::select(AGENTS.to_vec());
-    prop_oneof![
-        Just("principal".to_owned()),
-        agent
-            .clone()
-            .prop_map(|a| format!("principal == Agent::\"{a}\"")),
-        agent
-            .clone()
-            .prop_map(|a| format!("principal in Agent::\"{a}\"")),
-        Just("principal is Agent".to_owned()),
-        agent.prop_map(|a| format!("principal is Agent in Agent::\"{a}\"")),
-    ]
-}
-
-fn condition() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just(String::new()),
-        prop::sample::select(SCOPES.to_vec())
-            .prop_map(|s| format!("when {{ context.scopes.contains(\"{s}\") }}")),
-        (0i64..3).prop_map(|d| format!("when {{ principal.depth > {d} }}")),
-        prop::sample::select(AGENTS.to_vec())
-            .prop_map(|a| format!("unless {{ principal.chain.contains(\"{a}\") }}")),
-        // Overflows, so errors, when the chain has two delegates or more.
-        Just("when { principal.depth * 4611686018427387904 > 0 }".to_owned()),
-    ]
-}
-
-/// One policy: effect, scope, condition; forbids are sometimes approval step-ups.
-fn policy() -> impl Strategy<Value = (bool, bool, String, String, String)> {
+fn fields() -> impl Strategy<Value = Fields> {
     (
-        any::<bool>(),
-        any::<bool>(),
-        principal_scope(),
-        action_scope(),
-        condition(),
+        prop::option::of(prop::sample::select(REQUEST_RESOURCES.to_vec())),
+        field(&REQUEST_RECIPIENTS),
+        field(&REQUEST_CURRENCIES),
+        prop::sample::select(AMOUNTS.to_vec()),
     )
+        .prop_map(|(resource, recipient, currency, amount)| Fields {
+            resource,
+            recipient,
+            currency,
+            amount,
+        })
 }
 
-fn policy_text(policies: &[(bool, bool, String, String, String)]) -> String {
-    let mut out = String::new();
-    for (i, (permit, approval, principal, action, cond)) in policies.iter().enumerate() {
-        let effect = if *permit { "permit" } else { "forbid" };
-        let note = if !*permit && *approval {
-            "@approval(\"the owner approves\")\n"
-        } else {
-            ""
-        };
-        out.push_str(&format!(
-            "@id(\"p{i}\")\n{note}{effect} ({principal}, {action}, resource)\n{cond};\n\n"
-        ));
+fn with_field(details: TransactionDetails, name: &str, value: Field) -> TransactionDetails {
+    match value {
+        Field::Str(s) => details.with(name, s),
+        Field::Absent => details,
+        Field::Long => details.field(name, FieldValue::Long(7)),
     }
-    out
 }
 
-fn details_for(action: &str) -> Option<TransactionDetails> {
-    match action {
-        "pay_invoice" => Some(
-            TransactionDetails::new("payment")
-                .with("amount", "50.00")
-                .with("currency", "USD")
-                .with("recipient", "alice@example.com"),
-        ),
-        "send_email" => Some(TransactionDetails::new("email").with("recipient", "bob@example.com")),
-        _ => None,
-    }
+/// The details of a request: the fields its action takes (a missing or mistyped one is
+/// denied before any policy is evaluated) and, when set, the resource.
+fn details_for(action: &str, f: &Fields) -> Option<TransactionDetails> {
+    let details = match action {
+        "pay_invoice" => {
+            let d = TransactionDetails::new("payment").with("amount", f.amount);
+            let d = with_field(d, "currency", f.currency);
+            with_field(d, "recipient", f.recipient)
+        }
+        "send_email" => with_field(TransactionDetails::new("email"), "recipient", f.recipient),
+        _ => match f.resource {
+            Some(_) => TransactionDetails::new("file"),
+            None => return None,
+        },
+    };
+    Some(match f.resource {
+        Some(r) => details.with("identifier", r),
+        None => details,
+    })
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
     fn indexed_and_unindexed_decisions_are_identical(
@@ -116,6 +83,8 @@ proptest! {
                 prop::sample::select(REQUEST_AGENTS.to_vec()),
                 prop::sample::subsequence(SCOPES.to_vec(), 0..=3),
                 prop::sample::subsequence(AGENTS.to_vec(), 0..=3),
+                prop::sample::select(REQUEST_AUDIENCES.to_vec()),
+                fields(),
             ),
             1..12,
         ),
@@ -128,17 +97,17 @@ proptest! {
         .unwrap();
         std::fs::write(dir.path().join("random.cedar"), policy_text(&policies)).unwrap();
         let store = PolicyStore::load(dir.path()).unwrap();
-        for (action, agent, scopes, chain) in requests {
+        for (action, agent, scopes, chain, audience, fields) in requests {
             let scopes: Vec<String> = scopes.into_iter().map(str::to_owned).collect();
             let chain: Vec<String> = chain.into_iter().map(str::to_owned).collect();
-            let details = details_for(action);
+            let details = details_for(action, &fields);
             let tx = Transaction {
                 agent,
                 subject: "alice@example.com",
                 client: "https://orchestrator.example/client",
                 chain: &chain,
                 action,
-                audience: "https://pay.example.com",
+                audience,
                 scopes: &scopes,
                 details: details.as_ref(),
             };
