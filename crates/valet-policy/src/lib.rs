@@ -41,6 +41,13 @@
 //! let a `permit` through. When only `forbid` policies annotated `@approval("...")` deny a
 //! request and the policies without them allow it, the outcome is
 //! [`PolicyOutcome::NeedsApproval`] with the approval texts joined by `"; "`.
+//!
+//! Policies are indexed at load time, so a request evaluates only those that can apply to
+//! it: per action, then by the agent a `principal == Agent::"x"` scope names, else the
+//! resource a `resource == Resource::"r"` scope names, else the string a first `when`
+//! condition starts by comparing a context member with (`context.m == "text" && ...`),
+//! which is skipped only when the request's `m` is a different string. The decision is
+//! the same as evaluating every policy ([`PolicyStore::evaluate_unindexed`]).
 
 #![forbid(unsafe_code)]
 
