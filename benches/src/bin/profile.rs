@@ -1,6 +1,6 @@
 //! Runs one decision path in a loop, for a profiler: `first` (token bytes never seen
 //! before, 3 blocks, 100 policies), `repeat` (the same bytes again) or `policy` (the policy
-//! layer alone).
+//! layer alone) or `threads` (`repeat` on two threads at once).
 //!
 //! `cargo build --release -p valet-benches --bin profile && perf record -g
 //! target/release/profile first 2000`
@@ -33,8 +33,23 @@ fn main() {
                 allowed += usize::from(az.authorize_bytes(&bytes, &req).allowed());
             }
         }
+        "threads" => {
+            // The same repeat presentation on two threads sharing the authorizer.
+            let bytes = fx.token(3).to_bytes().to_vec();
+            start = Instant::now();
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for _ in 0..n {
+                            std::hint::black_box(az.authorize_bytes(&bytes, &req));
+                        }
+                    });
+                }
+            });
+            allowed = 2 * n;
+        }
         other => {
-            eprintln!("unknown path `{other}`: use first or repeat");
+            eprintln!("unknown path `{other}`: use first, repeat or threads");
             std::process::exit(2);
         }
     }

@@ -646,7 +646,7 @@ impl Shared {
         decision.reasons = reasons;
         decision.approval = None;
         decision.determining_policies = Vec::new();
-        decision.claims = claims;
+        decision.claims = claims.map(std::sync::Arc::new);
         decision.token_verified = verified;
         if let Err(e) = self.audit.record(&decision.audit) {
             if decision.outcome != Outcome::Deny {

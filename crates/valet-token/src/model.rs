@@ -396,13 +396,23 @@ impl RevocationId {
 
 impl fmt::Display for RevocationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let digit = |n: u8| char::from(if n < 10 { b'0' + n } else { b'a' + n - 10 });
-        let mut text = String::with_capacity(self.0.len() * 2);
-        for b in &self.0 {
-            text.push(digit(b >> 4));
-            text.push(digit(b & 0xf));
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        // Hex in chunks written straight to the formatter: no allocation.
+        let mut buf = [0u8; 64];
+        for chunk in self.0.chunks(32) {
+            let mut n = 0;
+            for b in chunk {
+                for nibble in [b >> 4, b & 0xf] {
+                    if let (Some(slot), Some(d)) = (buf.get_mut(n), DIGITS.get(usize::from(nibble)))
+                    {
+                        *slot = *d;
+                        n += 1;
+                    }
+                }
+            }
+            f.write_str(std::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or_default())?;
         }
-        f.write_str(&text)
+        Ok(())
     }
 }
 
@@ -653,5 +663,20 @@ mod tests {
         assert_eq!(RevocationId::from_hex("0001abff"), Some(id));
         assert_eq!(RevocationId::from_hex("abc"), None);
         assert_eq!(RevocationId::from_hex("zz"), None);
+    }
+
+    #[test]
+    fn revocation_ids_print_as_lowercase_hex_at_any_length() {
+        assert_eq!(
+            RevocationId(vec![0x00, 0x01, 0xab, 0xff]).to_string(),
+            "0001abff"
+        );
+        assert_eq!(RevocationId(Vec::new()).to_string(), "");
+        // Longer than one formatting chunk (32 bytes), as a 64-byte signature is.
+        let long: Vec<u8> = (0u8..70).collect();
+        let text = RevocationId(long.clone()).to_string();
+        let expected: String = long.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(text, expected);
+        assert_eq!(RevocationId::from_hex(&text), Some(RevocationId(long)));
     }
 }

@@ -160,6 +160,12 @@ impl Token {
         Ok(Claims::clone(&self.claims))
     }
 
+    /// The unverified claims, shared rather than copied (the same as
+    /// [`unverified_claims`](Self::unverified_claims)).
+    pub fn shared_claims(&self) -> std::sync::Arc<Claims> {
+        std::sync::Arc::clone(&self.claims)
+    }
+
     /// The unverified claims, borrowed.
     pub(crate) fn claims_ref(&self) -> &Claims {
         &self.claims

@@ -212,7 +212,7 @@ impl Authorizer {
                 vec![token_reason(r)],
                 None,
                 Vec::new(),
-                token.unverified_claims().ok(),
+                Some(token.shared_claims()),
                 false,
                 request,
                 now,
@@ -243,13 +243,16 @@ impl Authorizer {
         let decision = match verdict {
             Verdict::Denied(denial) => {
                 let reasons = denial.reasons.into_iter().map(token_reason).collect();
-                let claims = denial.claims.or_else(|| token.unverified_claims().ok());
+                let claims = match denial.claims {
+                    Some(c) => Arc::new(c),
+                    None => token.shared_claims(),
+                };
                 self.finish(
                     Outcome::Deny,
                     reasons,
                     None,
                     Vec::new(),
-                    claims,
+                    Some(claims),
                     denial.signature_verified,
                     request,
                     now,
@@ -343,7 +346,7 @@ impl Authorizer {
             reasons,
             pd.approval.clone(),
             pd.determining,
-            Some(claims),
+            Some(Arc::new(claims)),
             true,
             request,
             now,
@@ -381,7 +384,7 @@ impl Authorizer {
         reasons: Vec<Reason>,
         approval: Option<String>,
         determining: Vec<valet_policy::DeterminingPolicy>,
-        claims: Option<Claims>,
+        claims: Option<Arc<Claims>>,
         token_verified: bool,
         request: &Request,
         now: std::time::SystemTime,

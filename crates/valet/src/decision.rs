@@ -96,7 +96,7 @@ pub struct Decision {
     pub determining_policies: Vec<DeterminingPolicy>,
     /// The token's claims, when it could be read (verified when `token_verified`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub claims: Option<Claims>,
+    pub claims: Option<std::sync::Arc<Claims>>,
     /// Whether the token's signatures were checked and valid.
     pub token_verified: bool,
     /// The audit record written for this decision.
