@@ -1,5 +1,6 @@
 //! First presentation (token bytes never seen before) against repeat presentation of the
-//! same bytes: a 3-block token, 100 policies.
+//! same bytes: a 3-block token (`first`, `repeat`) and a 1-block token (`first_1_block`,
+//! `repeat_1_block`), 100 policies.
 
 #![expect(
     missing_docs,
@@ -25,6 +26,18 @@ fn presentation(c: &mut Criterion) {
         )
     });
     group.bench_function("repeat", |b| b.iter(|| az.authorize_bytes(&bytes, &req)));
+    let root = fx.token(1).to_bytes().to_vec();
+    assert!(az.authorize_bytes(&root, &req).allowed());
+    group.bench_function("first_1_block", |b| {
+        b.iter_batched(
+            || fx.token(1).to_bytes().to_vec(),
+            |fresh| az.authorize_bytes(&fresh, &req),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("repeat_1_block", |b| {
+        b.iter(|| az.authorize_bytes(&root, &req))
+    });
     group.finish();
 }
 

@@ -152,39 +152,53 @@ fn report(m: &BTreeMap<String, f64>) -> String {
         value: r.map(|r| format!("{r:.2}x")),
         met: r.map(|r| r >= 1.8),
     });
-    // 5. Against Tenuo.
-    for (name, valet, tenuo) in [
+    // 5. Against Tenuo (whose authorize always checks the holder's proof of possession).
+    for (name, valet, tenuo, factor) in [
         (
-            "5. Tenuo 3-deep chain authorize / Valet first presentation (3 blocks, 100 policies)",
+            "5. Tenuo root authorize / Valet first presentation, 1 block, 100 policies (no proof of possession)",
+            "presentation/first_1_block",
+            "tenuo/authorize_root",
+            1.0,
+        ),
+        (
+            "5. Tenuo 3-deep chain authorize / Valet first presentation, 3 blocks, 100 policies (no proof of possession)",
             "presentation/first",
             "tenuo/authorize_chain_3",
+            1.0,
         ),
         (
-            "5. Tenuo 3-deep chain authorize / Valet repeat presentation (3 blocks, 100 policies)",
+            "5. Tenuo 3-deep chain authorize / Valet repeat presentation, 3 blocks, 100 policies (no proof of possession)",
             "presentation/repeat",
             "tenuo/authorize_chain_3",
+            3.0,
         ),
         (
-            "5. Tenuo root authorize / Valet 1-block authorize, 10 policies",
-            "authorize/blocks_1/policies_10",
+            "5. Tenuo root authorize / Valet repeat presentation of a holder-bound 1-block token with its proof, 100 policies",
+            "holder/bound_with_proof",
             "tenuo/authorize_root",
+            3.0,
         ),
         (
             "5. Tenuo denial (wrong tool) / Valet denial (wrong audience)",
             "deny/audience",
             "tenuo/deny_wrong_tool",
+            1.0,
         ),
     ] {
         let r = ratio(get(tenuo), get(valet));
         targets.push(Target {
             name,
-            goal: "≥ 1x (Valet as fast or faster)".into(),
+            goal: if factor > 1.0 {
+                format!("≥ {factor}x (Valet {factor}x faster)")
+            } else {
+                "≥ 1x (Valet as fast or faster)".into()
+            },
             value: match r {
                 Some(r) => Some(format!("{r:.2}x")),
                 None if get(tenuo).is_none() => Some("Tenuo not measured".into()),
                 None => None,
             },
-            met: r.map(|r| r >= 1.0),
+            met: r.map(|r| r >= factor),
         });
     }
     // 6. Fast denials.

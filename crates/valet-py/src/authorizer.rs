@@ -398,29 +398,23 @@ impl Authorizer {
             }
         };
         let presented = presentation(proof.as_ref(), approvals.as_ref())?;
-        let plain = presented.proof.is_none() && presented.approvals.is_empty();
         let inner = &self.inner;
         let decision = if let Ok(t) = token.cast::<Token>() {
             let t = &t.get().inner;
             py.detach(|| inner.authorize_presented(t, req, &presented))
         } else if let Ok(s) = token.cast::<PyString>() {
             let text = s.to_str()?.trim().to_owned();
-            py.detach(|| match token::Token::from_base64(&text) {
-                Ok(t) if !plain => inner.authorize_presented(&t, req, &presented),
+            // A token read before is shared, not parsed again (see `read_token`).
+            py.detach(|| match inner.read_token_base64(&text) {
+                Ok(t) => inner.authorize_presented(&t, req, &presented),
                 // Unreadable tokens get the authorizer's own refusal.
-                _ => inner.authorize_base64(&text, req),
+                Err(_) => inner.authorize_base64(&text, req),
             })
         } else if let Ok(b) = token.cast::<PyBytes>() {
             let bytes = b.as_bytes().to_vec();
-            let max = inner.limits().max_token_bytes;
-            py.detach(|| {
-                let parsed = (!plain && bytes.len() <= max)
-                    .then(|| token::Token::from_bytes(&bytes).ok())
-                    .flatten();
-                match parsed {
-                    Some(t) => inner.authorize_presented(&t, req, &presented),
-                    None => inner.authorize_bytes(&bytes, req),
-                }
+            py.detach(|| match inner.read_token(&bytes) {
+                Ok(t) => inner.authorize_presented(&t, req, &presented),
+                Err(_) => inner.authorize_bytes(&bytes, req),
             })
         } else {
             return Err(PyTypeError::new_err(format!(

@@ -424,10 +424,12 @@ impl Verifier {
     }
 
     /// Keeps up to `capacity` verified signature chains (0: none), keyed by the SHA-256
-    /// digest of the trusted key and the token bytes. A repeat presentation of the same
-    /// bytes then skips only what is a pure function of them: parsing the chain, checking
-    /// its signatures and reading its blocks back as Datalog. Revocation, time, audience,
-    /// holder proofs and every Datalog check are still evaluated on every call.
+    /// digest of the trusted key and the token bytes, and as many tokens read by
+    /// [`read_token`](Self::read_token), keyed by the digest of their bytes. A repeat
+    /// presentation of the same bytes then skips only what is a pure function of them:
+    /// reading the token, checking its signatures and preparing its blocks' Datalog.
+    /// Revocation, time, audience, holder proofs and every Datalog check are still
+    /// evaluated on every call.
     #[must_use]
     pub fn with_cache(mut self, capacity: usize) -> Self {
         self.cache = (capacity > 0).then(|| Arc::new(DigestCache::new(capacity)));

@@ -76,9 +76,10 @@ impl AuthorizerBuilder {
         self
     }
 
-    /// Keeps up to `capacity` verified signature chains, keyed by a SHA-256 digest of the
-    /// token bytes (default [`DEFAULT_VERIFIED_CACHE`]; 0 turns the cache off). A repeat
-    /// presentation skips only the signature checks and the parsing of the chain;
+    /// Keeps up to `capacity` verified signature chains and tokens read, keyed by a SHA-256
+    /// digest of the token bytes (default [`DEFAULT_VERIFIED_CACHE`]; 0 turns the cache
+    /// off). A repeat presentation skips only reading the token, the signature checks and
+    /// the preparation of the blocks' Datalog;
     /// revocation, expiry, audience, holder proofs, every Datalog check and the policies
     /// are evaluated on every call, so decisions are the same with the cache on or off.
     #[must_use]
