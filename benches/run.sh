@@ -5,5 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p valet-benches --bins
+# Only this run's figures go into the table.
+rm -rf "${CARGO_TARGET_DIR:-target}/criterion"
 cargo bench -p valet-benches --bench '*' -- "$@"
 cargo run --release -p valet-benches --bin report -- --write

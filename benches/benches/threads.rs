@@ -1,4 +1,4 @@
-//! Throughput: 64 repeat presentations on one thread against 64 on each of two threads
+//! Throughput: 512 repeat presentations on one thread against 512 on each of two threads
 //! sharing one authorizer (3-block token, 100 policies). Two threads doing twice the work
 //! in the same time is a 2x throughput.
 
@@ -10,7 +10,7 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use valet_benches::{authorizer, request, Fixture};
 
-const PER_THREAD: usize = 64;
+const PER_THREAD: usize = 512;
 
 fn threads(c: &mut Criterion) {
     let fx = Fixture::new();
@@ -20,7 +20,7 @@ fn threads(c: &mut Criterion) {
     assert!(az.authorize_bytes(&bytes, &req).allowed());
     let mut group = c.benchmark_group("threads");
     for n in [1usize, 2] {
-        group.bench_with_input(BenchmarkId::new("x64", n), &n, |b, &n| {
+        group.bench_with_input(BenchmarkId::new("x512", n), &n, |b, &n| {
             b.iter(|| {
                 std::thread::scope(|s| {
                     for _ in 0..n {

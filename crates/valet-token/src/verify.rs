@@ -462,18 +462,8 @@ impl Verifier {
         now: SystemTime,
         revoked: &dyn RevocationCheck,
     ) -> Verdict {
-        if bytes.len() > self.limits.max_token_bytes {
-            return Verdict::deny(
-                Reason::new(
-                    ReasonKind::TooLarge,
-                    format!(
-                        "the token is {} bytes, more than the limit of {}",
-                        bytes.len(),
-                        self.limits.max_token_bytes
-                    ),
-                ),
-                None,
-            );
+        if let Some(reason) = self.too_large(bytes.len()) {
+            return Verdict::deny(reason, None);
         }
         match Token::from_bytes(bytes) {
             Ok(token) => self.verify(&token, request, now, revoked),
@@ -487,12 +477,8 @@ impl Verifier {
     /// before [`verify`](Self::verify) checks it. Bytes over the size limit are refused
     /// unread.
     pub fn read_token(&self, bytes: &[u8]) -> Result<Arc<Token>, TokenError> {
-        if bytes.len() > self.limits.max_token_bytes {
-            return Err(TokenError::Format(format!(
-                "the token is {} bytes, more than the limit of {}",
-                bytes.len(),
-                self.limits.max_token_bytes
-            )));
+        if let Some(reason) = self.too_large(bytes.len()) {
+            return Err(TokenError::Format(reason.message));
         }
         let Some(tokens) = &self.tokens else {
             return Token::from_bytes(bytes).map(Arc::new);
@@ -534,45 +520,12 @@ impl Verifier {
         now: SystemTime,
         revoked: &dyn RevocationCheck,
     ) -> Verdict {
-        let bytes = token.raw_bytes();
-        if bytes.len() > self.limits.max_token_bytes {
-            return Verdict::deny(
-                Reason::new(
-                    ReasonKind::TooLarge,
-                    format!(
-                        "the token is {} bytes, more than the limit of {}",
-                        bytes.len(),
-                        self.limits.max_token_bytes
-                    ),
-                ),
-                None,
-            );
-        }
-        if token.block_count() > self.limits.max_blocks {
-            return Verdict::deny(
-                Reason::new(
-                    ReasonKind::TooLarge,
-                    format!(
-                        "the token has {} blocks, more than the limit of {}",
-                        token.block_count(),
-                        self.limits.max_blocks
-                    ),
-                ),
-                None,
-            );
-        }
-        if now < std::time::UNIX_EPOCH {
-            return Verdict::deny(
-                Reason::new(
-                    ReasonKind::Internal,
-                    "the verifier's clock reads before 1970: fix the clock",
-                ),
-                token.unverified_claims().ok(),
-            );
+        if let Some(reason) = self.limit_refusal(token) {
+            return Verdict::deny(reason, None);
         }
         // Refusals that need no signature: a deny never needs one, an allow always does.
         // Decided before the claims are computed, which only the reasons' readers need.
-        if let Some(reason) = fast_refusal(token, request, now, revoked) {
+        if let Some(reason) = claim_refusal(token, request, now, revoked) {
             return Verdict::deny(reason, token.unverified_claims().ok());
         }
         let mut claims = match token.unverified_claims() {
@@ -636,34 +589,37 @@ impl Verifier {
         now: SystemTime,
         revoked: &dyn RevocationCheck,
     ) -> Option<Reason> {
-        let bytes = token.raw_bytes();
-        if bytes.len() > self.limits.max_token_bytes {
-            return Some(Reason::new(
+        self.limit_refusal(token)
+            .or_else(|| claim_refusal(token, request, now, revoked))
+    }
+
+    /// The refusal of bytes over the size limit.
+    fn too_large(&self, len: usize) -> Option<Reason> {
+        (len > self.limits.max_token_bytes).then(|| {
+            Reason::new(
                 ReasonKind::TooLarge,
                 format!(
-                    "the token is {} bytes, more than the limit of {}",
-                    bytes.len(),
+                    "the token is {len} bytes, more than the limit of {}",
                     self.limits.max_token_bytes
                 ),
-            ));
-        }
-        if token.block_count() > self.limits.max_blocks {
-            return Some(Reason::new(
-                ReasonKind::TooLarge,
-                format!(
-                    "the token has {} blocks, more than the limit of {}",
-                    token.block_count(),
-                    self.limits.max_blocks
-                ),
-            ));
-        }
-        if now < std::time::UNIX_EPOCH {
-            return Some(Reason::new(
-                ReasonKind::Internal,
-                "the verifier's clock reads before 1970: fix the clock",
-            ));
-        }
-        fast_refusal(token, request, now, revoked)
+            )
+        })
+    }
+
+    /// The refusal of a token over the size or block-count limit.
+    fn limit_refusal(&self, token: &Token) -> Option<Reason> {
+        self.too_large(token.raw_bytes().len()).or_else(|| {
+            (token.block_count() > self.limits.max_blocks).then(|| {
+                Reason::new(
+                    ReasonKind::TooLarge,
+                    format!(
+                        "the token has {} blocks, more than the limit of {}",
+                        token.block_count(),
+                        self.limits.max_blocks
+                    ),
+                )
+            })
+        })
     }
 
     /// The verified chain of these bytes: from the cache, else parsed and checked (and
@@ -1041,6 +997,23 @@ fn datalog_facts(
         push(symbols, "request_holder", vec![t]);
     }
     facts
+}
+
+/// Refusals decided from the verifier's clock and the token's claims alone, before any
+/// signature is checked.
+fn claim_refusal(
+    token: &Token,
+    request: &Request,
+    now: SystemTime,
+    revoked: &dyn RevocationCheck,
+) -> Option<Reason> {
+    if now < std::time::UNIX_EPOCH {
+        return Some(Reason::new(
+            ReasonKind::Internal,
+            "the verifier's clock reads before 1970: fix the clock",
+        ));
+    }
+    fast_refusal(token, request, now, revoked)
 }
 
 /// Refusals decided from the claims alone, before any signature is checked.
