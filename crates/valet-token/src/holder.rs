@@ -30,7 +30,7 @@ use sha2::{Digest, Sha256};
 
 use crate::details::TransactionDetails;
 use crate::error::{KeyError, TokenError};
-use crate::keys::{check_private_permissions, parse_fields, write_file};
+use crate::keys::{parse_fields, write_file};
 use crate::model::{rfc3339, unix_secs, Claims};
 use crate::token::{encode_base64url, Token};
 use crate::verify::{Reason, ReasonKind, Request, Verifier};
@@ -231,17 +231,7 @@ impl SigningKey {
 
     /// Reads the private key file text (a root private key file works too).
     pub fn from_private_text(text: &str) -> Result<Self, KeyError> {
-        let fields = parse_fields(text)?;
-        let private: PrivateKey = fields.get("private-key")?.parse().map_err(|_| {
-            KeyError::Format(
-                "`private-key` is not an Ed25519 private key: expected `ed25519-private/` followed by 64 hex digits".into(),
-            )
-        })?;
-        if private.algorithm() != biscuit_auth::format::schema::public_key::Algorithm::Ed25519 {
-            return Err(KeyError::Format(
-                "`private-key` is not an Ed25519 private key".into(),
-            ));
-        }
+        let private = parse_fields(text)?.ed25519_private()?;
         Ok(SigningKey {
             pair: KeyPair::from(&private),
         })
@@ -249,16 +239,7 @@ impl SigningKey {
 
     /// Reads a private key file, refusing one that other users can read.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
-        let path = path.as_ref();
-        check_private_permissions(path)?;
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_private_text(&text).map_err(|e| match e {
-            KeyError::Format(m) => KeyError::Format(format!("{}: {m}", path.display())),
-            other => other,
-        })
+        crate::keys::read_private_file(path.as_ref(), Self::from_private_text)
     }
 
     /// Writes the private key file with mode `0600`.

@@ -103,12 +103,7 @@ impl RootKeyPair {
     pub fn from_private_text(text: &str) -> Result<Self, KeyError> {
         let fields = parse_fields(text)?;
         let id = fields.key_id()?;
-        let raw = fields.get("private-key")?;
-        let private: PrivateKey = raw.parse().map_err(|_| {
-            KeyError::Format(
-                "`private-key` is not an Ed25519 private key: expected `ed25519-private/` followed by 64 hex digits".into(),
-            )
-        })?;
+        let private = fields.ed25519_private()?;
         Ok(RootKeyPair {
             id,
             pair: KeyPair::from(&private),
@@ -117,16 +112,7 @@ impl RootKeyPair {
 
     /// Reads a private key file, refusing one that other users can read.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
-        let path = path.as_ref();
-        check_private_permissions(path)?;
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_private_text(&text).map_err(|e| match e {
-            KeyError::Format(m) => KeyError::Format(format!("{}: {m}", path.display())),
-            other => other,
-        })
+        read_private_file(path.as_ref(), Self::from_private_text)
     }
 
     /// Writes the private key file with mode `0600`; an existing file is overwritten only
@@ -261,6 +247,21 @@ impl Fields {
             .ok_or_else(|| KeyError::Format(format!("the key file has no `{name}:` line")))
     }
 
+    /// The `private-key` field, which must be an Ed25519 private key.
+    pub(crate) fn ed25519_private(&self) -> Result<PrivateKey, KeyError> {
+        let private: PrivateKey = self.get("private-key")?.parse().map_err(|_| {
+            KeyError::Format(
+                "`private-key` is not an Ed25519 private key: expected `ed25519-private/` followed by 64 hex digits".into(),
+            )
+        })?;
+        if private.algorithm() != biscuit_auth::format::schema::public_key::Algorithm::Ed25519 {
+            return Err(KeyError::Format(
+                "`private-key` is not an Ed25519 private key".into(),
+            ));
+        }
+        Ok(private)
+    }
+
     fn key_id(&self) -> Result<KeyId, KeyError> {
         let raw = self.get("key-id")?;
         raw.parse::<u32>().map(KeyId).map_err(|_| {
@@ -269,6 +270,23 @@ impl Fields {
             ))
         })
     }
+}
+
+/// Reads a private key file with `from_text`, refusing a file that other users can read;
+/// format errors name the file.
+pub(crate) fn read_private_file<T>(
+    path: &Path,
+    from_text: impl FnOnce(&str) -> Result<T, KeyError>,
+) -> Result<T, KeyError> {
+    check_private_permissions(path)?;
+    let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    from_text(&text).map_err(|e| match e {
+        KeyError::Format(m) => KeyError::Format(format!("{}: {m}", path.display())),
+        other => other,
+    })
 }
 
 pub(crate) fn parse_fields(text: &str) -> Result<Fields, KeyError> {
@@ -352,6 +370,23 @@ pub(crate) fn check_private_permissions(path: &Path) -> Result<(), KeyError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_root_private_key_of_another_algorithm_is_refused() {
+        let p256 = biscuit_auth::KeyPair::new_with_algorithm(biscuit_auth::Algorithm::Secp256r1);
+        let text = format!(
+            "key-id: 1\nprivate-key: {}\n",
+            p256.private().to_prefixed_string()
+        );
+        let err = RootKeyPair::from_private_text(&text)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            err.as_deref()
+                .is_some_and(|e| e.contains("not an Ed25519 private key")),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn text_round_trip() {
