@@ -23,8 +23,13 @@ const RECIPIENTS: [&str; 4] = [
     "mallory@example.com",
 ];
 const AMOUNTS: [&str; 5] = ["1.00", "50.00", "50.01", "999.9999", "1000.00"];
-/// Raw checks, some of which look at facts of other blocks (visible only with a scope).
-const CHECKS: [&str; 10] = [
+/// Raw checks, some of which look at facts of other blocks (visible only with a scope), and
+/// some at request fields of every kind (string, integer, boolean, list).
+const CHECKS: [&str; 14] = [
+    "check if request_decimal(\"count\", $n), $n <= 30000",
+    "reject if request_field(\"urgent\", true)",
+    "check all request_list(\"tags\", $t), [\"ops\", \"billing\"].contains($t)",
+    "check if request_list(\"tags\", \"ops\") or request_details(false)",
     "check if request_field(\"recipient\", $r), $r.starts_with(\"a\")",
     "check all request_decimal($f, $v), $v <= 5000000",
     "reject if request_field(\"recipient\", \"mallory@example.com\")",
@@ -49,7 +54,7 @@ fn step() -> impl Strategy<Value = Step> {
     (
         any::<bool>(),
         prop::option::of(prop::sample::select(&AMOUNTS[..])),
-        prop::option::of(0..CHECKS.len()),
+        prop::option::weighted(0.7, 0..CHECKS.len()),
         any::<bool>(),
     )
         .prop_map(|(delegate, max, check, third_party)| Step {
@@ -61,16 +66,18 @@ fn step() -> impl Strategy<Value = Step> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn prepared_datalog_decides_as_biscuit_does(
         steps in prop::collection::vec(step(), 0..4),
+        // Mostly before the grant expires (3600 s), so the checks run.
         amount in prop::sample::select(&AMOUNTS[..]),
         recipient in prop::sample::select(&RECIPIENTS[..]),
-        with_details in any::<bool>(),
+        with_details in prop::bool::weighted(0.8),
         extra_scope in any::<bool>(),
-        later in 0u64..7200,
+        extras in (prop::bool::weighted(0.8), 0i64..5, any::<bool>(), prop::sample::subsequence(&["ops", "billing", "legal"][..], 0..=3)),
+        later in prop_oneof![3 => 0u64..3000, 1 => 0u64..7200],
     ) {
         let f = fixture();
         let signer = SigningKey::generate();
@@ -96,7 +103,18 @@ proptest! {
             }
         }
         let mut req = if with_details {
-            payment(amount, "USD", recipient)
+            let (more, count, urgent, tags) = extras;
+            let mut d = TransactionDetails::new("payment")
+                .with("amount", amount)
+                .with("currency", "USD")
+                .with("recipient", recipient);
+            if more {
+                d = d
+                    .field("count", FieldValue::Long(count))
+                    .field("urgent", FieldValue::Bool(urgent))
+                    .field("tags", FieldValue::List(tags.iter().map(|t| (*t).to_owned()).collect()));
+            }
+            Request::new(aud(PAY), "pay_invoice").details(d)
         } else {
             plain(PAY, "pay_invoice")
         };
@@ -139,5 +157,56 @@ fn a_check_on_another_block_s_fact_needs_a_scope_to_see_it() {
         let expected = reference.verify(&token, &req, now(), &NoRevocations);
         assert_eq!(got.is_allowed(), allowed, "{check}: {:?}", got.reasons());
         assert_eq!(got.reasons(), expected.reasons(), "{check}");
+    }
+}
+
+#[test]
+fn every_kind_of_request_field_reaches_the_checks() {
+    // One check per kind of field (decimal from an integer, boolean, list); each decides
+    // the request, and both evaluations agree.
+    let f = fixture();
+    let reference = Verifier::new(KeySet::new().with(f.key.public())).with_reference_datalog();
+    let request = |count: i64, urgent: bool, tags: &[&str]| {
+        Request::new(aud(PAY), "pay_invoice")
+            .details(
+                TransactionDetails::new("payment")
+                    .with("amount", "1.00")
+                    .with("currency", "USD")
+                    .with("recipient", "alice@example.com")
+                    .field("count", FieldValue::Long(count))
+                    .field("urgent", FieldValue::Bool(urgent))
+                    .field(
+                        "tags",
+                        FieldValue::List(tags.iter().map(|t| (*t).to_owned()).collect()),
+                    ),
+            )
+            .scope(scope("payments:write"))
+            .scope(scope("tools:read"))
+            .scope(scope("email:send"))
+    };
+    for (check, pass, fail) in [
+        (CHECKS[0], request(2, false, &[]), request(4, false, &[])),
+        (CHECKS[1], request(1, false, &[]), request(1, true, &[])),
+        (
+            CHECKS[2],
+            request(1, false, &["ops"]),
+            request(1, false, &["ops", "legal"]),
+        ),
+        (
+            CHECKS[3],
+            request(1, false, &["ops"]),
+            request(1, false, &["legal"]),
+        ),
+    ] {
+        let token = f
+            .mint(grant())
+            .attenuate(Attenuation::new().check(check))
+            .unwrap();
+        for (req, allowed) in [(&pass, true), (&fail, false)] {
+            let got = f.verify(&token, req);
+            let expected = reference.verify(&token, req, now(), &NoRevocations);
+            assert_eq!(got.is_allowed(), allowed, "{check}: {:?}", got.reasons());
+            assert_eq!(got.reasons(), expected.reasons(), "{check}");
+        }
     }
 }
