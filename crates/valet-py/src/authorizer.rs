@@ -1,5 +1,6 @@
 //! The Authorizer, requests, decisions and the settable clock.
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
@@ -10,7 +11,7 @@ use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
 use valet::token::{self, Limits};
 use valet::{Clock as _, RevocationStore};
 
-use crate::convert::{serialize_to_py, to_duration, to_json, to_py, to_time};
+use crate::convert::{now_or_current, serialize_to_py, to_duration, to_json, to_py, to_time};
 use crate::errors::{convert_request_error, policy_error, request_error, valet_error, ValetError};
 use crate::holder::{approval, holder_proof, verifying_key, Approval, VerifyingKey};
 use crate::keys::KeySet;
@@ -80,12 +81,17 @@ impl Request {
     }
 }
 
+/// The Rust request of a `Request`, borrowed, or read from its dict.
+fn request_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, token::Request>> {
+    match obj.cast::<Request>() {
+        Ok(r) => Ok(Cow::Borrowed(&r.get().inner)),
+        Err(_) => Request::read(obj).map(Cow::Owned),
+    }
+}
+
 /// Reads a `Request` or its dict into a Rust request.
 pub(crate) fn read_request(obj: &Bound<'_, PyAny>) -> PyResult<token::Request> {
-    match obj.cast::<Request>() {
-        Ok(r) => Ok(r.get().inner.clone()),
-        Err(_) => Request::read(obj),
-    }
+    request_ref(obj).map(Cow::into_owned)
 }
 
 /// Reads a `proof_window`: the longest age of a proof (seconds or a `timedelta`), or a
@@ -389,14 +395,7 @@ impl Authorizer {
         proof: Option<Bound<'_, PyAny>>,
         approvals: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Decision> {
-        let parsed;
-        let req: &token::Request = match request.cast::<Request>() {
-            Ok(r) => &r.get().inner,
-            Err(_) => {
-                parsed = Request::read(request)?;
-                &parsed
-            }
-        };
+        let req = &*request_ref(request)?;
         let presented = presentation(proof.as_ref(), approvals.as_ref())?;
         let inner = &self.inner;
         let decision = if let Ok(t) = token.cast::<Token>() {
@@ -500,18 +499,8 @@ impl Verifier {
         proof: Option<Bound<'_, PyAny>>,
         now: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Verdict> {
-        let now = match now {
-            Some(n) => to_time(&n, "now")?,
-            None => std::time::SystemTime::now(),
-        };
-        let parsed;
-        let req: &token::Request = match request.cast::<Request>() {
-            Ok(r) => &r.get().inner,
-            Err(_) => {
-                parsed = Request::read(request)?;
-                &parsed
-            }
-        };
+        let now = now_or_current(now.as_ref())?;
+        let req = &*request_ref(request)?;
         let proof = match proof.filter(|p| !p.is_none()) {
             Some(p) => Some(holder_proof(&p)?),
             None => None,

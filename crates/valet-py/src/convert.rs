@@ -206,6 +206,14 @@ pub(crate) fn to_time(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<SystemTime
     Ok(UNIX_EPOCH + d)
 }
 
+/// Reads a `now` argument, defaulting to the current time.
+pub(crate) fn now_or_current(now: Option<&Bound<'_, PyAny>>) -> PyResult<SystemTime> {
+    match now {
+        Some(n) => to_time(n, "now"),
+        None => Ok(SystemTime::now()),
+    }
+}
+
 /// Reads a length of time: seconds (`int` or `float`, not negative) or a
 /// `datetime.timedelta`.
 pub(crate) fn to_duration(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<Duration> {

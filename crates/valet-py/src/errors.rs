@@ -92,6 +92,12 @@ pub(crate) fn key_error(e: KeyError) -> PyErr {
     ValetKeyError::new_err(e.to_string())
 }
 
+/// A key the token crate read (from text or a file) as its Python class; a failure raises
+/// `ValetKeyError`.
+pub(crate) fn read_key<K, P: From<K>>(read: Result<K, KeyError>) -> PyResult<P> {
+    read.map(P::from).map_err(key_error)
+}
+
 /// The Python exception of a request error.
 pub(crate) fn request_error(e: RustRequestError) -> PyErr {
     RequestError::new_err(e.to_string())

@@ -2,7 +2,6 @@
 //! proof of possession a bound token needs with each request, and signed approvals.
 
 use std::path::PathBuf;
-use std::time::SystemTime;
 
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -10,8 +9,8 @@ use pyo3::types::{PyBytes, PyString};
 use valet::token;
 
 use crate::authorizer::read_request;
-use crate::convert::{to_duration, to_time};
-use crate::errors::{key_error, proof_error};
+use crate::convert::{now_or_current, to_duration, to_time};
+use crate::errors::{key_error, proof_error, read_key};
 use crate::tokens::Token;
 
 /// An Ed25519 public key of an agent (a token holder) or of an approver, written
@@ -21,6 +20,12 @@ use crate::tokens::Token;
 #[derive(Clone, PartialEq, Eq, Hash)]
 pub struct VerifyingKey {
     pub(crate) inner: token::VerifyingKey,
+}
+
+impl From<token::VerifyingKey> for VerifyingKey {
+    fn from(inner: token::VerifyingKey) -> Self {
+        VerifyingKey { inner }
+    }
 }
 
 /// Reads a `VerifyingKey`, or its `ed25519/<hex>` text, from a Python argument.
@@ -42,25 +47,19 @@ impl VerifyingKey {
     /// Reads `ed25519/<64 hex digits>`; raises `ValetKeyError` for anything else.
     #[staticmethod]
     fn parse(text: &str) -> PyResult<Self> {
-        token::VerifyingKey::parse(text)
-            .map(|inner| VerifyingKey { inner })
-            .map_err(key_error)
+        read_key(token::VerifyingKey::parse(text))
     }
 
     /// Reads the public key file text `to_text` writes (a root public key file works too).
     #[staticmethod]
     fn from_text(text: &str) -> PyResult<Self> {
-        token::VerifyingKey::from_text(text)
-            .map(|inner| VerifyingKey { inner })
-            .map_err(key_error)
+        read_key(token::VerifyingKey::from_text(text))
     }
 
     /// Reads a public key file.
     #[staticmethod]
     fn read_file(path: PathBuf) -> PyResult<Self> {
-        token::VerifyingKey::read_file(path)
-            .map(|inner| VerifyingKey { inner })
-            .map_err(key_error)
+        read_key(token::VerifyingKey::read_file(path))
     }
 
     /// The public key file text (`public-key: ed25519/<hex>` with a comment line).
@@ -97,38 +96,36 @@ pub struct SigningKey {
     pub(crate) inner: token::SigningKey,
 }
 
+impl From<token::SigningKey> for SigningKey {
+    fn from(inner: token::SigningKey) -> Self {
+        SigningKey { inner }
+    }
+}
+
 #[pymethods]
 impl SigningKey {
     /// A new random key pair.
     #[staticmethod]
     fn generate() -> Self {
-        SigningKey {
-            inner: token::SigningKey::generate(),
-        }
+        token::SigningKey::generate().into()
     }
 
     /// Reads a key pair from the text `to_private_text` writes (a root private key file
     /// works too).
     #[staticmethod]
     fn from_private_text(text: &str) -> PyResult<Self> {
-        token::SigningKey::from_private_text(text)
-            .map(|inner| SigningKey { inner })
-            .map_err(key_error)
+        read_key(token::SigningKey::from_private_text(text))
     }
 
     /// Reads a private key file, refusing one that other users can read.
     #[staticmethod]
     fn read_file(path: PathBuf) -> PyResult<Self> {
-        token::SigningKey::read_file(path)
-            .map(|inner| SigningKey { inner })
-            .map_err(key_error)
+        read_key(token::SigningKey::read_file(path))
     }
 
     /// The public half, to bind tokens to or to trust as an approver.
     fn public(&self) -> VerifyingKey {
-        VerifyingKey {
-            inner: self.inner.public(),
-        }
+        self.inner.public().into()
     }
 
     /// The private key file text. Treat the result as a secret.
@@ -176,14 +173,6 @@ pub(crate) fn holder_proof(obj: &Bound<'_, PyAny>) -> PyResult<token::HolderProo
     )))
 }
 
-/// Reads a `now` argument, defaulting to the current time.
-fn now_or_current(now: Option<&Bound<'_, PyAny>>) -> PyResult<SystemTime> {
-    match now {
-        Some(n) => to_time(n, "now"),
-        None => Ok(SystemTime::now()),
-    }
-}
-
 #[pymethods]
 impl HolderProof {
     /// Signs a proof for presenting `token` with `request` (a `Request` or its dict), with
@@ -228,9 +217,7 @@ impl HolderProof {
     /// The holder's public key.
     #[getter]
     fn key(&self) -> VerifyingKey {
-        VerifyingKey {
-            inner: self.inner.key,
-        }
+        self.inner.key.into()
     }
 
     /// When it was signed, Unix seconds.
@@ -338,9 +325,7 @@ impl Approval {
     /// The approver's public key.
     #[getter]
     fn approver(&self) -> VerifyingKey {
-        VerifyingKey {
-            inner: self.inner.approver,
-        }
+        self.inner.approver.into()
     }
 
     /// The person the agent acts for.

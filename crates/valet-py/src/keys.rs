@@ -6,7 +6,7 @@ use std::sync::RwLock;
 use pyo3::prelude::*;
 use valet::token;
 
-use crate::errors::{key_error, ValetError, ValetKeyError};
+use crate::errors::{key_error, read_key, ValetError, ValetKeyError};
 
 /// An Ed25519 root key pair with its key id; it signs the tokens an issuer mints. Its
 /// `repr` never shows the private key.
@@ -15,31 +15,31 @@ pub struct RootKeyPair {
     pub(crate) inner: token::RootKeyPair,
 }
 
+impl From<token::RootKeyPair> for RootKeyPair {
+    fn from(inner: token::RootKeyPair) -> Self {
+        RootKeyPair { inner }
+    }
+}
+
 #[pymethods]
 impl RootKeyPair {
     /// A new random key pair with this key id (written into every token it signs).
     #[staticmethod]
     #[pyo3(signature = (key_id = 1))]
     fn generate(key_id: u32) -> Self {
-        RootKeyPair {
-            inner: token::RootKeyPair::generate(token::KeyId(key_id)),
-        }
+        token::RootKeyPair::generate(token::KeyId(key_id)).into()
     }
 
     /// Reads a key pair from the text `to_private_text` writes.
     #[staticmethod]
     fn from_private_text(text: &str) -> PyResult<Self> {
-        token::RootKeyPair::from_private_text(text)
-            .map(|inner| RootKeyPair { inner })
-            .map_err(key_error)
+        read_key(token::RootKeyPair::from_private_text(text))
     }
 
     /// Reads a private key file, refusing one that other users can read.
     #[staticmethod]
     fn read_file(path: PathBuf) -> PyResult<Self> {
-        token::RootKeyPair::read_file(path)
-            .map(|inner| RootKeyPair { inner })
-            .map_err(key_error)
+        read_key(token::RootKeyPair::read_file(path))
     }
 
     /// The key id.
@@ -50,9 +50,7 @@ impl RootKeyPair {
 
     /// The public half, to give to verifiers.
     fn public(&self) -> RootPublicKey {
-        RootPublicKey {
-            inner: self.inner.public(),
-        }
+        self.inner.public().into()
     }
 
     /// The private key as text (keep it secret).
@@ -85,22 +83,24 @@ pub struct RootPublicKey {
     pub(crate) inner: token::RootPublicKey,
 }
 
+impl From<token::RootPublicKey> for RootPublicKey {
+    fn from(inner: token::RootPublicKey) -> Self {
+        RootPublicKey { inner }
+    }
+}
+
 #[pymethods]
 impl RootPublicKey {
     /// Reads a public key from the text `to_text` writes.
     #[staticmethod]
     fn from_text(text: &str) -> PyResult<Self> {
-        token::RootPublicKey::from_text(text)
-            .map(|inner| RootPublicKey { inner })
-            .map_err(key_error)
+        read_key(token::RootPublicKey::from_text(text))
     }
 
     /// Reads a public key file.
     #[staticmethod]
     fn read_file(path: PathBuf) -> PyResult<Self> {
-        token::RootPublicKey::read_file(path)
-            .map(|inner| RootPublicKey { inner })
-            .map_err(key_error)
+        read_key(token::RootPublicKey::read_file(path))
     }
 
     /// The key id.

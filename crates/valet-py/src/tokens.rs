@@ -98,7 +98,9 @@ fn detail(obj: &Bound<'_, PyAny>) -> PyResult<token::AuthorizationDetail> {
         .map_err(|e| TokenError::new_err(format!("not a valid RFC 9396 authorization detail: {e}")))
 }
 
-/// The keyword arguments of `Token.attenuate` and `Token.attenuate_signed`.
+/// The keyword arguments of `Token.attenuate` and `Token.attenuate_signed`. pyo3 reads
+/// keyword arguments from each method's own signature, so both methods list them; each
+/// gathers them here and hands them to `Token::narrowed`.
 struct Narrowing<'py> {
     delegate: Option<String>,
     audiences: Option<Bound<'py, PyAny>>,
@@ -373,6 +375,19 @@ pub struct Token {
     pub(crate) inner: token::Token,
 }
 
+impl Token {
+    /// This token narrowed by the keyword arguments of `attenuate`, the new block signed by
+    /// `key` when one is given (`attenuate_signed`).
+    fn narrowed(&self, n: Narrowing<'_>, key: Option<&token::SigningKey>) -> PyResult<Token> {
+        let a = attenuation(n)?;
+        let narrowed = match key {
+            Some(k) => self.inner.attenuate_signed(a, k),
+            None => self.inner.attenuate(a),
+        };
+        narrowed.map(|inner| Token { inner }).map_err(token_error)
+    }
+}
+
 #[pymethods]
 impl Token {
     /// Reads a token from its base64url text.
@@ -471,7 +486,7 @@ impl Token {
         holder: Option<Bound<'_, PyAny>>,
         now: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Token> {
-        let a = attenuation(Narrowing {
+        let n = Narrowing {
             delegate,
             audiences,
             scopes,
@@ -484,11 +499,8 @@ impl Token {
             checks,
             holder,
             now,
-        })?;
-        self.inner
-            .attenuate(a)
-            .map(|inner| Token { inner })
-            .map_err(token_error)
+        };
+        self.narrowed(n, None)
     }
 
     /// Like `attenuate`, with the block signed by `key`, the current holder's
@@ -519,7 +531,7 @@ impl Token {
         holder: Option<Bound<'_, PyAny>>,
         now: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Token> {
-        let a = attenuation(Narrowing {
+        let n = Narrowing {
             delegate,
             audiences,
             scopes,
@@ -532,11 +544,8 @@ impl Token {
             checks,
             holder,
             now,
-        })?;
-        self.inner
-            .attenuate_signed(a, &key.inner)
-            .map(|inner| Token { inner })
-            .map_err(token_error)
+        };
+        self.narrowed(n, Some(&key.inner))
     }
 
     fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
