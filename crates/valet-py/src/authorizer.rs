@@ -70,9 +70,9 @@ pub struct Request {
 
 impl Request {
     fn read(obj: &Bound<'_, PyAny>) -> PyResult<token::Request> {
-        if !obj.is_instance_of::<PyDict>() {
+        if !obj.is_instance_of::<PyDict>() && !obj.is_instance_of::<pyo3::types::PyMapping>() {
             return Err(crate::errors::RequestError::new_err(format!(
-                "a request must be a dict like {{\"audience\": ..., \"action\": ..., \"authorization_details\": {{...}}}}, not {}",
+                "a request must be a dict (or another mapping) like {{\"audience\": ..., \"action\": ..., \"authorization_details\": {{...}}}}, not {}",
                 obj.get_type().name()?
             )));
         }

@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{
+    PyBool, PyDict, PyFloat, PyInt, PyList, PyMapping, PyMappingMethods, PyString, PyTuple, PyType,
+};
 use serde_json::{Map, Number, Value};
 
 /// The deepest nesting read from Python (the request limit is lower; this only stops
@@ -93,9 +95,9 @@ fn to_json_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Value,
             obj.str().map_or_else(|_| "?".to_owned(), |s| s.to_string())
         )));
     }
-    if let Ok(d) = obj.cast::<PyDict>() {
-        let mut map = Map::with_capacity(d.len());
-        for (k, v) in d.iter() {
+    if let Some(items) = mapping_items(obj).map_err(|e| err(e.to_string()))? {
+        let mut map = Map::with_capacity(items.len());
+        for (k, v) in items {
             let key = k
                 .cast::<PyString>()
                 .map_err(|_| {
@@ -136,6 +138,31 @@ fn to_json_at(obj: &Bound<'_, PyAny>, path: &str, depth: usize) -> Result<Value,
         "has a value of type {}: use str, int, bool, decimal.Decimal, list or dict",
         type_name(obj)
     )))
+}
+
+/// The (key, value) pairs of a mapping.
+pub(crate) type Items<'py> = Vec<(Bound<'py, PyAny>, Bound<'py, PyAny>)>;
+
+/// The items of a `dict` or of any other `collections.abc.Mapping`; `None` when `obj` is
+/// not a mapping.
+pub(crate) fn mapping_items<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Option<Items<'py>>> {
+    if let Ok(d) = obj.cast::<PyDict>() {
+        return Ok(Some(d.iter().collect()));
+    }
+    if obj.is_instance_of::<PyString>()
+        || obj.is_instance_of::<PyList>()
+        || obj.is_instance_of::<PyTuple>()
+    {
+        return Ok(None);
+    }
+    let Ok(m) = obj.cast::<PyMapping>() else {
+        return Ok(None);
+    };
+    let mut out = Vec::new();
+    for item in m.items()?.iter() {
+        out.push(item.extract()?);
+    }
+    Ok(Some(out))
 }
 
 /// Builds the Python value of a JSON value (`dict`, `list`, `str`, `int`, `bool`, `None`).

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyInt, PyString};
+use pyo3::types::{PyBytes, PyInt, PyString};
 use valet::token;
 
 use crate::convert::{is_decimal, serialize_to_py, to_duration, to_json, to_time};
@@ -55,8 +55,8 @@ fn limit_entries<'py>(
     name: &str,
 ) -> PyResult<Vec<(String, String, Bound<'py, PyAny>)>> {
     let mut out = Vec::new();
-    if let Ok(d) = obj.cast::<PyDict>() {
-        for (k, v) in d.iter() {
+    if let Some(items) = crate::convert::mapping_items(obj)? {
+        for (k, v) in items {
             let key: String = k.extract().map_err(|_| {
                 PyTypeError::new_err(format!("`{name}` keys must be str like \"payment.amount\""))
             })?;
@@ -159,10 +159,10 @@ fn attenuation(n: Narrowing<'_>) -> PyResult<token::Attenuation> {
         }
     }
     if let Some(acts) = n.actions {
-        let d = acts.cast::<PyDict>().map_err(|_| {
+        let items = crate::convert::mapping_items(&acts)?.ok_or_else(|| {
             PyTypeError::new_err("`actions` must be a dict like {\"payment\": [\"pay_invoice\"]}")
         })?;
-        for (k, v) in d.iter() {
+        for (k, v) in items {
             let kind: String = k
                 .extract()
                 .map_err(|_| PyTypeError::new_err("`actions` keys must be str"))?;

@@ -244,3 +244,25 @@ def test_bad_revocation_id(authorizer: valet.Authorizer) -> None:
 def test_decimal_limit_is_accepted(child: valet.Token) -> None:
     narrower = child.attenuate(max=[("payment", "amount", Decimal("20.00"))])
     assert narrower.block_count == child.block_count + 1
+
+
+def test_any_mapping_is_read_as_a_dict(
+    authorizer: valet.Authorizer, child: valet.Token, pay: Payment
+) -> None:
+    # The stubs accept `Mapping`: a read-only view and a mapping that is not a dict work.
+    from types import MappingProxyType
+
+    request = pay("10.00")
+    view = MappingProxyType(
+        {**request, "authorization_details": MappingProxyType(request["authorization_details"])}
+    )
+    assert authorizer.authorize(child, view).allowed
+    assert authorizer.authorize(child, valet.Request(view)).allowed
+    narrower = child.attenuate(
+        max=MappingProxyType({"payment.amount": "5.00"}),
+        actions=MappingProxyType({"payment": ["pay_invoice"]}),
+        now=NOW,
+    )
+    decision = authorizer.authorize(narrower, view)
+    assert not decision.allowed
+    assert "5.00" in " ".join(str(r) for r in decision.reasons)
