@@ -30,12 +30,14 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 /// Where the authorizer runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Execution {
-    /// On the task that handles the request. A decision (0.1 to 0.25 ms in a release
-    /// build) then holds an executor thread that other requests' I/O waits for.
+    /// On the task that handles the request. A decision (35 to 40 µs in a release build,
+    /// see the crate's README) then holds an executor thread that other requests' I/O
+    /// waits for.
     Inline,
-    /// On tokio's blocking pool (`spawn_blocking`), the default: measured faster under
-    /// load than inline (see the crate's README), and the executor's threads stay free
-    /// for I/O. Falls back to inline outside a tokio runtime.
+    /// On tokio's blocking pool (`spawn_blocking`), the default: the executor's threads
+    /// stay free for I/O however long a decision takes. Each decision pays a hand-off to
+    /// the pool; the crate's README has both measured. Falls back to inline outside a
+    /// tokio runtime.
     #[default]
     Blocking,
 }
@@ -79,6 +81,12 @@ impl Authorized {
 }
 
 /// Builds a [`ValetLayer`].
+///
+/// The options shared with [`valet::AuthorizerBuilder`] (limits, revocations, audit, clock,
+/// holder options, approvers) are set here, once: the layer builds its authorizer and the
+/// verifier of its token-only path (protocol messages, judged without policies) from the
+/// same values. An already-built `Authorizer` exposes neither a token-only decision nor
+/// its keys, clock, audit sink or holder options, so the layer cannot be built from one.
 pub struct ValetLayerBuilder {
     resource: ProtectedResource,
     keys: KeySet,
