@@ -101,6 +101,13 @@ pub(crate) struct ApprovalState {
     used: Arc<ReplayCache>,
 }
 
+impl ApprovalState {
+    /// The longest lifetime accepted, when some approver is trusted.
+    pub(crate) fn lifetime(&self) -> Option<Duration> {
+        (!self.approvers.is_empty()).then_some(self.max_lifetime)
+    }
+}
+
 impl AuthorizerBuilder {
     /// Refuses tokens that bind no holder key (default: bearer tokens allowed).
     #[must_use]

@@ -270,6 +270,65 @@ impl Authorizer {
         self.record(decision)
     }
 
+    /// Judges a request on the token alone, without the policies: what a resource server
+    /// needs for protocol messages that act on nothing (an MCP `initialize` or
+    /// `tools/list`). The same checks as [`authorize_presented`](Self::authorize_presented)
+    /// makes before the policies (early refusals, signatures, every block's checks, the
+    /// holder's proof, consumed from the same replay cache), with the same clock and
+    /// revocations, recorded in the same audit sink. An allow here says nothing about
+    /// what the policies would decide of an action.
+    pub fn verify_presented(
+        &self,
+        token: &Token,
+        request: &Request,
+        proof: Option<&valet_token::HolderProof>,
+    ) -> Decision {
+        let now = self.clock.now();
+        let revocations = StoreCheck(self.revocations.as_ref());
+        let decision =
+            match self
+                .verifier
+                .verify_with_proof(token, request, proof, now, &revocations)
+            {
+                Verdict::Denied(denial) => {
+                    let reasons = denial.reasons.into_iter().map(token_reason).collect();
+                    let claims = match denial.claims {
+                        Some(c) => Arc::new(c),
+                        None => token.shared_claims(),
+                    };
+                    self.finish(
+                        Outcome::Deny,
+                        reasons,
+                        None,
+                        Vec::new(),
+                        Some(claims),
+                        denial.signature_verified,
+                        request,
+                        now,
+                    )
+                }
+                Verdict::Allowed(verified) => self.finish(
+                    Outcome::Allow,
+                    Vec::new(),
+                    None,
+                    Vec::new(),
+                    Some(Arc::new(verified.into_claims())),
+                    true,
+                    request,
+                    now,
+                ),
+            };
+        let mut decision = decision;
+        decision.audit.proof_key = proof.map(|p| p.key);
+        self.record(decision)
+    }
+
+    /// The longest lifetime of a signed approval this authorizer accepts, when it trusts
+    /// at least one approver (`None`: approvals are never accepted).
+    pub fn approval_lifetime(&self) -> Option<std::time::Duration> {
+        self.approvals.lifetime()
+    }
+
     fn judge_policies(
         &self,
         claims: Claims,

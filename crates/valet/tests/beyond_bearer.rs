@@ -324,3 +324,50 @@ fn bearer_tokens_work_unless_binding_is_required() {
             .authorize_presented(&bound, &req, &strict.prove(&agent, &bound, &req));
     assert_eq!(d.outcome, Outcome::Allow, "{d}");
 }
+
+#[test]
+fn token_only_judgement_shares_the_proof_replay_cache_and_the_audit() {
+    let w = world();
+    let agent = SigningKey::generate();
+    let token = w.mint(Some(&agent));
+    // An MCP protocol message: no action the policies know of.
+    let listing = Request::new(
+        Audience::parse("https://pay.example.com").unwrap(),
+        "tools/list",
+    );
+    let proof = HolderProof::sign(&agent, &token, &listing, w.now).unwrap();
+    let d = w
+        .authorizer
+        .verify_presented(&token, &listing, Some(&proof));
+    assert!(d.allowed(), "{:?}", d.reasons);
+    assert!(d.token_verified);
+    // The same proof again, on either path, is a replay.
+    let again = w
+        .authorizer
+        .verify_presented(&token, &listing, Some(&proof));
+    assert!(!again.allowed());
+    assert!(
+        again
+            .reasons
+            .iter()
+            .any(|r| r.message.contains("already used")),
+        "{:?}",
+        again.reasons
+    );
+    let presented = Presentation::new().proof(proof);
+    let policy_path = w
+        .authorizer
+        .authorize_presented(&token, &listing, &presented);
+    assert!(!policy_path.allowed());
+    // Without its proof a bound token is refused; a copied token proves nothing.
+    assert!(!w
+        .authorizer
+        .verify_presented(&token, &listing, None)
+        .allowed());
+    // Every judgement is audited, with the proof's key when one was sent.
+    let records = w.audit.records();
+    assert_eq!(records.len(), 4);
+    assert_eq!(records[0].proof_key, Some(agent.public()));
+    assert_eq!(records[0].outcome, Outcome::Allow);
+    assert!(records[1..].iter().all(|r| r.outcome == Outcome::Deny));
+}
