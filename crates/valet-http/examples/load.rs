@@ -147,15 +147,15 @@ async fn measure(servers: &tokio::runtime::Runtime) -> Result<(), BoxError> {
                 "payment",
                 ["amount", "currency", "recipient"],
             );
-        Ok(ValetLayer::builder(
-            ProtectedResource::new(resource_uri)?,
-            keys.clone(),
-            policies.clone(),
+        let authorizer = Authorizer::builder(keys.clone(), policies.clone())
+            .audit(Arc::new(JsonLinesAudit::open("/dev/null")?))
+            .build();
+        Ok(
+            ValetLayer::builder(ProtectedResource::new(resource_uri)?, authorizer)
+                .extractor(tools)
+                .execution(execution)
+                .build(),
         )
-        .extractor(tools)
-        .audit(Arc::new(JsonLinesAudit::open("/dev/null")?))
-        .execution(execution)
-        .build())
     };
 
     // One decision, timed without HTTP (a sub-agent's token, a payment with details).

@@ -163,10 +163,12 @@ async fn serve(
         .scope(scope("payments:write")?)
         .resource_name("Valet example tools")
         .resource_documentation("https://github.com/valet-auth/valet/tree/main/crates/valet-http");
-    let layer = ValetLayer::builder(resource, keys, PolicyStore::load(POLICIES)?)
-        .extractor(tools()?)
+    let authorizer = Authorizer::builder(keys, PolicyStore::load(POLICIES)?)
         .audit(Arc::new(StderrAudit))
         .approver(approver)
+        .build();
+    let layer = ValetLayer::builder(resource, authorizer)
+        .extractor(tools()?)
         .build();
     // The layer guards `/mcp`; the metadata is public and mounted beside it.
     let mut app = Router::new().route("/mcp", post(mcp)).layer(layer.clone());

@@ -4,19 +4,13 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use bytes::Bytes;
 use http::{header, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::json;
-use valet::token::{ApproverSet, HolderOptions, Verdict, Verifier};
-use valet::{
-    AuditSink, Authorizer, Clock, Decision, HolderProof, KeySet, Layer as ReasonLayer, Limits,
-    MemoryRevocations, NoAudit, Outcome, PolicyStore, Presentation, Reason, Request, RevocationId,
-    RevocationStore, SystemClock, Token, VerifyingKey,
-};
+use valet::{Authorizer, Decision, Presentation, VerifyingKey};
 
 use crate::challenge::{self, Answer};
 use crate::extract::{Extractor, McpTools, Operation};
@@ -80,28 +74,21 @@ impl Authorized {
     }
 }
 
-/// Builds a [`ValetLayer`].
+/// Builds a [`ValetLayer`] around an already-configured [`Authorizer`].
 ///
-/// The options shared with [`valet::AuthorizerBuilder`] (limits, revocations, audit, clock,
-/// holder options, approvers) are set here, once: the layer builds its authorizer and the
-/// verifier of its token-only path (protocol messages, judged without policies) from the
-/// same values. An already-built `Authorizer` exposes neither a token-only decision nor
-/// its keys, clock, audit sink or holder options, so the layer cannot be built from one.
+/// Everything about judging (keys, policies, limits, revocations, audit sink, clock,
+/// holder options, proof window, approvers) is set on the [`valet::AuthorizerBuilder`];
+/// only what is about HTTP is set here. The layer judges actions with
+/// [`Authorizer::authorize_presented`] and protocol messages (token only) with
+/// [`Authorizer::verify_presented`], so both paths share one verifier, one replay cache
+/// for proofs of possession, one clock and one audit sink.
 pub struct ValetLayerBuilder {
     resource: ProtectedResource,
-    keys: KeySet,
-    policies: Arc<PolicyStore>,
-    limits: Limits,
-    revocations: Arc<dyn RevocationStore>,
-    audit: Arc<dyn AuditSink>,
-    clock: Arc<dyn Clock>,
+    authorizer: Arc<Authorizer>,
     extractor: Arc<dyn Extractor>,
     max_body_bytes: usize,
     execution: Execution,
     serve_metadata: bool,
-    holder: HolderOptions,
-    approvers: ApproverSet,
-    max_approval_lifetime: Option<Duration>,
 }
 
 impl std::fmt::Debug for ValetLayerBuilder {
@@ -122,34 +109,6 @@ impl ValetLayerBuilder {
         self
     }
 
-    /// Sends a record of every decision here (default: discarded).
-    #[must_use]
-    pub fn audit(mut self, sink: Arc<dyn AuditSink>) -> Self {
-        self.audit = sink;
-        self
-    }
-
-    /// Uses this revocation store (default: an empty in-memory one).
-    #[must_use]
-    pub fn revocations(mut self, store: Arc<dyn RevocationStore>) -> Self {
-        self.revocations = store;
-        self
-    }
-
-    /// Uses this clock (default: the system clock).
-    #[must_use]
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = clock;
-        self
-    }
-
-    /// Replaces the token limits.
-    #[must_use]
-    pub fn limits(mut self, limits: Limits) -> Self {
-        self.limits = limits;
-        self
-    }
-
     /// Reads at most this many body bytes (default [`DEFAULT_MAX_BODY_BYTES`]).
     #[must_use]
     pub fn max_body_bytes(mut self, max: usize) -> Self {
@@ -161,53 +120,6 @@ impl ValetLayerBuilder {
     #[must_use]
     pub fn execution(mut self, execution: Execution) -> Self {
         self.execution = execution;
-        self
-    }
-
-    /// Refuses tokens that bind no holder key, with `401` (default: bearer tokens
-    /// allowed). A bound token always needs its holder's proof in `Valet-Proof`.
-    #[must_use]
-    pub fn require_holder_binding(mut self, required: bool) -> Self {
-        self.holder.require_binding = required;
-        self
-    }
-
-    /// How old (default 60 s) and how far ahead (default 5 s) the timestamp of a proof of
-    /// possession may be.
-    #[must_use]
-    pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
-        self.holder.max_proof_age = max_age;
-        self.holder.max_proof_skew = max_skew;
-        self
-    }
-
-    /// Replaces every holder option (binding required, proof window, replay capacity).
-    #[must_use]
-    pub fn holder_options(mut self, options: HolderOptions) -> Self {
-        self.holder = options;
-        self
-    }
-
-    /// Trusts this approver's key for signed approvals sent in `Valet-Approval`.
-    #[must_use]
-    pub fn approver(mut self, key: VerifyingKey) -> Self {
-        self.approvers.insert(key);
-        self
-    }
-
-    /// Trusts these approvers' keys (replacing any set before). Without any, no approval
-    /// is accepted and a needs-approval stays a `403`.
-    #[must_use]
-    pub fn approvers(mut self, approvers: ApproverSet) -> Self {
-        self.approvers = approvers;
-        self
-    }
-
-    /// The longest an approval may still be valid when presented (default
-    /// [`valet::DEFAULT_MAX_APPROVAL_LIFETIME`], 15 minutes).
-    #[must_use]
-    pub fn max_approval_lifetime(mut self, max: Duration) -> Self {
-        self.max_approval_lifetime = Some(max);
         self
     }
 
@@ -224,21 +136,7 @@ impl ValetLayerBuilder {
     pub fn build(self) -> ValetLayer {
         let resource = self
             .resource
-            .with_default_detail_types(self.policies.detail_types());
-        let template = Authorizer::builder(self.keys.clone(), self.policies.clone())
-            .clock(self.clock.clone())
-            .build();
-        let mut authorizer = Authorizer::builder(self.keys.clone(), self.policies)
-            .limits(self.limits.clone())
-            .revocations(self.revocations.clone())
-            .audit(self.audit.clone())
-            .clock(self.clock.clone())
-            .holder_options(self.holder.clone())
-            .approvers(self.approvers.clone());
-        if let Some(max) = self.max_approval_lifetime {
-            authorizer = authorizer.max_approval_lifetime(max);
-        }
-        let authorizer = authorizer.build();
+            .with_default_detail_types(self.authorizer.policies().detail_types());
         let default_scope = resource
             .scopes_supported()
             .iter()
@@ -257,21 +155,10 @@ impl ValetLayerBuilder {
                 metadata_paths,
                 default_scope,
                 resource,
-                authorizer,
-                template,
-                verifier: Verifier::new(self.keys)
-                    .with_limits(self.limits)
-                    .with_holder_options(self.holder),
-                revocations: self.revocations,
-                audit: self.audit,
-                clock: self.clock,
+                authorizer: self.authorizer,
                 extractor: self.extractor,
                 max_body_bytes: self.max_body_bytes,
                 execution: self.execution,
-                approval_lifetime: (!self.approvers.is_empty()).then(|| {
-                    self.max_approval_lifetime
-                        .unwrap_or(valet::DEFAULT_MAX_APPROVAL_LIFETIME)
-                }),
             }),
         }
     }
@@ -279,12 +166,7 @@ impl ValetLayerBuilder {
 
 struct Shared {
     resource: ProtectedResource,
-    authorizer: Authorizer,
-    template: Authorizer,
-    verifier: Verifier,
-    revocations: Arc<dyn RevocationStore>,
-    audit: Arc<dyn AuditSink>,
-    clock: Arc<dyn Clock>,
+    authorizer: Arc<Authorizer>,
     extractor: Arc<dyn Extractor>,
     max_body_bytes: usize,
     execution: Execution,
@@ -292,8 +174,6 @@ struct Shared {
     metadata_body: Bytes,
     metadata_url: String,
     default_scope: String,
-    /// The longest approval lifetime accepted, when an approver is trusted.
-    approval_lifetime: Option<Duration>,
 }
 
 /// A tower [`Layer`](tower_layer::Layer) judging every request with Valet before the
@@ -314,27 +194,19 @@ impl std::fmt::Debug for ValetLayer {
 }
 
 impl ValetLayer {
-    /// Starts a layer for `resource`, trusting `keys` and judging with `policies`.
+    /// Starts a layer for `resource`, judging every request with `authorizer`: build it
+    /// with the keys, policies, audit sink and every other judging option first.
     pub fn builder(
         resource: ProtectedResource,
-        keys: KeySet,
-        policies: impl Into<Arc<PolicyStore>>,
+        authorizer: impl Into<Arc<Authorizer>>,
     ) -> ValetLayerBuilder {
         ValetLayerBuilder {
             resource,
-            keys,
-            policies: policies.into(),
-            limits: Limits::default(),
-            revocations: Arc::new(MemoryRevocations::new()),
-            audit: Arc::new(NoAudit),
-            clock: Arc::new(SystemClock),
+            authorizer: authorizer.into(),
             extractor: Arc::new(McpTools::new()),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             execution: Execution::Blocking,
             serve_metadata: true,
-            holder: HolderOptions::default(),
-            approvers: ApproverSet::new(),
-            max_approval_lifetime: None,
         }
     }
 
@@ -515,10 +387,13 @@ impl Shared {
             }
         };
         let operation = Arc::new(operation);
-        let decision = self
+        let Some(decision) = self
             .clone()
             .decide(token, operation.clone(), presented)
-            .await;
+            .await
+        else {
+            return Err(server_error());
+        };
         match challenge::classify(&decision) {
             Answer::Allow => {
                 parts.extensions.insert(Authorized {
@@ -531,161 +406,41 @@ impl Shared {
         }
     }
 
+    /// The authorizer's decision, or `None` when the task running it failed (answered
+    /// `500`: nothing was judged, so nothing is allowed).
     async fn decide(
         self: Arc<Self>,
         token: String,
         operation: Arc<Operation>,
         presented: Presentation,
-    ) -> Decision {
+    ) -> Option<Decision> {
         if self.execution == Execution::Blocking {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
-                let shared = self.clone();
-                let op = operation.clone();
-                if let Ok(d) = handle
-                    .spawn_blocking(move || shared.judge(&token, &op, &presented))
+                return handle
+                    .spawn_blocking(move || self.judge(&token, &operation, &presented))
                     .await
-                {
-                    return d;
-                }
-                return self.failure(&operation, "the authorization task failed");
+                    .ok();
             }
         }
-        self.judge(&token, &operation, &presented)
+        Some(self.judge(&token, &operation, &presented))
     }
 
-    fn request(&self, operation: &Operation) -> Request {
-        operation.request(self.resource.audience())
-    }
-
+    /// One decision of the authorizer: the token and the policies for an action, the
+    /// token alone for a protocol message. A token that cannot be read is refused and
+    /// recorded as unreadable by the authorizer either way.
     fn judge(&self, token: &str, operation: &Operation, presented: &Presentation) -> Decision {
-        let request = self.request(operation);
-        if operation.policies {
-            match self.authorizer.read_token_base64(token) {
-                Ok(t) => self.authorizer.authorize_presented(&t, &request, presented),
-                // Refused and recorded as unreadable, as the authorizer records it.
-                Err(_) => self.authorizer.authorize_base64(token, &request),
+        let request = operation.request(self.resource.audience());
+        match self.authorizer.read_token_base64(token) {
+            Ok(t) if operation.policies => {
+                self.authorizer.authorize_presented(&t, &request, presented)
             }
-        } else {
-            self.verify_token_only(token, &request, presented.proof.as_ref())
+            Ok(t) => self
+                .authorizer
+                .verify_presented(&t, &request, presented.proof.as_ref()),
+            Err(_) => self.authorizer.authorize_base64(token, &request),
         }
     }
 
-    /// The token layer alone (with the proof of possession, if any), recorded as the
-    /// authorizer records.
-    fn verify_token_only(
-        &self,
-        token: &str,
-        request: &Request,
-        proof: Option<&HolderProof>,
-    ) -> Decision {
-        let now = self.clock.now();
-        let token_reason = |kind, block, message| Reason {
-            layer: ReasonLayer::Token,
-            kind: Some(kind),
-            block,
-            policy: None,
-            message,
-        };
-        let (outcome, reasons, claims, verified) = match Token::from_base64(token) {
-            Err(e) => (
-                Outcome::Deny,
-                vec![token_reason(
-                    valet::token::ReasonKind::Format,
-                    None,
-                    e.to_string(),
-                )],
-                None,
-                false,
-            ),
-            Ok(t) => match self.verifier.verify_with_proof(
-                &t,
-                request,
-                proof,
-                now,
-                &Revocations(self.revocations.as_ref()),
-            ) {
-                Verdict::Allowed(v) => (Outcome::Allow, Vec::new(), Some(v.into_claims()), true),
-                Verdict::Denied(d) => (
-                    Outcome::Deny,
-                    d.reasons
-                        .into_iter()
-                        .map(|r| token_reason(r.kind, r.block, r.message))
-                        .collect(),
-                    d.claims.or_else(|| t.unverified_claims().ok()),
-                    d.signature_verified,
-                ),
-            },
-        };
-        let proof_key = proof.map(|p| p.key);
-        self.record(outcome, reasons, claims, verified, proof_key, request)
-    }
-
-    /// Assembles a decision the authorizer did not make and records it; an allow that
-    /// cannot be audited becomes a deny. The shape comes from the template authorizer
-    /// (no audit sink), so every member of the record is filled as the authorizer fills
-    /// it for a token it could not read, then overwritten with what is known here.
-    fn record(
-        &self,
-        outcome: Outcome,
-        reasons: Vec<Reason>,
-        claims: Option<valet::Claims>,
-        verified: bool,
-        proof_key: Option<VerifyingKey>,
-        request: &Request,
-    ) -> Decision {
-        let mut decision = self.template.authorize_base64("", request);
-        let audit = &mut decision.audit;
-        audit.outcome = outcome;
-        audit.reasons.clone_from(&reasons);
-        audit.approval = None;
-        audit.token_id = claims.as_ref().and_then(|c| c.token_id.clone());
-        audit.subject = claims.as_ref().map(|c| c.subject.clone());
-        audit.client = claims.as_ref().map(|c| c.client.clone());
-        audit.agent = claims.as_ref().map(|c| c.agent().to_owned());
-        audit.chain = claims.as_ref().map(|c| c.chain.clone()).unwrap_or_default();
-        audit.token_verified = verified;
-        audit.proof_key = proof_key;
-        audit.determining_policies = Vec::new();
-        audit.revocation_ids = claims
-            .as_ref()
-            .map(|c| c.revocation_ids.clone())
-            .unwrap_or_default();
-        decision.outcome = outcome;
-        decision.reasons = reasons;
-        decision.approval = None;
-        decision.determining_policies = Vec::new();
-        decision.claims = claims.map(std::sync::Arc::new);
-        decision.token_verified = verified;
-        if let Err(e) = self.audit.record(&decision.audit) {
-            if decision.outcome != Outcome::Deny {
-                decision.outcome = Outcome::Deny;
-                decision.reasons.push(Reason {
-                    layer: ReasonLayer::Audit,
-                    kind: None,
-                    block: None,
-                    policy: None,
-                    message: format!("the decision could not be audited, so it is refused: {e}"),
-                });
-                decision.audit.outcome = Outcome::Deny;
-                decision.audit.reasons = decision.reasons.clone();
-                let _ = self.audit.record(&decision.audit);
-            }
-        }
-        decision
-    }
-
-    /// A deny for a failure of the layer itself.
-    fn failure(&self, operation: &Operation, message: &str) -> Decision {
-        let reason = Reason {
-            layer: ReasonLayer::Request,
-            kind: None,
-            block: None,
-            policy: None,
-            message: message.to_owned(),
-        };
-        let request = self.request(operation);
-        self.record(Outcome::Deny, vec![reason], None, false, None, &request)
-    }
     /// `400`, for a request whose credentials cannot be read.
     fn invalid_request<B: From<Bytes>>(&self, description: &str) -> http::Response<B> {
         challenge::json_response(
@@ -752,7 +507,9 @@ impl Shared {
                     "reasons": challenge::reasons_json(decision),
                 });
                 // What to sign, when an approval sent in `Valet-Approval` can be accepted.
-                if let (Some(max), Some(fields)) = (self.approval_lifetime, body.as_object_mut()) {
+                if let (Some(max), Some(fields)) =
+                    (self.authorizer.approval_lifetime(), body.as_object_mut())
+                {
                     fields.insert(
                         "approval_request".to_owned(),
                         challenge::approval_request(decision, max),
@@ -760,11 +517,7 @@ impl Shared {
                 }
                 challenge::json_response(StatusCode::FORBIDDEN, None, &body)
             }
-            Answer::ServerError => challenge::json_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                None,
-                &json!({"error": "server_error", "error_description": "the request could not be judged, so it is refused"}),
-            ),
+            Answer::ServerError => server_error(),
             Answer::Forbidden | Answer::Allow => {
                 let description = challenge::first_reason(decision);
                 challenge::json_response(
@@ -786,12 +539,13 @@ impl Shared {
     }
 }
 
-struct Revocations<'a>(&'a dyn RevocationStore);
-
-impl valet::token::RevocationCheck for Revocations<'_> {
-    fn is_revoked(&self, id: &RevocationId) -> bool {
-        self.0.is_revoked(id)
-    }
+/// `500`, for a request that could not be judged.
+fn server_error<B: From<Bytes>>() -> http::Response<B> {
+    challenge::json_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        None,
+        &json!({"error": "server_error", "error_description": "the request could not be judged, so it is refused"}),
+    )
 }
 
 #[cfg(test)]

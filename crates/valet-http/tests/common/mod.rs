@@ -16,9 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use valet::*;
-use valet_http::{
-    Authorized, Execution, McpTools, ProtectedResource, ValetLayer, ValetLayerBuilder,
-};
+use valet_http::{Authorized, Execution, McpTools, ProtectedResource, ValetLayer};
 
 pub const RESOURCE: &str = "https://tools.example.com/mcp";
 pub const METADATA_URL: &str = "https://tools.example.com/.well-known/oauth-protected-resource/mcp";
@@ -101,20 +99,20 @@ impl Server {
     }
 
     /// Starts the server with this audit sink, deciding where `execution` says, with
-    /// `configure` applied to the layer builder.
+    /// `configure` applied to the authorizer's builder.
     pub async fn start_configured(
         audit: Arc<dyn AuditSink>,
         execution: Execution,
-        configure: impl FnOnce(ValetLayerBuilder) -> ValetLayerBuilder,
+        configure: impl FnOnce(AuthorizerBuilder) -> AuthorizerBuilder,
     ) -> Server {
         let root = RootKeyPair::generate(KeyId(1));
-        let builder =
-            ValetLayer::builder(resource(), KeySet::new().with(root.public()), policies())
-                .extractor(tools())
-                .audit(audit)
-                .max_body_bytes(4096)
-                .execution(execution);
-        let layer = configure(builder).build();
+        let authorizer =
+            Authorizer::builder(KeySet::new().with(root.public()), policies()).audit(audit);
+        let layer = ValetLayer::builder(resource(), configure(authorizer).build())
+            .extractor(tools())
+            .max_body_bytes(4096)
+            .execution(execution)
+            .build();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let record = seen.clone();
         let handler = move |Extension(auth): Extension<Authorized>, headers: HeaderMap| {
