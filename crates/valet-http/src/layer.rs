@@ -41,7 +41,7 @@ pub enum Execution {
 /// was judged.
 #[derive(Clone, Debug)]
 pub struct Authorized {
-    /// The decision; its outcome is [`Outcome::Allow`].
+    /// The decision; its outcome is [`Outcome::Allow`](valet::Outcome::Allow).
     pub decision: Arc<Decision>,
     /// What was judged: act on exactly this.
     pub operation: Arc<Operation>,
@@ -210,7 +210,7 @@ impl ValetLayer {
         }
     }
 
-    /// The authorizer (to reload policies or revoke tokens).
+    /// The authorizer the layer was built with (to reload policies or revoke tokens).
     pub fn authorizer(&self) -> &Authorizer {
         &self.shared.authorizer
     }

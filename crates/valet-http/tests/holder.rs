@@ -203,6 +203,78 @@ async fn a_replayed_proof_is_401() {
     assert_eq!(s.seen.lock().unwrap().len(), 1);
 }
 
+/// A protocol message and a tool named like it: the same judged request, so one proof
+/// fits both, one on the token-only path and one on the policy path.
+fn protocol_and_action() -> (Value, Value) {
+    let list = json!({"jsonrpc":"2.0","id":1,"method":"tools/list"});
+    let action = call("tools/list", json!({}));
+    let (a, b) = (judged(&list), judged(&action));
+    assert_eq!(a.action, b.action);
+    assert_eq!(a.details, b.details);
+    assert_eq!(a.scopes, b.scopes);
+    (list, action)
+}
+
+/// Asserts `r` is the `401` of a proof already used.
+fn assert_replayed(r: &Reply) {
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(r.challenge().contains(PROOF_REQUIRED), "{}", r.challenge());
+    assert!(
+        r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("already used"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn a_proof_used_on_a_protocol_message_is_refused_on_an_action() {
+    let owner = SigningKey::generate();
+    let (s, audit) = server(&owner).await;
+    let agent = SigningKey::generate();
+    let token = s.mint_bound(&["payments:write"], &agent);
+    let (list, action) = protocol_and_action();
+    let proof = prove(&agent, &token, &list);
+    let r = s
+        .rpc_with(&token, &list, std::slice::from_ref(&proof))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The same proof, now on the authorizer's policy path: one replay cache for both.
+    let r = s.rpc_with(&token, &action, &[proof]).await;
+    assert_replayed(&r);
+    assert_eq!(s.seen.lock().unwrap().len(), 1);
+    let records = audit.records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1].outcome, Outcome::Deny);
+    assert_eq!(records[1].proof_key, Some(agent.public()));
+}
+
+#[tokio::test]
+async fn a_proof_used_on_an_action_is_refused_on_a_protocol_message() {
+    let owner = SigningKey::generate();
+    let (s, audit) = server(&owner).await;
+    let agent = SigningKey::generate();
+    let token = s.mint_bound(&["payments:write"], &agent);
+    let (list, action) = protocol_and_action();
+    let proof = prove(&agent, &token, &action);
+    // No policy allows a tool named `tools/list`: refused by the policies, not the token,
+    // and the proof is used all the same.
+    let r = s
+        .rpc_with(&token, &action, std::slice::from_ref(&proof))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.body["error"], "insufficient_scope");
+    let r = s.rpc_with(&token, &list, &[proof]).await;
+    assert_replayed(&r);
+    assert!(s.seen.lock().unwrap().is_empty());
+    let records = audit.records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1].action, "tools/list");
+    assert_eq!(records[1].outcome, Outcome::Deny);
+}
+
 #[tokio::test]
 async fn a_payment_needing_approval_is_allowed_with_an_approval_of_exactly_it() {
     let owner = SigningKey::generate();

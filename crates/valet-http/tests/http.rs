@@ -14,7 +14,9 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use common::*;
 use serde_json::json;
-use valet::{Attenuation, MemoryAudit, Outcome};
+use valet::token::ReasonKind;
+use valet::{Attenuation, Authorizer, KeyId, KeySet, MemoryAudit, Outcome, RootKeyPair};
+use valet_http::Execution;
 
 const TEN_MINUTES: Duration = Duration::from_secs(600);
 
@@ -244,6 +246,49 @@ async fn protocol_messages_need_a_valid_token_but_no_policy() {
     assert_eq!(records[0].action, "tools/list");
     assert!(records[0].token_verified);
     assert_eq!(records[1].outcome, Outcome::Deny);
+}
+
+#[tokio::test]
+async fn token_only_requests_are_written_to_the_authorizers_audit_sink() {
+    // The authorizer is built (and kept) by the server; the layer shares it.
+    let audit = Arc::new(MemoryAudit::new());
+    let root = RootKeyPair::generate(KeyId(1));
+    let authorizer = Arc::new(
+        Authorizer::builder(KeySet::new().with(root.public()), policies())
+            .audit(audit.clone())
+            .build(),
+    );
+    let s = Server::serve(root, authorizer.clone(), Execution::Inline).await;
+    assert!(std::ptr::eq(s.layer.authorizer(), authorizer.as_ref()));
+    let token = s.mint(&["calendar:read"], TEN_MINUTES);
+    let list = json!({"jsonrpc":"2.0","id":7,"method":"tools/list"});
+    let r = s.rpc(Some(&token), list.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .send(
+            "POST",
+            "/mcp",
+            Some("Bearer not-a-token"),
+            Bytes::from(list.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.body["error_description"],
+        "the bearer token is not a readable valet token"
+    );
+    let records = audit.records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[0].outcome, Outcome::Allow);
+    assert_eq!(records[0].action, "tools/list");
+    assert_eq!(records[0].audience, RESOURCE);
+    assert_eq!(records[0].subject.as_deref(), Some("alice@example.com"));
+    assert!(records[0].token_verified);
+    assert!(records[0].determining_policies.is_empty());
+    assert_eq!(records[1].outcome, Outcome::Deny);
+    assert_eq!(records[1].action, "tools/list");
+    assert!(!records[1].token_verified);
+    assert_eq!(records[1].reasons[0].kind, Some(ReasonKind::Format));
 }
 
 #[tokio::test]

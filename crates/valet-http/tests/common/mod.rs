@@ -108,7 +108,16 @@ impl Server {
         let root = RootKeyPair::generate(KeyId(1));
         let authorizer =
             Authorizer::builder(KeySet::new().with(root.public()), policies()).audit(audit);
-        let layer = ValetLayer::builder(resource(), configure(authorizer).build())
+        Self::serve(root, configure(authorizer).build(), execution).await
+    }
+
+    /// Starts the server judging with `authorizer`, which trusts `root`.
+    pub async fn serve(
+        root: RootKeyPair,
+        authorizer: impl Into<Arc<Authorizer>>,
+        execution: Execution,
+    ) -> Server {
+        let layer = ValetLayer::builder(resource(), authorizer)
             .extractor(tools())
             .max_body_bytes(4096)
             .execution(execution)
