@@ -242,23 +242,7 @@ impl Authorizer {
             &revocations,
         );
         let decision = match verdict {
-            Verdict::Denied(denial) => {
-                let reasons = denial.reasons.into_iter().map(token_reason).collect();
-                let claims = match denial.claims {
-                    Some(c) => Arc::new(c),
-                    None => token.shared_claims(),
-                };
-                self.finish(
-                    Outcome::Deny,
-                    reasons,
-                    None,
-                    Vec::new(),
-                    Some(claims),
-                    denial.signature_verified,
-                    request,
-                    now,
-                )
-            }
+            Verdict::Denied(denial) => self.token_denial(denial, token, request, now),
             Verdict::Allowed(verified) => {
                 let claims = verified.into_claims();
                 let decision = self.judge_policies(claims, request, now);
@@ -290,23 +274,7 @@ impl Authorizer {
                 .verifier
                 .verify_with_proof(token, request, proof, now, &revocations)
             {
-                Verdict::Denied(denial) => {
-                    let reasons = denial.reasons.into_iter().map(token_reason).collect();
-                    let claims = match denial.claims {
-                        Some(c) => Arc::new(c),
-                        None => token.shared_claims(),
-                    };
-                    self.finish(
-                        Outcome::Deny,
-                        reasons,
-                        None,
-                        Vec::new(),
-                        Some(claims),
-                        denial.signature_verified,
-                        request,
-                        now,
-                    )
-                }
+                Verdict::Denied(denial) => self.token_denial(denial, token, request, now),
                 Verdict::Allowed(verified) => self.finish(
                     Outcome::Allow,
                     Vec::new(),
@@ -327,6 +295,31 @@ impl Authorizer {
     /// at least one approver (`None`: approvals are never accepted).
     pub fn approval_lifetime(&self) -> Option<std::time::Duration> {
         self.approvals.lifetime()
+    }
+
+    /// The decision on a token the token layer refused.
+    fn token_denial(
+        &self,
+        denial: valet_token::Denial,
+        token: &Token,
+        request: &Request,
+        now: std::time::SystemTime,
+    ) -> Decision {
+        let reasons = denial.reasons.into_iter().map(token_reason).collect();
+        let claims = match denial.claims {
+            Some(c) => Arc::new(c),
+            None => token.shared_claims(),
+        };
+        self.finish(
+            Outcome::Deny,
+            reasons,
+            None,
+            Vec::new(),
+            Some(claims),
+            denial.signature_verified,
+            request,
+            now,
+        )
     }
 
     fn judge_policies(
