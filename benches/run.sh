@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs the whole benchmark suite and writes the table to benches/README.md.
-# Usage: bash benches/run.sh           full run (about 25 minutes on 2 cores)
-#        bash benches/run.sh --quick   criterion's quick mode (a few minutes)
+# Usage: bash benches/run.sh           full run (about 12 minutes on 2 cores once built)
+#        bash benches/run.sh --quick   criterion's quick mode (about 2 minutes once built)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release -p valet-benches --bins
