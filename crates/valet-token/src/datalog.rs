@@ -241,3 +241,16 @@ pub(crate) fn block_builder(spec: &BlockSpec, index: usize) -> Result<BlockBuild
     }
     Ok(b)
 }
+
+/// The Datalog text of the check `kind` generates, as Biscuit prints it.
+pub(crate) fn check_text(kind: &CheckKind<'_>) -> Option<String> {
+    let (code, params) = match kind {
+        CheckKind::Raw(text) => ((*text).to_owned(), Params::new()),
+        other => code(other),
+    };
+    let block = BlockBuilder::new()
+        .code_with_params(code, params, HashMap::new())
+        .ok()?;
+    let check = block.checks.first()?;
+    Some(check.to_string())
+}

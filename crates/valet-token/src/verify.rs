@@ -1064,11 +1064,12 @@ fn explain(
     specs: &[BlockSpec],
     request: &Request,
 ) -> Reason {
+    // The block's context describes the check only when the check is the one its context
+    // generates: a hand-made block may say one thing and enforce another.
     let described = specs.get(block).and_then(|spec| {
-        check_kinds(spec, block)
-            .into_iter()
-            .nth(check)
-            .map(|kind| describe(&kind, block, spec, request))
+        let kind = check_kinds(spec, block).into_iter().nth(check)?;
+        let generated = crate::datalog::check_text(&kind);
+        (generated.as_deref() == Some(text)).then(|| describe(&kind, block, spec, request))
     });
     described.unwrap_or_else(|| {
         let mut r = Reason::new(

@@ -468,3 +468,28 @@ fn a_block_cannot_restate_the_grant() {
         assert_denied(&v, ReasonKind::Format, "block 1");
     }
 }
+
+#[test]
+fn a_block_whose_context_describes_another_check_is_explained_by_its_datalog() {
+    // The context says the block only sets an expiry in 2100; its Datalog enforces
+    // something else. The refusal follows the Datalog and says what it enforces, not what
+    // the context claims.
+    let f = fixture();
+    let root = f.mint(grant());
+    let liar = append_raw(
+        &root,
+        r#"{"valet":1,"exp":4102444800}"#,
+        r#"check if request_action("nothing");"#,
+    );
+    let v = f.verify(&liar, &plain(PAY, "pay_invoice"));
+    assert_denied(
+        &v,
+        ReasonKind::Check,
+        "check if request_action(\"nothing\")",
+    );
+    assert!(
+        v.reasons().iter().all(|r| r.kind != ReasonKind::Expired),
+        "{:?}",
+        v.reasons()
+    );
+}
