@@ -12,8 +12,12 @@
 //! other block's, each query matched against the facts its scopes trust, `check if`,
 //! `check all` and `reject if` with Biscuit's meanings, the time limit looked at after
 //! each query. Blocks that carry rules are refused when the chain is prepared (valet
-//! blocks carry only facts and checks), so no fact is ever derived. Tests compare the
-//! verdicts with Biscuit's own authorizer on the same tokens and requests.
+//! blocks carry only facts and checks), so no fact is ever derived, and so are checks
+//! with closures, whose cost no join count bounds. Every block is translated into the
+//! evaluation's symbol table through its strings, as Biscuit's authorizer does, so a
+//! symbol id no table defines refuses the chain and a string listed twice is one symbol.
+//! Tests compare the verdicts with Biscuit's own authorizer on the same tokens and
+//! requests, including blocks built by hand at the protobuf level.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -53,6 +57,9 @@ pub(crate) struct FailedCheck {
 pub(crate) enum PrepareError {
     /// The block carries Datalog rules.
     Rules(usize),
+    /// A check of the block uses a closure (`.all`, `.any`), whose cost cannot be bounded
+    /// before it runs (Biscuit looks at the clock only between queries).
+    Closures(usize),
     /// The block cannot be read (it verified, so this is a version or symbol problem).
     Unreadable(usize, String),
 }
@@ -107,40 +114,46 @@ impl Prepared {
             |i: usize, e: &dyn std::fmt::Display| PrepareError::Unreadable(i, e.to_string());
         let decoded = token.blocks.as_slice();
 
-        // The evaluation's symbol table is the token's, as Biscuit builds it (the
-        // authority's symbols and public keys, then those of every block that is not a
-        // third-party block), followed by the third-party signers' keys: the blocks of the
-        // token itself need no translation. Each signer key maps to the blocks it signed
-        // (scopes may trust them by key).
+        // The token's symbol table, as Biscuit builds it: the authority's symbols and
+        // public keys, then those of every block that is not a third-party block.
         let mut strings = Vec::new();
-        let mut keys: Vec<PublicKey> = Vec::new();
+        let mut token_keys: Vec<PublicKey> = Vec::new();
         for (i, d) in decoded.iter().enumerate() {
             if i == 0 || !d.third_party {
                 strings.extend(d.block.symbols.iter().cloned());
                 for pk in &d.block.public_keys {
-                    keys.push(PublicKey::from_proto(pk).map_err(|e| unreadable(i, &e))?);
+                    token_keys.push(PublicKey::from_proto(pk).map_err(|e| unreadable(i, &e))?);
                 }
             }
         }
+        let token_symbols = SymbolTable::from_symbols_and_public_keys(strings, token_keys)
+            .map_err(|e| unreadable(0, &e))?;
+
+        // The evaluation's own table, as Biscuit's authorizer builds it: it starts with the
+        // third-party signers' keys, each mapped to the blocks it signed (scopes may trust
+        // them by key), and every block is translated into it through its strings. The
+        // translation resolves every symbol id: an id no table defines refuses the chain,
+        // and a string listed twice is one symbol, as Biscuit reads them.
         let mut external = Vec::with_capacity(decoded.len());
+        let mut signer_keys: Vec<PublicKey> = Vec::new();
         let mut key_blocks: HashMap<usize, Vec<usize>> = HashMap::new();
         for i in 0..decoded.len() {
             let key = biscuit
                 .block_external_key(i)
                 .map_err(|e| unreadable(i, &e))?;
             if let (Some(k), true) = (key, i > 0) {
-                let id = match keys.iter().position(|x| *x == k) {
+                let id = match signer_keys.iter().position(|x| *x == k) {
                     Some(id) => id,
                     None => {
-                        keys.push(k);
-                        keys.len() - 1
+                        signer_keys.push(k);
+                        signer_keys.len() - 1
                     }
                 };
                 key_blocks.entry(id).or_default().push(i);
             }
             external.push(key);
         }
-        let mut symbols = SymbolTable::from_symbols_and_public_keys(strings, keys)
+        let mut symbols = SymbolTable::from_symbols_and_public_keys(Vec::new(), signer_keys)
             .map_err(|e| unreadable(0, &e))?;
 
         let mut facts = FactSet::default();
@@ -152,38 +165,43 @@ impl Prepared {
             if !block.rules.is_empty() {
                 return Err(PrepareError::Rules(i));
             }
-            // A third-party block speaks in its own symbols: translate it.
-            let own = (i > 0 && block.external_key.is_some()).then_some(&block.symbols);
+            // A third-party block speaks in its own symbols, every other in the token's.
+            let from = if i > 0 && block.external_key.is_some() {
+                &block.symbols
+            } else {
+                &token_symbols
+            };
             let mut scopes = Vec::with_capacity(block.scopes.len());
             for scope in &block.scopes {
-                scopes.push(match own {
-                    None => scope.clone(),
-                    Some(from) => bb::Scope::convert_from(scope, from)
+                scopes.push(
+                    bb::Scope::convert_from(scope, from)
                         .map_err(|e| unreadable(i, &e))?
                         .convert(&mut symbols),
-                });
+                );
             }
             let block_origins =
                 TrustedOrigins::from_scopes(&scopes, &TrustedOrigins::default(), i, &key_blocks);
             let mut origin = Origin::default();
             origin.insert(i);
             for fact in &block.facts {
-                let fact = match own {
-                    None => fact.clone(),
-                    Some(from) => bb::Fact::convert_from(fact, from)
-                        .map_err(|e| unreadable(i, &e))?
-                        .convert(&mut symbols),
-                };
+                let fact = bb::Fact::convert_from(fact, from)
+                    .map_err(|e| unreadable(i, &e))?
+                    .convert(&mut symbols);
                 facts.insert(&origin, fact);
                 fact_count = fact_count.saturating_add(1);
             }
             for (j, check) in block.checks.iter().enumerate() {
-                let check = match own {
-                    None => check.clone(),
-                    Some(from) => bb::Check::convert_from(check, from)
-                        .map_err(|e| unreadable(i, &e))?
-                        .convert(&mut symbols),
-                };
+                let check = bb::Check::convert_from(check, from)
+                    .map_err(|e| unreadable(i, &e))?
+                    .convert(&mut symbols);
+                let closure = check.queries.iter().any(|q| {
+                    q.expressions
+                        .iter()
+                        .any(|e| e.ops.iter().any(|op| matches!(op, dl::Op::Closure(..))))
+                });
+                if closure {
+                    return Err(PrepareError::Closures(i));
+                }
                 let queries = check
                     .queries
                     .iter()

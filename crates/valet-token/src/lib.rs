@@ -138,7 +138,8 @@
 //! and time (100 ms), the fact combinations one check may try (10 000), request size
 //! (64 KiB), nesting (8) and transaction fields (32). Hitting any of them is a deny with
 //! that reason. Facts and check joins are counted before any Datalog runs, and a block
-//! carrying Datalog rules is refused: valet blocks carry only facts and checks.
+//! carrying Datalog rules, or a check with a closure (`.all`, `.any`, whose cost no count
+//! bounds), is refused: valet blocks carry only facts and checks without closures.
 
 #![forbid(unsafe_code)]
 

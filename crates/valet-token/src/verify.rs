@@ -798,6 +798,13 @@ fn prepare(token: &Token, biscuit: &biscuit_auth::Biscuit) -> Result<Prepared, V
                     "block {i} carries Datalog rules: valet blocks carry only facts and checks"
                 ),
             ),
+            PrepareError::Closures(i) => (
+                ReasonKind::Format,
+                i,
+                format!(
+                    "block {i} has a check with a closure (`.all` or `.any`): valet blocks do not use closures, whose cost cannot be bounded before they run"
+                ),
+            ),
             PrepareError::Unreadable(i, e) => (
                 ReasonKind::Internal,
                 i,

@@ -210,3 +210,111 @@ fn every_kind_of_request_field_reaches_the_checks() {
         }
     }
 }
+
+/// Blocks built at the protobuf level, as anyone holding a token can append them.
+mod hand_made {
+    use super::*;
+    use biscuit_auth::format::schema;
+    use biscuit_auth::format::SerializedBiscuit;
+    use prost::Message;
+
+    /// The JSON context of an ordinary attenuation block.
+    fn context(t: &Token) -> String {
+        let child = t.attenuate(Attenuation::new().delegate("agent-x")).unwrap();
+        let raw = schema::Biscuit::decode(child.to_bytes()).unwrap();
+        schema::Block::decode(raw.blocks[0].block.as_slice())
+            .unwrap()
+            .context
+            .unwrap()
+    }
+
+    fn last_block(t: &Token) -> schema::Block {
+        let raw = schema::Biscuit::decode(t.to_bytes()).unwrap();
+        schema::Block::decode(raw.blocks.last().unwrap().block.as_slice()).unwrap()
+    }
+
+    /// Appends `block`, signed as an ordinary attenuation is.
+    fn append(f: &Fixture, t: &Token, block: &schema::Block) -> Token {
+        let ser = SerializedBiscuit::from_slice(t.to_bytes(), *f.key.public().key()).unwrap();
+        let next = biscuit_auth::KeyPair::new();
+        let ser = ser
+            .append_serialized(&next, block.encode_to_vec(), None)
+            .unwrap();
+        Token::from_bytes(&ser.to_vec().unwrap()).unwrap()
+    }
+
+    fn both(f: &Fixture, t: &Token) -> (Verdict, Verdict) {
+        let req = plain(PAY, "list");
+        let keys = KeySet::new().with(f.key.public());
+        let engine = Verifier::new(keys.clone()).verify(t, &req, now(), &NoRevocations);
+        let reference =
+            Verifier::new(keys)
+                .with_reference_datalog()
+                .verify(t, &req, now(), &NoRevocations);
+        (engine, reference)
+    }
+
+    #[test]
+    fn a_symbol_id_no_table_defines_refuses_the_token() {
+        // Biscuit refuses such a token; evaluating the raw id would let the check say
+        // whatever the request's first new string is.
+        let f = fixture();
+        let t = f.mint(grant());
+        let mut b = last_block(&append_raw(&t, &context(&t), "check if true"));
+        b.checks[0].queries[0].head.name = 99_999;
+        let t = append(&f, &t, &b);
+        let (engine, reference) = both(&f, &t);
+        assert!(!reference.is_allowed());
+        assert!(!engine.is_allowed(), "{:?}", engine.reasons());
+        assert_eq!(engine.reasons()[0].block, Some(1));
+    }
+
+    #[test]
+    fn a_string_listed_twice_is_one_symbol() {
+        // The block's reject names "dupx" through its second copy: Biscuit reads both ids
+        // as the same string, so the fact of the first copy matches and the token is
+        // refused; comparing raw ids would let it through.
+        let f = fixture();
+        let t = f.mint(grant());
+        let raw = schema::Biscuit::decode(t.to_bytes()).unwrap();
+        let authority = schema::Block::decode(raw.authority.block.as_slice()).unwrap();
+        let base = 1024 + authority.symbols.len() as u64;
+        let mut b = last_block(&append_raw(
+            &t,
+            &context(&t),
+            "dupfact(\"dupx\"); reject if dupfact(\"dupx\")",
+        ));
+        b.symbols.push("dupx".into());
+        let second = base + b.symbols.len() as u64 - 1;
+        b.checks[0].queries[0].body[0].terms[0].content =
+            Some(schema::term::Content::String(second));
+        let t = append(&f, &t, &b);
+        let (engine, reference) = both(&f, &t);
+        assert!(!reference.is_allowed());
+        assert!(
+            !engine.is_allowed(),
+            "the duplicate symbol disabled the check"
+        );
+        assert_eq!(engine.reasons(), reference.reasons());
+    }
+
+    #[test]
+    fn a_check_with_a_closure_is_refused_before_it_runs() {
+        // One fact, no join: a join budget counts 1, while nested closures over a 200-item
+        // set run 8 million times. Refused before any check runs.
+        let f = fixture();
+        let t = f.mint(grant());
+        let set = (0..200)
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join(",");
+        let code = format!(
+            "big([{set}]); check if big($s), $s.all($a -> $s.all($b -> $s.all($c -> $c >= 0)))"
+        );
+        let t = append_raw(&t, &context(&t), &code);
+        let start = std::time::Instant::now();
+        let v = f.verify(&t, &plain(PAY, "list"));
+        assert!(start.elapsed() < std::time::Duration::from_secs(2));
+        assert_denied(&v, ReasonKind::Format, "closure");
+    }
+}
