@@ -13,7 +13,8 @@ use serde_json::json;
 use valet::{Authorizer, Decision, Presentation, VerifyingKey};
 
 use crate::challenge::{self, Answer};
-use crate::extract::{Extractor, McpTools, Operation};
+use crate::extract::{Extractor, Operation};
+use crate::mcp::McpTools;
 use crate::presented::{read_presentation, APPROVAL_HEADER, PROOF_HEADER};
 use crate::resource::{metadata_response, ProtectedResource};
 

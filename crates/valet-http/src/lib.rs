@@ -4,16 +4,19 @@
 mod challenge;
 mod error;
 mod extract;
+mod json;
 mod layer;
+mod mcp;
 mod presented;
 mod resource;
 
 pub use challenge::is_invalid_token;
 pub use error::{ConfigError, ExtractError, HeaderError};
-pub use extract::{Extractor, McpTools, Operation};
+pub use extract::{Extractor, Operation};
 pub use layer::{
     Authorized, Execution, ValetLayer, ValetLayerBuilder, ValetService, DEFAULT_MAX_BODY_BYTES,
 };
+pub use mcp::{McpTools, NOTIFICATION_PREFIX, TOKEN_ONLY_METHODS};
 pub use presented::{
     approval_header_value, proof_header_value, read_presentation, APPROVAL_HEADER, MAX_APPROVALS,
     PROOF_HEADER,

@@ -16,7 +16,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 use valet::*;
-use valet_http::{Authorized, Execution, McpTools, ProtectedResource, ValetLayer};
+use valet_http::{Authorized, Execution, Extractor, McpTools, ProtectedResource, ValetLayer};
 
 pub const RESOURCE: &str = "https://tools.example.com/mcp";
 pub const METADATA_URL: &str = "https://tools.example.com/.well-known/oauth-protected-resource/mcp";
@@ -117,8 +117,19 @@ impl Server {
         authorizer: impl Into<Arc<Authorizer>>,
         execution: Execution,
     ) -> Server {
+        Self::serve_with(root, authorizer, execution, tools()).await
+    }
+
+    /// Starts the server judging with `authorizer`, which trusts `root`, reading
+    /// operations with `extractor`.
+    pub async fn serve_with(
+        root: RootKeyPair,
+        authorizer: impl Into<Arc<Authorizer>>,
+        execution: Execution,
+        extractor: impl Extractor,
+    ) -> Server {
         let layer = ValetLayer::builder(resource(), authorizer)
-            .extractor(tools())
+            .extractor(extractor)
             .max_body_bytes(4096)
             .execution(execution)
             .build();

@@ -1,0 +1,377 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+//! Which MCP messages the policies judge, and what they judge them on, over real HTTP on
+//! 127.0.0.1.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use serde_json::{json, Value};
+use valet::{Authorizer, KeyId, KeySet, MemoryAudit, Outcome, PolicyStore, RootKeyPair};
+use valet_http::{Execution, McpTools};
+
+const TEN_MINUTES: Duration = Duration::from_secs(600);
+
+const SCHEMA: &str = r#"
+entity Agent {
+  subject: String,
+  client: String,
+  depth: Long,
+  chain: Set<String>,
+};
+entity Resource;
+type ToolContext = {
+  audience: String,
+  scopes: Set<String>,
+};
+action "resources/read", "prompts/get", read_file appliesTo {
+  principal: [Agent],
+  resource: [Resource],
+  context: ToolContext,
+};
+"#;
+
+const POLICIES: &str = r#"
+@id("docs-readable")
+permit (
+  principal,
+  action == Action::"resources/read",
+  resource == Resource::"file:///docs/readme.md"
+);
+
+@id("summarize-prompt")
+permit (
+  principal,
+  action == Action::"prompts/get",
+  resource == Resource::"summarize"
+);
+
+@id("files-readable")
+permit (
+  principal,
+  action == Action::"read_file",
+  resource
+);
+
+@id("no-shadow")
+@reason("the password file is not for agents")
+forbid (
+  principal,
+  action == Action::"read_file",
+  resource == Resource::"/etc/shadow"
+);
+"#;
+
+/// A policy directory of this test's own, with actions for MCP resources and prompts.
+fn policy_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("valet-http-mcp-{}-{name}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("schema.cedarschema"), SCHEMA).unwrap();
+    std::fs::write(dir.join("mcp.cedar"), POLICIES).unwrap();
+    dir
+}
+
+/// A server judging with the test's policies (`policies` names the directory) and
+/// reading operations with `tools`.
+async fn server_with(name: &str, tools: McpTools) -> (Server, Arc<MemoryAudit>) {
+    let audit = Arc::new(MemoryAudit::new());
+    let root = RootKeyPair::generate(KeyId(1));
+    let store = PolicyStore::load(policy_dir(name)).unwrap();
+    let authorizer = Authorizer::builder(KeySet::new().with(root.public()), store)
+        .audit(audit.clone())
+        .build();
+    let s = Server::serve_with(root, authorizer, Execution::Inline, tools).await;
+    (s, audit)
+}
+
+/// A server judging with the bundled policies.
+async fn bundled() -> (Server, Arc<MemoryAudit>) {
+    let audit = Arc::new(MemoryAudit::new());
+    (Server::start(audit.clone()).await, audit)
+}
+
+fn message(method: &str, params: Value) -> Value {
+    json!({"jsonrpc":"2.0","id":1,"method":method,"params":params})
+}
+
+async fn raw(s: &Server, token: &valet::Token, body: &str) -> Reply {
+    let auth = format!("Bearer {}", token.to_base64());
+    s.send("POST", "/mcp", Some(&auth), Bytes::from(body.to_owned()))
+        .await
+}
+
+#[tokio::test]
+async fn resources_read_is_judged_by_the_policies() {
+    let (s, audit) = server_with("resources-read", McpTools::new()).await;
+    let token = s.mint(&[], TEN_MINUTES);
+    let r = s
+        .rpc(
+            Some(&token),
+            message("resources/read", json!({"uri": "file:///docs/readme.md"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["result"]["action"], "resources/read");
+    let r = s
+        .rpc(
+            Some(&token),
+            message("resources/read", json!({"uri": "file:///hr/payroll.csv"})),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.body["error"], "insufficient_scope");
+    assert_eq!(s.seen.lock().unwrap().len(), 1);
+    let records = audit.records();
+    assert_eq!(records.len(), 2);
+    assert_eq!(records[1].outcome, Outcome::Deny);
+    assert_eq!(records[1].action, "resources/read");
+    assert_eq!(
+        serde_json::to_value(&records[1].authorization_details).unwrap(),
+        json!({"type": "resources/read", "identifier": "file:///hr/payroll.csv"})
+    );
+    // A read that names no resource is not a read of the audience.
+    let r = s
+        .rpc(Some(&token), message("resources/read", json!({})))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("`params.uri`"));
+}
+
+#[tokio::test]
+async fn prompts_get_is_judged_by_the_policies() {
+    let (s, audit) = server_with("prompts-get", McpTools::new()).await;
+    let token = s.mint(&[], TEN_MINUTES);
+    let r = s
+        .rpc(
+            Some(&token),
+            message("prompts/get", json!({"name": "summarize"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .rpc(
+            Some(&token),
+            message(
+                "prompts/get",
+                json!({"name": "exfiltrate", "arguments": {}}),
+            ),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(s.seen.lock().unwrap().len(), 1);
+    let records = audit.records();
+    assert_eq!(records[1].action, "prompts/get");
+    assert_eq!(
+        serde_json::to_value(&records[1].authorization_details).unwrap(),
+        json!({"type": "prompts/get", "identifier": "exfiltrate"})
+    );
+}
+
+#[tokio::test]
+async fn a_method_name_in_another_case_is_not_a_protocol_message() {
+    let (s, audit) = bundled().await;
+    let token = s.mint(&["payments:write"], TEN_MINUTES);
+    let smuggled = json!({
+        "name": "pay_invoice",
+        "arguments": {"amount": "5000.00", "currency": "USD", "recipient": "mallory@evil.example"},
+    });
+    for method in [
+        "Tools/Call",
+        "TOOLS/CALL",
+        "tools/call ",
+        "Tools/List",
+        "Initialize",
+    ] {
+        let r = s.rpc(Some(&token), message(method, smuggled.clone())).await;
+        assert_eq!(r.status, 403, "{method}: {}", r.body);
+    }
+    assert!(s.seen.lock().unwrap().is_empty());
+    let records = audit.records();
+    assert_eq!(records.len(), 5);
+    assert_eq!(records[0].action, "Tools/Call");
+    assert!(records.iter().all(|r| r.outcome == Outcome::Deny));
+}
+
+#[tokio::test]
+async fn methods_other_than_the_protocol_messages_are_judged() {
+    let (s, audit) = bundled().await;
+    let token = s.mint(&["calendar:read"], TEN_MINUTES);
+    for protocol in [
+        message("initialize", json!({"protocolVersion": "2025-06-18"})),
+        json!({"jsonrpc":"2.0","id":1,"method":"ping"}),
+        json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+        json!({"jsonrpc":"2.0","id":1,"method":"resources/list"}),
+        json!({"jsonrpc":"2.0","id":1,"method":"resources/templates/list"}),
+        json!({"jsonrpc":"2.0","id":1,"method":"prompts/list"}),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        json!({"jsonrpc":"2.0","id":1,"result":{}}),
+    ] {
+        let r = s.rpc(Some(&token), protocol.clone()).await;
+        assert_eq!(r.status, 200, "{protocol}: {}", r.body);
+    }
+    assert_eq!(s.seen.lock().unwrap().len(), 8);
+    for action in [
+        message(
+            "completion/complete",
+            json!({"ref": {"type": "ref/prompt", "name": "x"}}),
+        ),
+        message("logging/setLevel", json!({"level": "debug"})),
+        message(
+            "resources/subscribe",
+            json!({"uri": "file:///hr/payroll.csv"}),
+        ),
+        message("sampling/createMessage", json!({})),
+        message("tasks/run", json!({})),
+    ] {
+        let r = s.rpc(Some(&token), action.clone()).await;
+        assert_eq!(r.status, 403, "{action}: {}", r.body);
+    }
+    assert_eq!(s.seen.lock().unwrap().len(), 8);
+    let records = audit.records();
+    assert_eq!(records[8].action, "completion/complete");
+    assert!(records[8..].iter().all(|r| r.outcome == Outcome::Deny));
+    // A notification answers nothing: one with an `id` is a request in disguise.
+    let r = s
+        .rpc(
+            Some(&token),
+            json!({"jsonrpc":"2.0","id":2,"method":"notifications/initialized"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(s.seen.lock().unwrap().len(), 8);
+}
+
+#[tokio::test]
+async fn a_batch_cannot_carry_an_action_past_the_policies() {
+    let (s, audit) = bundled().await;
+    let token = s.mint(&["payments:write"], TEN_MINUTES);
+    let theft = call(
+        "pay_invoice",
+        json!({"amount": "5000.00", "currency": "USD", "recipient": "mallory@evil.example"}),
+    );
+    for batch in [
+        json!([{"jsonrpc":"2.0","id":1,"method":"tools/list"}, theft]),
+        json!([theft]),
+        json!([{"jsonrpc":"2.0","id":1,"method":"tools/list"}]),
+    ] {
+        let r = s.rpc(Some(&token), batch.clone()).await;
+        assert_eq!(r.status, 400, "{batch}: {}", r.body);
+        assert!(r.body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("send one message per request"));
+    }
+    assert!(s.seen.lock().unwrap().is_empty());
+    assert!(audit.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_repeated_member_cannot_carry_an_action_past_the_policies() {
+    let (s, audit) = bundled().await;
+    let token = s.mint(&["payments:write"], TEN_MINUTES);
+    // A server whose JSON reader keeps the first of two members would run the payment,
+    // judged as the `tools/list` after it.
+    let two_methods = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"pay_invoice","arguments":{"amount":"5000.00","currency":"USD","recipient":"mallory@evil.example"}},"method":"tools/list"}"#;
+    // Or pay mallory, judged as a payment to bob.
+    let two_recipients = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"pay_invoice","arguments":{"amount":"50.00","currency":"USD","recipient":"mallory@evil.example","recipient":"bob@example.com"}}}"#;
+    for body in [two_methods, two_recipients] {
+        let r = raw(&s, &token, body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.body);
+        assert!(
+            r.body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("more than once"),
+            "{}",
+            r.body
+        );
+    }
+    assert!(s.seen.lock().unwrap().is_empty());
+    assert!(audit.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_tool_resource_comes_from_its_argument() {
+    let tools = McpTools::new().resource_argument("read_file", "path");
+    let (s, audit) = server_with("resource-argument", tools).await;
+    let token = s.mint(&[], TEN_MINUTES);
+    let r = s
+        .call(
+            Some(&token),
+            "read_file",
+            json!({"path": "/docs/readme.md"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = s
+        .call(Some(&token), "read_file", json!({"path": "/etc/shadow"}))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(r.body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["policy"] == "no-shadow"));
+    let records = audit.records();
+    assert_eq!(
+        serde_json::to_value(&records[1].authorization_details).unwrap(),
+        json!({"type": "read_file", "identifier": "/etc/shadow"})
+    );
+    // The client cannot name another resource beside the argument.
+    let r = s
+        .call(
+            Some(&token),
+            "read_file",
+            json!({"path": "/etc/shadow", "authorization_details": {"type": "read_file", "identifier": "/docs/readme.md"}}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    // An argument that is not a string, or is missing, is refused.
+    for arguments in [
+        json!({"path": 42}),
+        json!({"path": ["/etc/shadow"]}),
+        json!({}),
+    ] {
+        let r = s.call(Some(&token), "read_file", arguments.clone()).await;
+        assert_eq!(r.status, 400, "{arguments}: {}", r.body);
+        let text = r.body["error_description"].as_str().unwrap();
+        assert!(
+            text.contains("tool `read_file` takes its resource from argument `path`"),
+            "{text}"
+        );
+    }
+    assert_eq!(s.seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_tool_resource_argument_joins_the_details_from_its_arguments() {
+    let tools = McpTools::new()
+        .details_from_arguments("read_file", "file", ["encoding"])
+        .resource_argument("read_file", "path");
+    let (s, audit) = server_with("resource-and-details", tools).await;
+    let token = s.mint(&[], TEN_MINUTES);
+    let r = s
+        .call(
+            Some(&token),
+            "read_file",
+            json!({"path": "/etc/shadow", "identifier": "/docs/readme.md"}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(
+        serde_json::to_value(&audit.records()[0].authorization_details).unwrap(),
+        json!({"type": "file", "identifier": "/etc/shadow"})
+    );
+}
