@@ -333,7 +333,8 @@ pub struct AttenuateArgs {
     /// An earlier expiry: lifetime from now (`5m`) or RFC 3339 time
     #[arg(long, value_name = "TTL", value_parser = times::parse_ttl)]
     pub add_ttl: Option<Ttl>,
-    /// Cap a decimal field: `TYPE.FIELD<=VALUE`, e.g. `payment.amount<=50.00` (repeatable)
+    /// Bound a decimal field: `TYPE.FIELD<=VALUE` (at most; a cap alone also refuses values
+    /// under zero) or `TYPE.FIELD>=VALUE` (at least), e.g. `payment.amount<=50.00` (repeatable)
     #[arg(long = "limit", value_name = "TYPE.FIELD<=VALUE")]
     pub limits: Vec<String>,
     /// Allow only these values of a field: `TYPE.FIELD=V1,V2` (repeatable)

@@ -7,8 +7,8 @@ use std::time::SystemTime;
 use biscuit_auth::{PublicKey, UnverifiedBiscuit};
 use serde::Serialize;
 use valet_token::{
-    rfc3339, Attenuation, Audience, AuthorizationDetail, Claims, Decimal, Issuer, Limit, Link,
-    Scope, Token, TokenBuilder, TokenError,
+    rfc3339, Attenuation, Audience, AuthorizationDetail, Claims, Decimal, Issuer, Link, Scope,
+    Token, TokenBuilder, TokenError,
 };
 
 use crate::error::{exit, CliError, CliResult};
@@ -122,19 +122,27 @@ pub fn attenuate(args: &AttenuateArgs) -> CliResult {
     }
     for l in &args.limits {
         let example = "payment.amount<=50.00";
-        let Some((left, value)) = l.split_once("<=") else {
-            return Err(CliError::new(format!(
-                "`--limit {l}` has no `<=`: write it like `--limit {example}`"
-            )));
+        let (left, value, at_most) = match (l.split_once("<="), l.split_once(">=")) {
+            (Some((left, value)), None) => (left, value, true),
+            (None, Some((left, value))) => (left, value, false),
+            _ => {
+                return Err(CliError::new(format!(
+                    "`--limit {l}` has no `<=` or `>=`: write it like `--limit {example}` or `--limit payment.amount>=10.00`"
+                )))
+            }
         };
         let (kind, field) = type_field(left, "limit", example)?;
-        let max: Decimal = value.trim().parse().map_err(|e| {
+        let bound: Decimal = value.trim().parse().map_err(|e| {
             CliError::new(format!(
                 "`--limit {l}`: `{}` is not a decimal ({e}): write it like `--limit {example}`",
                 value.trim()
             ))
         })?;
-        att = att.max(kind, field, max);
+        att = if at_most {
+            att.max(kind, field, bound)
+        } else {
+            att.min(kind, field, bound)
+        };
     }
     for a in &args.allows {
         let example = "payment.recipient=alice@example.com";
@@ -330,11 +338,7 @@ fn describe_link(link: &Link, now: u64) -> Vec<String> {
         ));
     }
     for l in &link.limits {
-        let limit = match &l.limit {
-            Limit::Max(d) => format!("at most {d}"),
-            other => other.to_string(),
-        };
-        lines.push(format!("{}.{} {limit}", l.kind, l.field));
+        lines.push(format!("{}.{} {}", l.kind, l.field, l.limit));
     }
     for a in &link.actions {
         lines.push(format!("{} actions only {}", a.kind, list(&a.actions)));

@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use biscuit_auth::builder::{BlockBuilder, Term};
 
+use crate::details::Decimal;
 use crate::error::TokenError;
 use crate::model::{ActionLimit, AuthorizationDetail, BlockSpec, FieldLimit, Limit};
 
@@ -62,7 +63,19 @@ pub(crate) fn check_kinds(spec: &BlockSpec, index: usize) -> Vec<CheckKind<'_>> 
     kinds
 }
 
+/// How a check is written: as this version generates it, or as tokens minted before limits
+/// had lower bounds were (a `max` alone as `$v <= max`, with no floor at zero).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Form {
+    Current,
+    BeforeLowerBounds,
+}
+
 fn code(kind: &CheckKind<'_>) -> (String, Params) {
+    code_in(kind, Form::Current)
+}
+
+fn code_in(kind: &CheckKind<'_>, form: Form) -> (String, Params) {
     let mut p = Params::new();
     let code = match kind {
         CheckKind::Expiry(exp) => {
@@ -85,18 +98,18 @@ fn code(kind: &CheckKind<'_>) -> (String, Params) {
                 "reject if request_scope($s), !{scopes}.contains($s)".to_owned()
             }
         }
-        CheckKind::Grant(grants) => grant_code(grants, &mut p),
+        CheckKind::Grant(grants) => grant_code(grants, form, &mut p),
         CheckKind::FieldLimit(l) => {
             p.insert("type".into(), Term::Str(l.kind.clone()));
             p.insert("field".into(), Term::Str(l.field.clone()));
             let last = match &l.limit {
-                Limit::Max(max) => {
-                    p.insert("max".into(), Term::Integer(max.scaled()));
-                    "request_decimal({field}, $v), $v <= {max}"
-                }
+                Limit::Range { .. } => format!(
+                    "request_decimal({{field}}, $v), {}",
+                    range_code(&l.limit, "$v", ("min", "max"), form, &mut p)
+                ),
                 Limit::OneOf(set) => {
                     p.insert("set".into(), str_set(set.iter().map(String::as_str)));
-                    "request_field({field}, $v), {set}.contains($v)"
+                    "request_field({field}, $v), {set}.contains($v)".to_owned()
                 }
             };
             format!(
@@ -126,7 +139,7 @@ fn code(kind: &CheckKind<'_>) -> (String, Params) {
 
 /// The root grant: a request without details passes unless its action is one a grant lists;
 /// a request with details passes when one grant of its type admits it.
-fn grant_code(grants: &[AuthorizationDetail], p: &mut Params) -> String {
+fn grant_code(grants: &[AuthorizationDetail], form: Form, p: &mut Params) -> String {
     let mut queries = Vec::with_capacity(grants.len() + 1);
     let all_actions: BTreeSet<&str> = grants
         .iter()
@@ -165,11 +178,11 @@ fn grant_code(grants: &[AuthorizationDetail], p: &mut Params) -> String {
         for (k, (field, limit)) in grant.limits.iter().enumerate() {
             p.insert(format!("f{g}_{k}"), Term::Str(field.clone()));
             match limit {
-                Limit::Max(max) => {
-                    p.insert(format!("m{g}_{k}"), Term::Integer(max.scaled()));
-                    parts.push(format!(
-                        "request_decimal({{f{g}_{k}}}, $v{k}), $v{k} <= {{m{g}_{k}}}"
-                    ));
+                Limit::Range { .. } => {
+                    let var = format!("$v{k}");
+                    let names = (format!("n{g}_{k}"), format!("m{g}_{k}"));
+                    let bounds = range_code(limit, &var, (&names.0, &names.1), form, p);
+                    parts.push(format!("request_decimal({{f{g}_{k}}}, {var}), {bounds}"));
                 }
                 Limit::OneOf(set) => {
                     p.insert(format!("s{g}_{k}"), str_set(set.iter().map(String::as_str)));
@@ -182,6 +195,35 @@ fn grant_code(grants: &[AuthorizationDetail], p: &mut Params) -> String {
         queries.push(parts.join(", "));
     }
     format!("check if {}", queries.join(" or "))
+}
+
+/// The comparisons of a decimal range on `var`: at least its lowest value (`min`, else
+/// zero, so a `max` alone refuses negative values) and at most its `max` when set, with the
+/// bounds scaled by 10^4 as the parameters `names` (min, max).
+fn range_code(
+    limit: &Limit,
+    var: &str,
+    (min_name, max_name): (&str, &str),
+    form: Form,
+    p: &mut Params,
+) -> String {
+    let mut bounds = Vec::with_capacity(2);
+    let max = match limit {
+        Limit::Range { min, max } => {
+            if min.is_some() || max.is_none() || form == Form::Current {
+                let low = limit.lowest().unwrap_or(Decimal::ZERO);
+                p.insert(min_name.to_owned(), Term::Integer(low.scaled()));
+                bounds.push(format!("{var} >= {{{min_name}}}"));
+            }
+            *max
+        }
+        Limit::OneOf(_) => None,
+    };
+    if let Some(max) = max {
+        p.insert(max_name.to_owned(), Term::Integer(max.scaled()));
+        bounds.push(format!("{var} <= {{{max_name}}}"));
+    }
+    bounds.join(", ")
 }
 
 /// The vocabulary facts and generated checks of a block, with its spec as the context.
@@ -242,15 +284,21 @@ pub(crate) fn block_builder(spec: &BlockSpec, index: usize) -> Result<BlockBuild
     Ok(b)
 }
 
-/// The Datalog text of the check `kind` generates, as Biscuit prints it.
-pub(crate) fn check_text(kind: &CheckKind<'_>) -> Option<String> {
-    let (code, params) = match kind {
-        CheckKind::Raw(text) => ((*text).to_owned(), Params::new()),
-        other => code(other),
+/// Whether `text` (as Biscuit prints a check) is the check `kind` generates: as this version
+/// writes it, or, for a limit with a `max` alone, as tokens minted before lower bounds did
+/// (which refuse no negative value, but say the same of every value they refuse).
+pub(crate) fn generates(kind: &CheckKind<'_>, text: &str) -> bool {
+    let printed = |form| {
+        let (code, params) = match kind {
+            CheckKind::Raw(text) => ((*text).to_owned(), Params::new()),
+            other => code_in(other, form),
+        };
+        let block = BlockBuilder::new()
+            .code_with_params(code, params, HashMap::new())
+            .ok()?;
+        block.checks.first().map(ToString::to_string)
     };
-    let block = BlockBuilder::new()
-        .code_with_params(code, params, HashMap::new())
-        .ok()?;
-    let check = block.checks.first()?;
-    Some(check.to_string())
+    [Form::Current, Form::BeforeLowerBounds]
+        .into_iter()
+        .any(|form| printed(form).as_deref() == Some(text))
 }

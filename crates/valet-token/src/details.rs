@@ -25,6 +25,9 @@ impl Decimal {
     pub const SCALE: u32 = 4;
     const FACTOR: i64 = 10_000;
 
+    /// Zero, the lowest value a limit without a `min` allows.
+    pub const ZERO: Decimal = Decimal(0);
+
     /// The value scaled by 10^4 (`"50.01"` is `500_100`). This is how amounts are
     /// written into tokens' Datalog.
     pub fn scaled(self) -> i64 {

@@ -456,14 +456,49 @@ impl Attenuation {
         self
     }
 
-    /// Caps a decimal field of a detail type, e.g. `("payment", "amount", 50.00)`.
+    /// Caps a decimal field of a detail type, e.g. `("payment", "amount", 50.00)`. Without a
+    /// [`min`](Self::min) below zero, the block also refuses negative values.
     #[must_use]
-    pub fn max(mut self, kind: impl Into<String>, field: impl Into<String>, max: Decimal) -> Self {
-        self.limits.push(FieldLimit {
-            kind: kind.into(),
-            field: field.into(),
-            limit: Limit::Max(max),
+    pub fn max(self, kind: impl Into<String>, field: impl Into<String>, max: Decimal) -> Self {
+        self.range(kind.into(), field.into(), |_, m| {
+            *m = Some(m.map_or(max, |m| m.min(max)));
+        })
+    }
+
+    /// Sets the lowest value of a decimal field of a detail type, e.g.
+    /// `("payment", "amount", 10.00)`. It cannot go below the parent's lowest value (zero
+    /// under a `max` alone).
+    #[must_use]
+    pub fn min(self, kind: impl Into<String>, field: impl Into<String>, min: Decimal) -> Self {
+        self.range(kind.into(), field.into(), |m, _| {
+            *m = Some(m.map_or(min, |m| m.max(min)));
+        })
+    }
+
+    /// Sets a bound of the block's range on `kind.field` (one range per field: the stricter
+    /// bound wins when one is set twice).
+    fn range(
+        mut self,
+        kind: String,
+        field: String,
+        set: impl FnOnce(&mut Option<Decimal>, &mut Option<Decimal>),
+    ) -> Self {
+        let existing = self.limits.iter_mut().find_map(|l| match &mut l.limit {
+            Limit::Range { min, max } if l.kind == kind && l.field == field => Some((min, max)),
+            _ => None,
         });
+        match existing {
+            Some((min, max)) => set(min, max),
+            None => {
+                let (mut min, mut max) = (None, None);
+                set(&mut min, &mut max);
+                self.limits.push(FieldLimit {
+                    kind,
+                    field,
+                    limit: Limit::Range { min, max },
+                });
+            }
+        }
         self
     }
 
@@ -561,12 +596,19 @@ impl Attenuation {
             }
         }
         for l in &self.limits {
+            l.limit.validate(&format!("{}.{}", l.kind, l.field))?;
             if let Some(current) = parent.effective_limit(&l.kind, &l.field) {
-                if !l.limit.within(&current) {
-                    return widen(format!(
-                        "{}.{} {} is wider than the parent token's {current}",
-                        l.kind, l.field, l.limit
-                    ));
+                if !l.limit.narrows(&current) {
+                    return widen(match (&l.limit, current.lowest()) {
+                        (Limit::Range { min: Some(min), .. }, Some(low)) if *min < low => format!(
+                            "{}.{} at least {min} is lower than the parent token's minimum of {low}",
+                            l.kind, l.field
+                        ),
+                        _ => format!(
+                            "{}.{} {} is wider than the parent token's {current}",
+                            l.kind, l.field, l.limit
+                        ),
+                    });
                 }
             }
         }

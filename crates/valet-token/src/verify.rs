@@ -1075,8 +1075,7 @@ fn explain(
     // generates: a hand-made block may say one thing and enforce another.
     let described = specs.get(block).and_then(|spec| {
         let kind = check_kinds(spec, block).into_iter().nth(check)?;
-        let generated = crate::datalog::check_text(&kind);
-        (generated.as_deref() == Some(text)).then(|| describe(&kind, block, spec, request))
+        crate::datalog::generates(&kind, text).then(|| describe(&kind, block, spec, request))
     });
     described.unwrap_or_else(|| {
         let mut r = Reason::new(
@@ -1150,9 +1149,13 @@ fn describe(kind: &CheckKind<'_>, index: usize, spec: &BlockSpec, request: &Requ
                     FieldValue::Str(s) => format!("`{s}`"),
                     other => format!("a {}", other.kind()),
                 });
-            let what = match &l.limit {
-                Limit::Max(m) => format!("{who} limits {} {} to {m}", l.kind, l.field),
-                Limit::OneOf(_) => format!("{who} limits {} {} to {}", l.kind, l.field, l.limit),
+            let value = request.details.as_ref().and_then(|d| d.get(&l.field));
+            let what = match (&l.limit, l.limit.under_min(value)) {
+                (_, Some(low)) => format!("{who} limits {} {} to at least {low}", l.kind, l.field),
+                (Limit::Range { max: Some(m), .. }, None) => {
+                    format!("{who} limits {} {} to {m}", l.kind, l.field)
+                }
+                _ => format!("{who} limits {} {} to {}", l.kind, l.field, l.limit),
             };
             (
                 ReasonKind::Limit,
@@ -1239,19 +1242,17 @@ fn grant_message(grants: &[crate::AuthorizationDetail], request: &Request) -> St
         }
         for (field, limit) in &g.limits {
             let value = d.get(field);
-            let ok = match (limit, value) {
-                (Limit::Max(m), Some(v)) => v.as_decimal().is_some_and(|x| x <= *m),
-                (Limit::OneOf(set), Some(FieldValue::Str(s))) => set.contains(s),
-                _ => false,
-            };
-            if !ok {
+            if !value.is_some_and(|v| limit.admits(v)) {
                 let got = match value {
                     Some(FieldValue::Str(s)) => format!("`{s}`"),
                     Some(other) => format!("a {}", other.kind()),
                     None => "nothing".to_owned(),
                 };
+                let bound = limit
+                    .under_min(value)
+                    .map_or_else(|| limit.to_string(), |low| format!("at least {low}"));
                 problems.push(format!(
-                    "the token limits {} {field} to {limit}, requested {got}",
+                    "the token limits {} {field} to {bound}, requested {got}",
                     g.kind
                 ));
             }

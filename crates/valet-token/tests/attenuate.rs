@@ -139,7 +139,7 @@ fn payment_limits_narrow() {
     let c = child.unverified_claims().unwrap();
     assert_eq!(
         c.effective_limit("payment", "amount"),
-        Some(Limit::Max(dec("50.00")))
+        Some(Limit::at_most(dec("50.00")))
     );
     assert_eq!(
         c.effective_limit("payment", "currency"),
@@ -388,7 +388,7 @@ fn a_block_that_says_more_grants_nothing_more() {
     assert_eq!(claims.expires_at, NOW_SECS + 3600);
     assert_eq!(
         claims.effective_limit("payment", "amount"),
-        Some(Limit::Max(dec("1000.00")))
+        Some(Limit::at_most(dec("1000.00")))
     );
 
     // Inside the root grant (and the block's context) it still works: the token is valid.

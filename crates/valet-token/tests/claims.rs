@@ -72,7 +72,7 @@ fn claims_of_a_chain() {
     );
     assert_eq!(
         c.effective_limit("payment", "amount"),
-        Some(Limit::Max(dec("500.00")))
+        Some(Limit::at_most(dec("500.00")))
     );
     assert_eq!(
         c.effective_limit("payment", "recipient"),
@@ -104,7 +104,7 @@ fn claims_of_a_chain() {
         [FieldLimit {
             kind: "payment".into(),
             field: "amount".into(),
-            limit: Limit::Max(dec("500.00"))
+            limit: Limit::at_most(dec("500.00"))
         }]
     );
     let l2 = &c.chain[1];

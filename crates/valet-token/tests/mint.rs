@@ -222,7 +222,7 @@ fn optional_claims_round_trip_into_unverified_and_verified_claims() {
     assert_eq!(d.datatypes, BTreeSet::from(["invoice".to_string()]));
     assert_eq!(d.privileges, BTreeSet::from(["approver".to_string()]));
     assert_eq!(d.identifier.as_deref(), Some("invoice-42"));
-    assert_eq!(d.limits["amount"], Limit::Max(dec("1000.00")));
+    assert_eq!(d.limits["amount"], Limit::at_most(dec("1000.00")));
     assert_eq!(
         d.limits["currency"],
         Limit::OneOf(BTreeSet::from(["USD".to_string(), "EUR".to_string()]))
@@ -262,7 +262,7 @@ fn authorization_details_read_from_rfc9396_json() {
     assert_eq!(c.authorization_details, details);
     assert_eq!(
         c.authorization_details[0].limits["amount"],
-        Limit::Max(dec("250.50"))
+        Limit::at_most(dec("250.50"))
     );
     // The claims serialise the detail back in RFC 9396 shape.
     let json = serde_json::to_value(&c).unwrap();

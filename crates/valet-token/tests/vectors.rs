@@ -109,7 +109,7 @@ fn fixture_tokens_say_what_the_readme_says() {
     assert_eq!(rfc3339(c.expires_at), "2026-11-23T13:00:00Z");
     assert_eq!(
         c.effective_limit("payment", "amount"),
-        Some(Limit::Max("1000.00".parse().unwrap()))
+        Some(Limit::at_most("1000.00".parse().unwrap()))
     );
     assert_eq!(
         c.effective_limit("payment", "currency"),
@@ -122,7 +122,7 @@ fn fixture_tokens_say_what_the_readme_says() {
     assert_eq!(child.revocation_ids()[0], root.revocation_ids()[0]);
     assert_eq!(
         c.effective_limit("payment", "amount"),
-        Some(Limit::Max("50.00".parse().unwrap()))
+        Some(Limit::at_most("50.00".parse().unwrap()))
     );
     assert_eq!(
         c.effective_limit("payment", "recipient"),
