@@ -22,6 +22,7 @@ fn policy(c: &mut Criterion) {
         audience: AUDIENCE,
         scopes: &scopes,
         details: Some(&details),
+        earlier: &[],
     };
     let mut group = c.benchmark_group("policy");
     for n in [10usize, 100, 1000] {

@@ -36,6 +36,24 @@ pub struct Transaction<'a> {
     pub scopes: &'a [String],
     /// The RFC 9396 transaction details sent with the request, if any.
     pub details: Option<&'a TransactionDetails>,
+    /// The token as it stood after each of its earlier blocks, the authority block first
+    /// (empty for a token of one block). The request must be allowed at every step as
+    /// well as for the acting agent: a block appended by a delegate can never raise the
+    /// outcome, through the policies as through the token.
+    pub earlier: &'a [Step<'a>],
+}
+
+/// What the policies see of a token after one of its blocks: the principal of that
+/// step is the last delegate named by then (else the client), with `depth` and `chain`
+/// counting the delegates named by then, and the scopes the token granted then.
+#[derive(Clone, Copy, Debug)]
+pub struct Step<'a> {
+    /// The block (0 is the authority block).
+    pub block: usize,
+    /// How many of the transaction's `chain` were named by then.
+    pub delegates: usize,
+    /// The token's effective scopes then.
+    pub scopes: &'a [String],
 }
 
 /// What the policies say about a request.
@@ -128,12 +146,150 @@ impl PolicyStore {
                 tx.action
             )]);
         };
-        let (request, entities) = match build_request(&loaded, spec, tx) {
-            Ok(r) => r,
+        let fields = match context_fields(spec, tx) {
+            Ok(f) => f,
             Err(reasons) => return PolicyDecision::deny(reasons),
         };
-        decide_request(&loaded, &request, &entities, tx.action, indexed)
+        let resources = match resources_of(tx) {
+            Ok(r) => r,
+            Err(problem) => return PolicyDecision::deny(vec![problem]),
+        };
+        // The acting agent first, then each earlier step that differs from the next one.
+        let last = Step {
+            block: usize::MAX,
+            delegates: tx.chain.len(),
+            scopes: tx.scopes,
+        };
+        let mut steps = vec![last];
+        let mut next = last;
+        for step in tx.earlier.iter().rev() {
+            if step.delegates != next.delegates || step.scopes != next.scopes {
+                steps.push(*step);
+            }
+            next = *step;
+        }
+        let mut pending: Vec<(Step<'_>, &str, PolicyDecision)> = Vec::new();
+        for step in steps {
+            for resource in &resources {
+                let decision = match build_request(&loaded, spec, tx, &fields, step, resource) {
+                    Ok((request, entities)) => {
+                        decide_request(&loaded, &request, &entities, tx.action, indexed)
+                    }
+                    Err(reasons) => PolicyDecision::deny(reasons),
+                };
+                if decision.outcome == PolicyOutcome::Deny {
+                    return explain_step(decision, tx, step, resource, resources.len());
+                }
+                pending.push((step, resource, decision));
+            }
+        }
+        merge_allowed(pending, tx, resources.len())
     }
+}
+
+/// The agent of a step: the last delegate named by then, else the client.
+fn step_agent<'a>(tx: &Transaction<'a>, step: Step<'_>) -> &'a str {
+    if step.block == usize::MAX {
+        // The acting agent's own step.
+        return tx.agent;
+    }
+    match step.delegates.checked_sub(1).and_then(|i| tx.chain.get(i)) {
+        Some(name) => name,
+        None => tx.client,
+    }
+}
+
+/// A step's decision with its reasons saying which step and resource it is about.
+fn explain_step(
+    mut decision: PolicyDecision,
+    tx: &Transaction<'_>,
+    step: Step<'_>,
+    resource: &str,
+    resources: usize,
+) -> PolicyDecision {
+    let earlier = step.block != usize::MAX;
+    let agent = step_agent(tx, step);
+    let approval = decision.outcome == PolicyOutcome::NeedsApproval;
+    for reason in &mut decision.reasons {
+        if resources > 1 {
+            *reason = format!("for resource `{resource}`: {reason}");
+        }
+        if !earlier || decision.outcome == PolicyOutcome::Allow {
+            continue;
+        }
+        *reason = match (agent != tx.agent, approval) {
+            (true, false) => format!(
+                "`{agent}`, who delegated to `{}`, is not allowed this request, and a delegate is never allowed more than its delegator: {reason}",
+                tx.agent
+            ),
+            (true, true) => format!(
+                "`{agent}`, who delegated to `{}`, needs approval for this request, and so does its delegate: {reason}",
+                tx.agent
+            ),
+            (false, false) => format!(
+                "the token as of block {} is not allowed this request, and a narrower copy is never allowed more: {reason}",
+                step.block
+            ),
+            (false, true) => format!(
+                "the token as of block {} needs approval for this request, and so does a narrower copy: {reason}",
+                step.block
+            ),
+        };
+    }
+    decision
+}
+
+/// The outcome of decisions none of which is a deny: needs approval when any needs it
+/// (with every approval asked for), else the acting agent's allow.
+fn merge_allowed(
+    pending: Vec<(Step<'_>, &str, PolicyDecision)>,
+    tx: &Transaction<'_>,
+    resources: usize,
+) -> PolicyDecision {
+    let approval = pending
+        .iter()
+        .any(|(_, _, d)| d.outcome == PolicyOutcome::NeedsApproval);
+    let mut merged: Option<PolicyDecision> = None;
+    for (step, resource, decision) in pending {
+        let keep = if approval {
+            decision.outcome == PolicyOutcome::NeedsApproval
+        } else {
+            step.block == usize::MAX
+        };
+        if !keep {
+            continue;
+        }
+        let decision = explain_step(decision, tx, step, resource, resources);
+        let Some(m) = merged.as_mut() else {
+            merged = Some(decision);
+            continue;
+        };
+        for p in decision.determining {
+            if !m.determining.iter().any(|d| d.id == p.id) {
+                m.determining.push(p);
+            }
+        }
+        for r in decision.reasons {
+            if !m.reasons.contains(&r) {
+                m.reasons.push(r);
+            }
+        }
+        if let Some(text) = decision.approval {
+            match &mut m.approval {
+                Some(all) if !all.split("; ").any(|t| t == text) => {
+                    all.push_str("; ");
+                    all.push_str(&text);
+                }
+                Some(_) => {}
+                None => m.approval = Some(text),
+            }
+        }
+    }
+    merged.unwrap_or_else(|| {
+        PolicyDecision::deny(vec![
+            "the request could not be judged: no step of the chain was decided".into(),
+        ])
+    })
 }
 
 /// Decides a built request for `action` (a schema action): against the policies the index
@@ -158,12 +314,12 @@ pub(crate) fn decide_request(
     }
 }
 
-/// The Cedar request and entities for a transaction, or the reasons it cannot be built.
-fn build_request(
-    loaded: &Loaded,
+/// The context members a transaction's details give (typed by the schema), or the
+/// reasons they do not fit.
+fn context_fields(
     spec: &ActionSpec,
     tx: &Transaction<'_>,
-) -> Result<(Request, Entities), Vec<String>> {
+) -> Result<Vec<(String, RestrictedExpression)>, Vec<String>> {
     let mut problems = Vec::new();
     let mut pairs: Vec<(String, RestrictedExpression)> =
         Vec::with_capacity(spec.fields.len().saturating_add(2));
@@ -171,9 +327,6 @@ fn build_request(
         "audience".into(),
         RestrictedExpression::new_string(tx.audience.to_owned()),
     ));
-    pairs.push(("scopes".into(), string_set(tx.scopes)));
-
-    let mut resource_id = tx.audience;
     if let Some(details) = tx.details {
         if let Some(expected) = &spec.detail_type {
             if details.kind() != expected {
@@ -183,11 +336,6 @@ fn build_request(
                     tx.action
                 ));
             }
-        }
-        match resource_of(details) {
-            Ok(Some(id)) => resource_id = id,
-            Ok(None) => {}
-            Err(p) => problems.push(p),
         }
         for (name, value) in details.fields() {
             if RESOURCE_FIELDS.contains(&name.as_str()) {
@@ -222,16 +370,34 @@ fn build_request(
             ));
         }
     }
-    if !problems.is_empty() {
-        return Err(problems);
+    if problems.is_empty() {
+        Ok(pairs)
+    } else {
+        Err(problems)
     }
+}
 
+/// The Cedar request and entities for one step of a transaction on one resource, or the
+/// reasons they cannot be built.
+fn build_request(
+    loaded: &Loaded,
+    spec: &ActionSpec,
+    tx: &Transaction<'_>,
+    fields: &[(String, RestrictedExpression)],
+    step: Step<'_>,
+    resource_id: &str,
+) -> Result<(Request, Entities), Vec<String>> {
+    let mut pairs = Vec::with_capacity(fields.len().saturating_add(1));
+    pairs.extend(fields.iter().cloned());
+    pairs.push(("scopes".into(), string_set(step.scopes)));
     let context = Context::from_pairs(pairs).map_err(|e| vec![format!("context: {e}")])?;
+    let agent_name = step_agent(tx, step);
+    let chain = tx.chain.get(..step.delegates).unwrap_or(tx.chain);
     let principal =
-        EntityUid::from_type_name_and_id(loaded.agent_type.clone(), EntityId::new(tx.agent));
+        EntityUid::from_type_name_and_id(loaded.agent_type.clone(), EntityId::new(agent_name));
     let resource =
         EntityUid::from_type_name_and_id(loaded.resource_type.clone(), EntityId::new(resource_id));
-    let depth = i64::try_from(tx.chain.len()).unwrap_or(i64::MAX);
+    let depth = i64::try_from(chain.len()).unwrap_or(i64::MAX);
     let attrs = HashMap::from([
         (
             "subject".to_owned(),
@@ -242,10 +408,10 @@ fn build_request(
             RestrictedExpression::new_string(tx.client.to_owned()),
         ),
         ("depth".to_owned(), RestrictedExpression::new_long(depth)),
-        ("chain".to_owned(), string_set(tx.chain)),
+        ("chain".to_owned(), string_set(chain)),
     ]);
     let agent = Entity::new(principal.clone(), attrs, HashSet::new())
-        .map_err(|e| vec![format!("principal `{}`: {e}", tx.agent)])?;
+        .map_err(|e| vec![format!("principal `{agent_name}`: {e}")])?;
     let resource_entity = Entity::new_no_attrs(resource.clone(), HashSet::new());
     let entities = match &loaded.action_entities {
         // Action groups: `in` needs the actions' ancestors. The actions' closure is
@@ -275,26 +441,42 @@ fn string_set(items: &[String]) -> RestrictedExpression {
     )
 }
 
-/// The resource id named by the details: `identifier`, else the first of `locations`.
-fn resource_of(details: &TransactionDetails) -> Result<Option<&str>, String> {
-    match details.get("identifier") {
-        Some(FieldValue::Str(id)) => return Ok(Some(id)),
-        Some(other) => {
-            return Err(format!(
-                "transaction field `identifier` must be a string, found {}",
-                other.kind()
-            ))
+/// The resources a transaction acts on, each judged: the details' `identifier` and every
+/// entry of its `locations`, else the audience.
+fn resources_of<'a>(tx: &Transaction<'a>) -> Result<Vec<&'a str>, String> {
+    let mut resources = Vec::new();
+    if let Some(details) = tx.details {
+        match details.get("identifier") {
+            Some(FieldValue::Str(id)) => resources.push(id.as_str()),
+            Some(other) => {
+                return Err(format!(
+                    "transaction field `identifier` must be a string, found {}",
+                    other.kind()
+                ))
+            }
+            None => {}
         }
-        None => {}
+        match details.get("locations") {
+            Some(FieldValue::List(l)) => {
+                for location in l {
+                    if !resources.contains(&location.as_str()) {
+                        resources.push(location);
+                    }
+                }
+            }
+            Some(other) => {
+                return Err(format!(
+                    "transaction field `locations` must be an array of strings, found {}",
+                    other.kind()
+                ))
+            }
+            None => {}
+        }
     }
-    match details.get("locations") {
-        Some(FieldValue::List(l)) => Ok(l.first().map(String::as_str)),
-        Some(other) => Err(format!(
-            "transaction field `locations` must be an array of strings, found {}",
-            other.kind()
-        )),
-        None => Ok(None),
+    if resources.is_empty() {
+        resources.push(tx.audience);
     }
+    Ok(resources)
 }
 
 /// One transaction field as the Cedar value of the type the schema gives it.

@@ -60,6 +60,7 @@ fn decide(
         audience: "https://files.example.com",
         scopes: &scopes,
         details: None,
+        earlier: &[],
     };
     let d = store.evaluate(&tx);
     assert_eq!(

@@ -110,6 +110,7 @@ proptest! {
                 audience,
                 scopes: &scopes,
                 details: details.as_ref(),
+                earlier: &[],
             };
             prop_assert_eq!(store.evaluate(&tx), store.evaluate_unindexed(&tx));
         }

@@ -55,6 +55,7 @@ fn read(store: &PolicyStore, chain: &[String]) -> PolicyOutcome {
             audience: "https://files.example.com",
             scopes: &scopes,
             details: None,
+            earlier: &[],
         })
         .outcome
 }
@@ -250,6 +251,7 @@ fn erroring_forbid_fails_closed() {
         audience: "https://files.example.com",
         scopes: &scopes,
         details: None,
+        earlier: &[],
     });
     assert_eq!(decision.outcome, PolicyOutcome::Deny, "{decision:?}");
     assert!(decision.reasons[0].contains("overflow"), "{decision:?}");

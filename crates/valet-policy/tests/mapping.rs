@@ -44,20 +44,25 @@ fn outcome(
             audience: "https://files.example.com",
             scopes: &scopes,
             details,
+            earlier: &[],
         })
         .outcome
 }
 
 #[test]
-fn resource_is_identifier_then_first_location_then_audience() {
+fn every_resource_is_judged_identifier_and_locations_else_audience() {
     let (_d, by_id) = store_with(r#"permit (principal, action, resource == Resource::"doc-7");"#);
+    let only_id = TransactionDetails::new("file").with("identifier", "doc-7");
+    assert_eq!(outcome(&by_id, &[], Some(&only_id)), PolicyOutcome::Allow);
+    // The identifier and every location are judged: `elsewhere` is not permitted.
     let with_id = TransactionDetails::new("file")
         .with("identifier", "doc-7")
         .field("locations", FieldValue::List(vec!["elsewhere".into()]));
-    assert_eq!(outcome(&by_id, &[], Some(&with_id)), PolicyOutcome::Allow);
+    assert_eq!(outcome(&by_id, &[], Some(&with_id)), PolicyOutcome::Deny);
 
     let (_d, by_location) = store_with(
-        r#"permit (principal, action, resource == Resource::"https://files.example.com/a");"#,
+        r#"permit (principal, action, resource)
+when { resource == Resource::"https://files.example.com/a" || resource == Resource::"https://files.example.com/b" };"#,
     );
     let with_locations = TransactionDetails::new("file").field(
         "locations",
@@ -78,6 +83,36 @@ fn resource_is_identifier_then_first_location_then_audience() {
     assert_eq!(
         outcome(&by_audience, &[], Some(&TransactionDetails::new("file"))),
         PolicyOutcome::Allow
+    );
+}
+
+#[test]
+fn a_forbidden_location_cannot_hide_behind_a_permitted_one() {
+    let (_d, store) = store_with(
+        r#"permit (principal, action, resource);
+@reason("payroll is off limits")
+forbid (principal, action, resource == Resource::"payroll");"#,
+    );
+    let scopes = vec!["files:read".to_owned()];
+    let details = TransactionDetails::new("file").field(
+        "locations",
+        FieldValue::List(vec!["public".into(), "payroll".into()]),
+    );
+    let decision = store.evaluate(&Transaction {
+        agent: "bot",
+        subject: "alice",
+        client: "bot",
+        chain: &[],
+        action: "read_file",
+        audience: "https://files.example.com",
+        scopes: &scopes,
+        details: Some(&details),
+        earlier: &[],
+    });
+    assert_eq!(decision.outcome, PolicyOutcome::Deny);
+    assert_eq!(
+        decision.reasons,
+        vec!["for resource `payroll`: forbidden by `p.1`: payroll is off limits".to_owned()]
     );
 }
 
@@ -126,6 +161,7 @@ when {
         audience: "https://files.example.com",
         scopes: &scopes,
         details: Some(&wrong),
+        earlier: &[],
     });
     assert_eq!(decision.outcome, PolicyOutcome::Deny);
     assert_eq!(
@@ -161,6 +197,7 @@ proptest! {
             audience: "https://pay.example.com",
             scopes: &scopes,
             details: Some(&details),
+            earlier: &[],
         });
         let expected = if scaled <= 0 || scaled > 20_000_000 {
             PolicyOutcome::Deny
@@ -191,6 +228,7 @@ proptest! {
             audience: "https://pay.example.com",
             scopes: &scopes,
             details: Some(&details),
+            earlier: &[],
         });
         if text.parse::<valet_token::Decimal>().is_err() {
             prop_assert_eq!(decision.outcome, PolicyOutcome::Deny);

@@ -39,6 +39,7 @@ fn tx<'a>(
         audience: "https://pay.example.com",
         scopes,
         details,
+        earlier: &[],
     }
 }
 

@@ -388,27 +388,71 @@ pub enum ReplayError {
     /// The cache holds `capacity` live entries: new ones are refused (fail closed).
     #[error("the replay cache is full")]
     Full,
+    /// The entry's partition (one token's holders) holds its quota of live entries: new
+    /// ones of that partition are refused, other partitions are not affected.
+    #[error("the replay cache holds this token's quota of unexpired entries")]
+    QuotaExceeded,
     /// The cache's lock was poisoned by a panic elsewhere.
     #[error("the replay cache is unavailable")]
     Unavailable,
 }
 
 /// A bounded set of single-use ids (proof nonces, approvals), each kept until it expires.
-/// When `capacity` live ids are held, new ones are refused rather than old ones forgotten.
-/// `Send + Sync`; clones of a [`Verifier`] share one cache.
+///
+/// Ids are admitted into partitions (the verifier uses one partition per root token, the
+/// authority block's revocation id): each partition holds at most `per_partition` live
+/// ids and the whole cache at most `capacity`, so the traffic of one token's holders
+/// cannot exhaust the room of another's. When a limit is reached, new ids are refused
+/// rather than old ones forgotten (fail closed). `Send + Sync`; clones of a [`Verifier`]
+/// share one cache.
 #[derive(Debug)]
 pub struct ReplayCache {
-    seen: Mutex<HashMap<[u8; 32], u64>>,
+    seen: Mutex<Seen>,
     capacity: usize,
+    per_partition: usize,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    /// Id digest -> (expiry, partition digest).
+    ids: HashMap<[u8; 32], (u64, [u8; 32])>,
+    /// Live ids per partition digest.
+    partitions: HashMap<[u8; 32], usize>,
+}
+
+impl Seen {
+    /// Forgets the ids that expired before `now`.
+    fn prune(&mut self, now: u64) {
+        let partitions = &mut self.partitions;
+        self.ids.retain(|_, (exp, partition)| {
+            let live = *exp >= now;
+            if !live {
+                if let Some(n) = partitions.get_mut(partition) {
+                    *n = n.saturating_sub(1);
+                }
+            }
+            live
+        });
+        partitions.retain(|_, n| *n > 0);
+    }
 }
 
 impl ReplayCache {
-    /// An empty cache holding at most `capacity` live ids.
+    /// An empty cache holding at most `capacity` live ids, all in one partition's quota
+    /// (see [`with_partition_quota`](Self::with_partition_quota)).
     pub fn new(capacity: usize) -> Self {
         ReplayCache {
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::new(Seen::default()),
             capacity,
+            per_partition: capacity,
         }
+    }
+
+    /// Holds at most `quota` live ids in each partition.
+    #[must_use]
+    pub fn with_partition_quota(mut self, quota: usize) -> Self {
+        self.per_partition = quota;
+        self
     }
 
     /// The capacity.
@@ -416,30 +460,63 @@ impl ReplayCache {
         self.capacity
     }
 
-    /// Admits `id` (any bytes; its SHA-256 is kept) until `expires_at` (Unix seconds), or
-    /// refuses it if it is already held or the cache is full of live ids.
+    /// The most live ids one partition may hold.
+    pub fn partition_quota(&self) -> usize {
+        self.per_partition
+    }
+
+    /// Admits `id` (any bytes; its SHA-256 is kept) until `expires_at` (Unix seconds) in
+    /// the default partition, as [`admit_in`](Self::admit_in) does.
     pub fn admit(&self, id: &[u8], expires_at: u64, now: u64) -> Result<(), ReplayError> {
+        self.admit_in(&[], id, expires_at, now)
+    }
+
+    /// Admits `id` (any bytes; its SHA-256 is kept) into `partition` (any bytes) until
+    /// `expires_at` (Unix seconds), or refuses it if it is already held, if the partition
+    /// holds its quota of live ids, or if the cache is full of live ids.
+    pub fn admit_in(
+        &self,
+        partition: &[u8],
+        id: &[u8],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), ReplayError> {
         let digest: [u8; 32] = Sha256::digest(id).into();
+        let part: [u8; 32] = Sha256::digest(partition).into();
         let mut seen = self.seen.lock().map_err(|_| ReplayError::Unavailable)?;
-        if seen.get(&digest).is_some_and(|exp| *exp >= now) {
+        if seen.ids.get(&digest).is_some_and(|(exp, _)| *exp >= now) {
             return Err(ReplayError::Replayed);
         }
-        if seen.len() >= self.capacity {
-            seen.retain(|_, exp| *exp >= now);
-            if seen.len() >= self.capacity {
+        let in_partition = |seen: &Seen| seen.partitions.get(&part).copied().unwrap_or(0);
+        if seen.ids.len() >= self.capacity || in_partition(&seen) >= self.per_partition {
+            seen.prune(now);
+            if seen.ids.len() >= self.capacity {
                 return Err(ReplayError::Full);
             }
+            if in_partition(&seen) >= self.per_partition {
+                return Err(ReplayError::QuotaExceeded);
+            }
         }
-        seen.insert(digest, expires_at);
+        if let Some((_, old)) = seen.ids.insert(digest, (expires_at, part)) {
+            // An expired entry of the same id, replaced.
+            if let Some(n) = seen.partitions.get_mut(&old) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        *seen.partitions.entry(part).or_insert(0) += 1;
         Ok(())
     }
 }
 
 /// How a [`Verifier`] treats holder binding. Defaults: bearer tokens allowed, proofs at
-/// most 60 s old and at most 5 s in the future, 100 000 live nonces.
+/// most 60 s old and at most 5 s in the future, 100 000 live nonces, at most 10 000 of
+/// them for the holders of one root token.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HolderOptions {
-    /// Refuse tokens that bind no holder key (default false: bearer use allowed).
+    /// Refuse tokens that the issuer did not bind to a holder key (default false: bearer
+    /// use allowed). Only a binding the issuer signed (the authority block's), or one made
+    /// by a delegation signed by a key bound before it, meets this: a binding that anyone
+    /// holding the token can append does not.
     pub require_binding: bool,
     /// How old a proof may be (default 60 s).
     pub max_proof_age: Duration,
@@ -448,6 +525,10 @@ pub struct HolderOptions {
     /// How many unexpired proof nonces are remembered (default 100 000). When full, new
     /// proofs are refused until old ones expire.
     pub replay_capacity: usize,
+    /// How many unexpired proof nonces the holders of one root token (the tokens
+    /// attenuated from one authority block) may hold (default 10 000): one token's
+    /// traffic, or a flood by whoever holds it, cannot exhaust the others' room.
+    pub replay_per_token: usize,
 }
 
 impl Default for HolderOptions {
@@ -457,6 +538,7 @@ impl Default for HolderOptions {
             max_proof_age: Duration::from_secs(60),
             max_proof_skew: Duration::from_secs(5),
             replay_capacity: 100_000,
+            replay_per_token: 10_000,
         }
     }
 }
@@ -468,14 +550,43 @@ pub(crate) struct HolderState {
     replay: Arc<ReplayCache>,
 }
 
-impl Default for HolderState {
-    fn default() -> Self {
-        let options = HolderOptions::default();
+impl HolderState {
+    fn new(options: HolderOptions) -> Self {
         HolderState {
-            replay: Arc::new(ReplayCache::new(options.replay_capacity)),
+            replay: Arc::new(
+                ReplayCache::new(options.replay_capacity)
+                    .with_partition_quota(options.replay_per_token),
+            ),
             options,
         }
     }
+}
+
+impl Default for HolderState {
+    fn default() -> Self {
+        HolderState::new(HolderOptions::default())
+    }
+}
+
+/// A proof of possession whose signature and freshness were checked, by a key the token
+/// binds, whose nonce is still to be consumed (once the token's checks allow the
+/// request, see [`Verifier::admit_proof`]).
+#[derive(Debug)]
+pub(crate) struct CheckedProof {
+    /// The root token's identity (the authority block's revocation id): the replay
+    /// cache's partition.
+    partition: Vec<u8>,
+    id: Vec<u8>,
+    expires: u64,
+    nonce: String,
+}
+
+/// What the holder checks found: the keys the request proves (for the `request_holder`
+/// facts) and the proof still to be admitted.
+#[derive(Debug, Default)]
+pub(crate) struct HolderFindings {
+    pub proven: Vec<String>,
+    pub proof: Option<CheckedProof>,
 }
 
 fn reason(kind: ReasonKind, block: Option<usize>, message: String) -> Reason {
@@ -507,10 +618,7 @@ impl Verifier {
     /// Replaces every holder option (and starts a new, empty replay cache).
     #[must_use]
     pub fn with_holder_options(mut self, options: HolderOptions) -> Self {
-        self.holder = HolderState {
-            replay: Arc::new(ReplayCache::new(options.replay_capacity)),
-            options,
-        };
+        self.holder = HolderState::new(options);
         self
     }
 
@@ -520,8 +628,10 @@ impl Verifier {
     }
 
     /// After the signature chain verified: marks the signed links verified, applies
-    /// `require_binding`, checks a presented proof (consuming its nonce) and returns the
-    /// holder keys the request proves, for the `request_holder` facts.
+    /// `require_binding`, checks a presented proof (its window, its signature, and that
+    /// the token binds its key) and returns the holder keys the request proves, for the
+    /// `request_holder` facts. The proof's nonce is consumed only once the token's checks
+    /// allow the request ([`admit_proof`](Self::admit_proof)).
     pub(crate) fn holder_check(
         &self,
         biscuit: &biscuit_auth::Biscuit,
@@ -530,7 +640,7 @@ impl Verifier {
         proof: Option<&HolderProof>,
         now: SystemTime,
         claims: &mut Claims,
-    ) -> Result<Vec<String>, Reason> {
+    ) -> Result<HolderFindings, Reason> {
         // Signers as the verified chain states them (not as the context claims).
         let mut signers: Vec<Option<String>> = Vec::with_capacity(token.specs.len());
         for i in 0..token.specs.len() {
@@ -548,21 +658,37 @@ impl Verifier {
             link.verified = signer.is_some();
             link.signed_by = signer;
         }
-        let bound = token.specs.iter().any(|s| s.holder.is_some());
-        if !bound && self.holder.options.require_binding {
-            return Err(reason(
-                ReasonKind::Holder,
-                None,
-                "this verifier accepts only tokens bound to a holder key, and the token is a bearer token: mint or attenuate it with the agent's public key".into(),
-            ));
+        if self.holder.options.require_binding && !issuer_bound(token, &signers) {
+            let message = if token.specs.iter().any(|s| s.holder.is_some()) {
+                "this verifier accepts only tokens the issuer bound to a holder key, and this token's binding was appended by a block no bound key signed, which anyone holding the token can do: mint the token with the agent's public key"
+            } else {
+                "this verifier accepts only tokens bound to a holder key, and the token is a bearer token: mint it with the agent's public key"
+            };
+            return Err(reason(ReasonKind::Holder, None, message.into()));
         }
         let Some(proof) = proof else {
-            return Ok(Vec::new());
+            return Ok(HolderFindings::default());
         };
-        self.check_proof(token, request, proof, now)?;
+        let checked = self.check_proof(token, request, proof, now)?;
+        let key = proof.key.to_string();
+        if !token
+            .specs
+            .iter()
+            .any(|s| s.holder.as_deref() == Some(key.as_str()))
+        {
+            let fix = match &claims.holder {
+                Some(holder) => format!("sign it with the token's holder key {holder}"),
+                None => "send no proof with a bearer token".to_owned(),
+            };
+            return Err(reason(
+                ReasonKind::Proof,
+                None,
+                format!("the proof of possession is signed by {key}, a key this token is not bound to: {fix}"),
+            ));
+        }
         // The proof's key, then every key that signed a block binding a proven key.
         let mut proven: BTreeSet<String> = BTreeSet::new();
-        proven.insert(proof.key.to_string());
+        proven.insert(key);
         loop {
             let before = proven.len();
             for (spec, signer) in token.specs.iter().zip(&signers) {
@@ -576,16 +702,20 @@ impl Verifier {
                 break;
             }
         }
-        Ok(proven.into_iter().collect())
+        Ok(HolderFindings {
+            proven: proven.into_iter().collect(),
+            proof: Some(checked),
+        })
     }
 
+    /// Checks a proof's nonce, window and signature, consuming nothing.
     fn check_proof(
         &self,
         token: &Token,
         request: &Request,
         proof: &HolderProof,
         now: SystemTime,
-    ) -> Result<(), Reason> {
+    ) -> Result<CheckedProof, Reason> {
         let refuse = |m: String| Err(reason(ReasonKind::Proof, None, m));
         let options = &self.holder.options;
         if !valid_nonce(&proof.nonce) {
@@ -624,18 +754,39 @@ impl Verifier {
         }
         let mut id = proof.key.to_bytes().to_vec();
         id.extend_from_slice(proof.nonce.as_bytes());
-        let expires = proof
-            .timestamp
-            .saturating_add(options.max_proof_age.as_secs());
-        match self.holder.replay.admit(&id, expires, t) {
+        Ok(CheckedProof {
+            partition: token
+                .revocation_ids
+                .first()
+                .map(|r| r.0.clone())
+                .unwrap_or_default(),
+            id,
+            expires: proof
+                .timestamp
+                .saturating_add(options.max_proof_age.as_secs()),
+            nonce: proof.nonce.clone(),
+        })
+    }
+
+    /// Consumes a checked proof's nonce, in its root token's partition of the replay
+    /// cache: a second use is refused, as is a proof beyond the token's quota or the
+    /// cache's capacity.
+    pub(crate) fn admit_proof(&self, proof: &CheckedProof, now: SystemTime) -> Result<(), Reason> {
+        let refuse = |m: String| Err(reason(ReasonKind::Proof, None, m));
+        let replay = &self.holder.replay;
+        match replay.admit_in(&proof.partition, &proof.id, proof.expires, unix_secs(now)) {
             Ok(()) => Ok(()),
             Err(ReplayError::Replayed) => refuse(format!(
                 "the proof of possession was already used (nonce `{}`): sign a fresh proof, with a new nonce, for each request",
                 proof.nonce
             )),
+            Err(ReplayError::QuotaExceeded) => refuse(format!(
+                "the holders of this token have {} unexpired proofs in the verifier's replay cache, the most one token may hold: wait for older proofs to expire, or raise the per-token quota",
+                replay.partition_quota()
+            )),
             Err(ReplayError::Full) => refuse(format!(
                 "the verifier's replay cache holds {} unexpired proofs, so new proofs are refused until some expire: raise its capacity or shorten the proof window",
-                self.holder.replay.capacity()
+                replay.capacity()
             )),
             Err(ReplayError::Unavailable) => Err(reason(
                 ReasonKind::Internal,
@@ -644,6 +795,24 @@ impl Verifier {
             )),
         }
     }
+}
+
+/// Whether a binding that `require_binding` accepts holds: the authority block's (the
+/// issuer signed it), or one made by a block signed by a key bound before it. A block
+/// without a third-party signature can be appended by anyone holding the token, so its
+/// binding narrows the token (its check is enforced) but does not make a bearer token
+/// bound.
+fn issuer_bound(token: &Token, signers: &[Option<String>]) -> bool {
+    let mut bound: BTreeSet<&str> = BTreeSet::new();
+    for (i, (spec, signer)) in token.specs.iter().zip(signers).enumerate() {
+        let Some(holder) = &spec.holder else {
+            continue;
+        };
+        if i == 0 || signer.as_deref().is_some_and(|s| bound.contains(s)) {
+            bound.insert(holder);
+        }
+    }
+    !bound.is_empty()
 }
 
 /// The key that signed a block as a third-party block, as `ed25519/<hex>` (unverified:
@@ -735,6 +904,26 @@ mod tests {
         assert_eq!(cache.admit(b"a", 100, 21), Err(ReplayError::Replayed));
         // An expired id may come back (its proof is stale by then anyway).
         assert_eq!(cache.admit(b"a", 200, 101), Ok(()));
+    }
+
+    #[test]
+    fn replay_cache_partitions_keep_one_partition_from_exhausting_another() {
+        let cache = ReplayCache::new(4).with_partition_quota(2);
+        assert_eq!(cache.admit_in(b"t1", b"a", 100, 10), Ok(()));
+        assert_eq!(cache.admit_in(b"t1", b"b", 100, 10), Ok(()));
+        assert_eq!(
+            cache.admit_in(b"t1", b"c", 100, 10),
+            Err(ReplayError::QuotaExceeded)
+        );
+        assert_eq!(cache.admit_in(b"t2", b"c", 100, 10), Ok(()));
+        assert_eq!(
+            cache.admit_in(b"t2", b"a", 100, 10),
+            Err(ReplayError::Replayed)
+        );
+        assert_eq!(cache.admit_in(b"t3", b"d", 100, 10), Ok(()));
+        assert_eq!(cache.admit_in(b"t4", b"e", 100, 10), Err(ReplayError::Full));
+        // Expired ids give their partition's room back.
+        assert_eq!(cache.admit_in(b"t1", b"f", 200, 101), Ok(()));
     }
 
     #[test]

@@ -102,11 +102,16 @@
 //! then the fields sorted by name ([`details_digest`]). The verifier
 //! ([`Verifier::verify_with_proof`]) checks, after the token's signatures: that the proof
 //! is at most 60 s old and at most 5 s ahead ([`Verifier::proof_window`]), its signature,
-//! and that its nonce is new ([`ReplayCache`]: nonces are kept until their proof would be
-//! stale, at most 100 000 of them; a full cache refuses new proofs). The nonce is consumed
-//! once the signature verifies, whatever the decision. A presented proof is always
-//! checked, even with a bearer token. [`Verifier::require_holder_binding`] refuses bearer
-//! tokens.
+//! that its key is one the token binds (a proof by any other key is refused, so is a proof
+//! sent with a bearer token), and that its nonce is new ([`ReplayCache`]: nonces are kept
+//! until their proof would be stale, at most 100 000 of them and at most 10 000 for the
+//! holders of one root token, see [`HolderOptions`]; a full cache or a full quota refuses
+//! new proofs). The nonce is consumed only when every check of the token allows the
+//! request, so a proof the token refuses takes no room. [`Verifier::require_holder_binding`]
+//! refuses tokens the issuer did not bind: the authority block's binding counts, and so
+//! does one made by a block signed by a key bound before it; a binding appended in an
+//! unsigned block (which anyone holding a bearer token can add) narrows the token but does
+//! not meet the requirement.
 //!
 //! **Delegation.** [`Token::attenuate_signed`] appends a Biscuit third-party block signed by
 //! the current holder's key; with [`Attenuation::holder`] it hands the token to a
@@ -120,18 +125,25 @@
 //! **Approvals.** An [`Approval`] is an approver's Ed25519 signature of
 //!
 //! ```text
-//! valet-approval/v1
+//! valet-approval/v2
 //! <subject>
+//! <token digest, as above>
 //! <audience>
 //! <action>
 //! <details digest, as above>
 //! <expires_at, Unix seconds>
 //! ```
 //!
-//! sent beside the token as JSON `{"approver", "subject", "audience", "action",
-//! "details_digest", "expires_at", "signature"}`. [`Approval::check`] accepts it only from a
-//! key of the [`ApproverSet`], unexpired, and for exactly this request; the `valet` crate
-//! uses it to settle a needs-approval decision (once per approval).
+//! sent beside the token as JSON `{"approver", "subject", "token_digest", "audience",
+//! "action", "details_digest", "expires_at", "signature"}`. [`Approval::check`] accepts it
+//! only from a key of the [`ApproverSet`], unexpired, and for exactly this request made with
+//! exactly this token: another token of the same subject (another of the person's agents,
+//! or this token attenuated) cannot use it. [`Approval::sign`] takes the token;
+//! [`Approval::sign_for_token_digest`] takes its digest, for a device that never holds the
+//! token. Approvals of `valet-approval/v1`, which named no token, are refused: sign a new
+//! one. The `valet` crate uses [`Approval::check`] to settle a needs-approval decision and
+//! records each approval spent ([`Approval::id`]) in an approval store, so that it allows
+//! one request across every authorizer sharing the store.
 //!
 //! ## Limits
 //! [`Limits`] caps token size (16 KiB), blocks (16), Datalog facts (1000), iterations (100)
@@ -168,6 +180,7 @@ pub use model::{
 };
 pub use token::{Attenuation, Issuer, Token, TokenBuilder, DEFAULT_MAX_LIFETIME};
 pub use verify::{
-    Denial, Limits, NoRevocations, Reason, ReasonKind, Request, RevocationCheck, Verdict,
-    VerifiedToken, Verifier,
+    CacheUsage, Denial, Limits, NoRevocations, Reason, ReasonKind, Request, RevocationCheck,
+    Verdict, VerifiedToken, Verifier, CACHE_BYTES_PER_TOKEN_BYTE, CACHE_ENTRY_OVERHEAD,
+    DEFAULT_CACHE_BYTES,
 };

@@ -37,6 +37,11 @@ pub struct Limits {
     /// clock only between checks, so a check that joins many facts is refused before it
     /// runs rather than timed out after.
     pub max_check_combinations: u64,
+    /// Most units of work all of a token's checks may cost for one request (default
+    /// 1 000 000). Counted before any check runs, from how many facts each predicate can
+    /// match and what each operation can cost given the longest string and the largest
+    /// set: a request over the budget is refused before anything runs.
+    pub max_datalog_cost: u64,
     /// Largest request JSON, in bytes (default 64 KiB).
     pub max_request_bytes: usize,
     /// Deepest request JSON nesting (default 8).
@@ -54,6 +59,7 @@ impl Default for Limits {
             max_iterations: 100,
             max_datalog_time: Duration::from_millis(100),
             max_check_combinations: 10_000,
+            max_datalog_cost: 1_000_000,
             max_request_bytes: 64 * 1024,
             max_request_depth: 8,
             max_detail_fields: DEFAULT_MAX_DETAIL_FIELDS,
@@ -285,7 +291,8 @@ pub enum ReasonKind {
     /// the verifier requires binding and the token is a bearer token.
     Holder,
     /// The proof of possession presented is invalid: bad signature, outside the freshness
-    /// window, replayed, or refused by a full replay cache.
+    /// window, signed by a key the token does not bind, replayed, or refused by a full
+    /// replay cache or the token's quota in it.
     Proof,
 }
 
@@ -357,6 +364,9 @@ pub struct Denial {
     pub claims: Option<Claims>,
     /// Whether the signatures were checked and valid.
     pub signature_verified: bool,
+    /// Whether a presented proof of possession was checked and verified (its signature,
+    /// its window and that the token binds its key); `false` without a proof.
+    pub proof_verified: bool,
 }
 
 impl Verdict {
@@ -386,6 +396,7 @@ impl Verdict {
             reasons: vec![reason],
             claims,
             signature_verified: false,
+            proof_verified: false,
         })
     }
 }
@@ -397,7 +408,6 @@ pub struct Verifier {
     limits: Limits,
     pub(crate) holder: crate::holder::HolderState,
     cache: Option<Arc<DigestCache<VerifiedChain>>>,
-    tokens: Option<Arc<DigestCache<Token>>>,
     reference_datalog: bool,
 }
 
@@ -409,7 +419,6 @@ impl Verifier {
             limits: Limits::default(),
             holder: crate::holder::HolderState::default(),
             cache: None,
-            tokens: None,
             reference_datalog: false,
         }
     }
@@ -423,18 +432,42 @@ impl Verifier {
         self
     }
 
-    /// Keeps up to `capacity` verified signature chains (0: none), keyed by the SHA-256
-    /// digest of the trusted key and the token bytes, and as many tokens read by
-    /// [`read_token`](Self::read_token), keyed by the digest of their bytes. A repeat
-    /// presentation of the same bytes then skips only what is a pure function of them:
-    /// reading the token, checking its signatures and preparing its blocks' Datalog.
-    /// Revocation, time, audience, holder proofs and every Datalog check are still
-    /// evaluated on every call.
+    /// Keeps up to `capacity` verified tokens (0: none), with their verified signature
+    /// chains and prepared Datalog, keyed by the SHA-256 digest of the token bytes, and
+    /// together at most [`DEFAULT_CACHE_BYTES`] (see
+    /// [`with_cache_bytes`](Self::with_cache_bytes)). Only tokens whose signatures
+    /// verified are kept, so forged tokens take no room. A repeat presentation of the same
+    /// bytes then skips only what is a pure function of them: reading the token, checking
+    /// its signatures and preparing its blocks' Datalog. Revocation, time, audience,
+    /// holder proofs and every Datalog check are still evaluated on every call.
     #[must_use]
     pub fn with_cache(mut self, capacity: usize) -> Self {
-        self.cache = (capacity > 0).then(|| Arc::new(DigestCache::new(capacity)));
-        self.tokens = (capacity > 0).then(|| Arc::new(DigestCache::new(capacity)));
+        let bytes = self
+            .cache
+            .as_ref()
+            .map_or(DEFAULT_CACHE_BYTES, |c| c.max_bytes());
+        self.cache = (capacity > 0).then(|| Arc::new(DigestCache::new(capacity, bytes)));
         self
+    }
+
+    /// Bounds the memory the cache of verified tokens may take, estimated from each
+    /// token's size ([`CACHE_BYTES_PER_TOKEN_BYTE`] per byte of token plus
+    /// [`CACHE_ENTRY_OVERHEAD`]); the least recently inserted entries of a shard make way.
+    /// Keeps the entry count set by [`with_cache`](Self::with_cache) (0 bytes turns the
+    /// cache off).
+    #[must_use]
+    pub fn with_cache_bytes(mut self, max_bytes: usize) -> Self {
+        let capacity = self.cache.as_ref().map_or(0, |c| c.capacity());
+        self.cache = (capacity > 0 && max_bytes > 0)
+            .then(|| Arc::new(DigestCache::new(capacity, max_bytes)));
+        self
+    }
+
+    /// How many verified tokens the cache holds, and their estimated memory in bytes.
+    pub fn cache_usage(&self) -> CacheUsage {
+        self.cache
+            .as_ref()
+            .map_or_else(CacheUsage::default, |c| c.usage())
     }
 
     /// Replaces the limits.
@@ -480,16 +513,15 @@ impl Verifier {
         if let Some(reason) = self.too_large(bytes.len()) {
             return Err(TokenError::Format(reason.message));
         }
-        let Some(tokens) = &self.tokens else {
+        let Some(cache) = &self.cache else {
             return Token::from_bytes(bytes).map(Arc::new);
         };
         let digest = crate::token::sha256(bytes);
-        if let Some(hit) = tokens.get(&digest) {
-            return Ok(hit);
+        if let Some(hit) = cache.get(&digest) {
+            return Ok(Arc::clone(&hit.token));
         }
-        let token = Arc::new(Token::from_bytes_with_digest(bytes, digest)?);
-        tokens.insert(digest, Arc::clone(&token));
-        Ok(token)
+        // Not cached here: only a token whose signatures verify is (see `verified_chain`).
+        Token::from_bytes_with_digest(bytes, digest).map(Arc::new)
     }
 
     /// Reads a token from base64url text, as [`Token::from_base64`] does, sharing a token
@@ -511,7 +543,7 @@ impl Verifier {
 
     /// Verifies a token for one request at time `now`, with the holder's proof of
     /// possession when one was sent. A presented proof is always checked, and its nonce is
-    /// consumed once its signature verifies (a proof is single-use, whatever the decision).
+    /// consumed when the token's checks allow the request (a proof is single-use).
     pub fn verify_with_proof(
         &self,
         token: &Token,
@@ -557,22 +589,33 @@ impl Verifier {
             );
         };
         let biscuit = &chain.biscuit;
-        let holders = match self.holder_check(biscuit, token, request, proof, now, &mut claims) {
+        let found = match self.holder_check(biscuit, token, request, proof, now, &mut claims) {
             Ok(h) => h,
             Err(reason) => {
                 return Verdict::Denied(Denial {
                     reasons: vec![reason],
                     claims: Some(claims),
                     signature_verified: true,
+                    proof_verified: false,
                 })
             }
         };
-        match self.run_datalog(&chain, token, request, now, &holders) {
+        let proof_verified = found.proof.is_some();
+        let checked = self
+            .run_datalog(&chain, token, request, now, &found.proven)
+            .and_then(|()| match &found.proof {
+                // The nonce is consumed only for a request the token's checks allow, so
+                // proofs that fail them take no room in the replay cache.
+                Some(p) => self.admit_proof(p, now).map_err(|r| vec![r]),
+                None => Ok(()),
+            });
+        match checked {
             Ok(()) => Verdict::Allowed(VerifiedToken { claims }),
             Err(reasons) => Verdict::Denied(Denial {
                 reasons,
                 claims: Some(claims),
                 signature_verified: true,
+                proof_verified,
             }),
         }
     }
@@ -629,26 +672,32 @@ impl Verifier {
         token: &Token,
         key: &biscuit_auth::PublicKey,
     ) -> Option<Arc<VerifiedChain>> {
-        let bytes = token.raw_bytes();
-        let digest = self.cache.as_ref().map(|_| {
-            use sha2::{Digest, Sha256};
-            let mut h = Sha256::new();
-            h.update(key.to_bytes());
-            h.update(token.digest());
-            <[u8; 32]>::from(h.finalize())
-        });
-        if let (Some(cache), Some(d)) = (&self.cache, &digest) {
-            if let Some(hit) = cache.get(d) {
-                return Some(hit);
+        let key_bytes = key.to_bytes();
+        if let Some(cache) = &self.cache {
+            if let Some(hit) = cache.get(token.digest()) {
+                // The same bytes verify under one root key only; a hit under another key
+                // (a key set that changed) is checked again.
+                if hit.root_key[..] == key_bytes[..] {
+                    return Some(hit);
+                }
             }
         }
-        let biscuit = UnverifiedBiscuit::from(bytes)
+        let biscuit = UnverifiedBiscuit::from(token.raw_bytes())
             .and_then(|u| u.verify(key).map_err(biscuit_auth::error::Token::Format))
             .ok()?;
         let prepared = prepare(token, &biscuit);
-        let chain = Arc::new(VerifiedChain { biscuit, prepared });
-        if let (Some(cache), Some(d)) = (&self.cache, digest) {
-            cache.insert(d, Arc::clone(&chain));
+        let token_bytes = token.raw_bytes().len();
+        let chain = Arc::new(VerifiedChain {
+            biscuit,
+            prepared,
+            root_key: key_bytes.to_vec(),
+            token: Arc::new(token.clone()),
+        });
+        if let Some(cache) = &self.cache {
+            let weight = token_bytes
+                .saturating_mul(CACHE_BYTES_PER_TOKEN_BYTE)
+                .saturating_add(CACHE_ENTRY_OVERHEAD);
+            cache.insert(*token.digest(), Arc::clone(&chain), weight);
         }
         Some(chain)
     }
@@ -674,6 +723,7 @@ impl Verifier {
         let limits = crate::engine::EvalLimits {
             max_facts: self.limits.max_facts,
             max_combinations: self.limits.max_check_combinations,
+            max_cost: self.limits.max_datalog_cost,
             max_time: self.limits.max_datalog_time,
         };
         let facts = |symbols: &mut SymbolTable| {
@@ -695,6 +745,17 @@ impl Verifier {
                     format!(
                         "block {block} has a check that could try {combinations} fact combinations, more than the limit of {}",
                         self.limits.max_check_combinations
+                    ),
+                );
+                r.block = Some(block);
+                Err(vec![r])
+            }
+            Err(Refusal::TooCostly { block, cost }) => {
+                let mut r = Reason::new(
+                    ReasonKind::RunLimit,
+                    format!(
+                        "the checks up to block {block} could cost {cost} units of work for this request, more than the limit of {}: use fewer or smaller raw checks, or send a smaller request",
+                        self.limits.max_datalog_cost
                     ),
                 );
                 r.block = Some(block);
@@ -805,6 +866,7 @@ fn prepare(token: &Token, biscuit: &biscuit_auth::Biscuit) -> Result<Prepared, V
                     "block {i} has a check with a closure (`.all` or `.any`): valet blocks do not use closures, whose cost cannot be bounded before they run"
                 ),
             ),
+            PrepareError::Refused(i, why) => (ReasonKind::Format, i, format!("block {i} {why}")),
             PrepareError::Unreadable(i, e) => (
                 ReasonKind::Internal,
                 i,
@@ -822,50 +884,131 @@ fn prepare(token: &Token, biscuit: &biscuit_auth::Biscuit) -> Result<Prepared, V
 struct VerifiedChain {
     biscuit: biscuit_auth::Biscuit,
     prepared: Result<Prepared, Vec<Reason>>,
+    /// The root key the signatures verified under.
+    root_key: Vec<u8>,
+    /// The token as read, shared with later readers of the same bytes.
+    token: Arc<Token>,
 }
 
 const CACHE_SHARDS: usize = 16;
 
+/// The default bound on the estimated memory of a [`Verifier`]'s cache of verified tokens
+/// (256 MiB).
+pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
+
+/// The estimated memory a cached verified token takes per byte of token: its decoded
+/// blocks, the verified Biscuit and the prepared Datalog together take about 34 bytes per
+/// byte of a 13 KB token.
+pub const CACHE_BYTES_PER_TOKEN_BYTE: usize = 40;
+
+/// The estimated fixed memory of one cached verified token, whatever its size.
+pub const CACHE_ENTRY_OVERHEAD: usize = 4096;
+
+/// What a [`Verifier`]'s cache of verified tokens holds.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CacheUsage {
+    /// Verified tokens held.
+    pub entries: usize,
+    /// Their estimated memory, in bytes.
+    pub bytes: usize,
+}
+
 /// A bounded cache keyed by a SHA-256 digest, in shards each behind its own read-mostly
-/// lock, so concurrent repeat presentations do not wait on each other.
+/// lock, so concurrent repeat presentations do not wait on each other. Bounded by entry
+/// count and by the entries' estimated bytes; each shard drops its oldest entries first.
 struct DigestCache<V> {
-    shards: Vec<RwLock<HashMap<[u8; 32], Arc<V>>>>,
+    shards: Vec<RwLock<Shard<V>>>,
     per_shard: usize,
+    bytes_per_shard: usize,
+}
+
+struct Shard<V> {
+    map: HashMap<[u8; 32], (Arc<V>, usize)>,
+    /// Insertion order, oldest first (digests already removed are skipped).
+    order: std::collections::VecDeque<[u8; 32]>,
+    bytes: usize,
 }
 
 impl<V> DigestCache<V> {
-    fn new(capacity: usize) -> Self {
+    fn new(capacity: usize, max_bytes: usize) -> Self {
         DigestCache {
             shards: (0..CACHE_SHARDS)
-                .map(|_| RwLock::new(HashMap::new()))
+                .map(|_| {
+                    RwLock::new(Shard {
+                        map: HashMap::new(),
+                        order: std::collections::VecDeque::new(),
+                        bytes: 0,
+                    })
+                })
                 .collect(),
             per_shard: capacity.div_ceil(CACHE_SHARDS).max(1),
+            bytes_per_shard: (max_bytes / CACHE_SHARDS).max(1),
         }
     }
 
-    fn shard(&self, digest: &[u8; 32]) -> Option<&RwLock<HashMap<[u8; 32], Arc<V>>>> {
+    fn capacity(&self) -> usize {
+        self.per_shard.saturating_mul(CACHE_SHARDS)
+    }
+
+    fn max_bytes(&self) -> usize {
+        self.bytes_per_shard.saturating_mul(CACHE_SHARDS)
+    }
+
+    fn shard(&self, digest: &[u8; 32]) -> Option<&RwLock<Shard<V>>> {
         self.shards.get(usize::from(digest[0]) % CACHE_SHARDS)
     }
 
     fn get(&self, digest: &[u8; 32]) -> Option<Arc<V>> {
         let shard = self.shard(digest)?;
-        let map = shard.read().unwrap_or_else(PoisonError::into_inner);
-        map.get(digest).cloned()
+        let shard = shard.read().unwrap_or_else(PoisonError::into_inner);
+        shard.map.get(digest).map(|(v, _)| Arc::clone(v))
     }
 
-    fn insert(&self, digest: [u8; 32], value: Arc<V>) {
+    /// Inserts `value`, of estimated size `weight`; an entry larger than a whole shard's
+    /// bound is not kept.
+    fn insert(&self, digest: [u8; 32], value: Arc<V>, weight: usize) {
+        if weight > self.bytes_per_shard {
+            return;
+        }
         let Some(shard) = self.shard(&digest) else {
             return;
         };
-        let mut map = shard.write().unwrap_or_else(PoisonError::into_inner);
-        if map.len() >= self.per_shard && !map.contains_key(&digest) {
-            // Bounded: make room by dropping an arbitrary entry (a later presentation of
-            // it is read and verified again, never trusted without a check).
-            if let Some(old) = map.keys().next().copied() {
-                map.remove(&old);
+        let mut shard = shard.write().unwrap_or_else(PoisonError::into_inner);
+        if let Some((_, old)) = shard.map.remove(&digest) {
+            shard.bytes = shard.bytes.saturating_sub(old);
+        }
+        // Bounded: make room by dropping the oldest entries (a later presentation of one
+        // is read and verified again, never trusted without a check).
+        while shard.map.len() >= self.per_shard
+            || shard.bytes.saturating_add(weight) > self.bytes_per_shard
+        {
+            let Some(oldest) = shard.order.pop_front() else {
+                break;
+            };
+            if let Some((_, w)) = shard.map.remove(&oldest) {
+                shard.bytes = shard.bytes.saturating_sub(w);
             }
         }
-        map.insert(digest, value);
+        shard.map.insert(digest, (value, weight));
+        shard.order.push_back(digest);
+        shard.bytes = shard.bytes.saturating_add(weight);
+        // Digests replaced or dropped leave stale places in the order: compact it when it
+        // grows past twice the entries.
+        if shard.order.len() > shard.map.len().saturating_mul(2).max(16) {
+            let Shard { map, order, .. } = &mut *shard;
+            let mut kept = std::collections::HashSet::with_capacity(map.len());
+            order.retain(|d| map.contains_key(d) && kept.insert(*d));
+        }
+    }
+
+    fn usage(&self) -> CacheUsage {
+        self.shards.iter().fold(CacheUsage::default(), |u, shard| {
+            let shard = shard.read().unwrap_or_else(PoisonError::into_inner);
+            CacheUsage {
+                entries: u.entries.saturating_add(shard.map.len()),
+                bytes: u.bytes.saturating_add(shard.bytes),
+            }
+        })
     }
 }
 
@@ -874,6 +1017,7 @@ impl<V> fmt::Debug for DigestCache<V> {
         f.debug_struct("DigestCache")
             .field("shards", &self.shards.len())
             .field("per_shard", &self.per_shard)
+            .field("bytes_per_shard", &self.bytes_per_shard)
             .finish_non_exhaustive()
     }
 }

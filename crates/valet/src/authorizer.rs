@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use valet_policy::{PolicyOutcome, PolicyStore, Transaction};
+use valet_policy::{PolicyOutcome, PolicyStore, Step, Transaction};
 use valet_token::{rfc3339, Claims, KeySet, Limits, Request, Token, Verdict, Verifier};
 
 use crate::audit::AuditRecord;
@@ -246,7 +246,7 @@ impl Authorizer {
             Verdict::Allowed(verified) => {
                 let claims = verified.into_claims();
                 let decision = self.judge_policies(claims, request, now);
-                crate::approval::settle(decision, &self.approvals, request, presented, now)
+                crate::approval::settle(decision, &self.approvals, token, request, presented, now)
             }
         };
         let mut decision = decision;
@@ -329,10 +329,29 @@ impl Authorizer {
         now: std::time::SystemTime,
     ) -> Decision {
         let chain = claims.delegates();
-        let scopes: Vec<String> = claims
-            .scopes
+        let names = |scopes: &std::collections::BTreeSet<valet_token::Scope>| -> Vec<String> {
+            scopes.iter().map(|s| s.as_str().to_owned()).collect()
+        };
+        let scopes = names(&claims.scopes);
+        // The token after each block but the last: the request must be allowed for each
+        // (its agent then, the delegates named by then, the scopes granted then).
+        let blocks = claims.chain.len();
+        let earlier_scopes: Vec<Vec<String>> = (0..blocks)
+            .map(|block| names(&claims.scopes_as_of(block)))
+            .collect();
+        let earlier: Vec<Step<'_>> = earlier_scopes
             .iter()
-            .map(|s| s.as_str().to_owned())
+            .enumerate()
+            .map(|(block, scopes)| Step {
+                block,
+                delegates: claims
+                    .chain
+                    .iter()
+                    .take_while(|l| l.block <= block)
+                    .filter(|l| l.delegate.is_some())
+                    .count(),
+                scopes,
+            })
             .collect();
         let tx = Transaction {
             agent: claims.agent(),
@@ -343,6 +362,7 @@ impl Authorizer {
             audience: request.audience.as_str(),
             scopes: &scopes,
             details: request.details.as_ref(),
+            earlier: &earlier,
         };
         let pd = self.policies.evaluate_with_index(&tx, self.policy_index);
         let outcome = match pd.outcome {

@@ -231,10 +231,25 @@ fn a_token_read_again_is_shared_only_with_the_cache_on() {
             PolicyStore::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).unwrap(),
         )
         .verified_cache(capacity)
+        .clock(Arc::new(FixedClock::new(now())))
         .build()
     };
     let bytes = tokens[1].to_bytes();
     let cached = build(16);
+    let (first, unverified) = (
+        cached.read_token(bytes).unwrap(),
+        cached.read_token(bytes).unwrap(),
+    );
+    assert!(
+        !Arc::ptr_eq(&first, &unverified),
+        "a token is shared only once its signatures verified"
+    );
+    // Judged once (its signatures verify, whatever the policies say): shared from then on.
+    let req = Request::new(
+        Audience::parse("https://pay.example.com").unwrap(),
+        "read_file",
+    );
+    let _ = cached.authorize(&first, &req);
     let (a, b) = (
         cached.read_token(bytes).unwrap(),
         cached.read_token(bytes).unwrap(),
