@@ -20,10 +20,11 @@ pub struct AuditRecord {
     /// The approval text, for needs-approval.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<String>,
-    /// The token id, if any.
+    /// The token id, if any. This and the members below up to `chain` are set only for
+    /// a token whose signatures verified; see `unverified_claims` otherwise.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token_id: Option<String>,
-    /// The person the agent acts for (as the token states it; see `token_verified`).
+    /// The person the agent acts for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// The agent the token was minted for.
@@ -36,6 +37,10 @@ pub struct AuditRecord {
     pub chain: Vec<Link>,
     /// Whether the token's signatures were verified.
     pub token_verified: bool,
+    /// What a token whose signatures were not verified (refused before they were
+    /// checked, or whose signatures failed) says of itself: anyone could have written it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unverified_claims: Option<UnverifiedClaims>,
     /// Where the token was presented.
     pub audience: String,
     /// The operation.
@@ -47,14 +52,34 @@ pub struct AuditRecord {
     pub determining_policies: Vec<DeterminingPolicy>,
     /// The token's revocation ids, authority first.
     pub revocation_ids: Vec<RevocationId>,
-    /// The key of the proof of possession presented, if any (see `reasons` for whether
-    /// it was accepted). Each link of `chain` says which key signed it (`signed_by`) and
+    /// The key of the proof of possession presented, when its signature verified for a
+    /// key the token binds (see `reasons` for whether it was accepted: a replayed proof
+    /// is recorded and refused). A proof that was not checked or did not verify is not
+    /// recorded. Each link of `chain` says which key signed it (`signed_by`) and
     /// whether that was verified (`verified`) or only self-asserted.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proof_key: Option<VerifyingKey>,
     /// Every signed approval presented, accepted or not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRecord>,
+}
+
+/// The claims of a token whose signatures were not verified, as it states them.
+#[derive(Clone, Debug, Serialize)]
+pub struct UnverifiedClaims {
+    /// The token id it states.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    /// The person it names.
+    pub subject: String,
+    /// The client it names.
+    pub client: String,
+    /// The last delegate it names, else its client.
+    pub agent: String,
+    /// Its attenuation blocks (every link `verified: false`).
+    pub chain: Vec<Link>,
+    /// Its blocks' revocation ids, as read.
+    pub revocation_ids: Vec<RevocationId>,
 }
 
 impl AuditRecord {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use valet_policy::{PolicyOutcome, PolicyStore, Step, Transaction};
 use valet_token::{rfc3339, Claims, KeySet, Limits, Request, Token, Verdict, Verifier};
 
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, UnverifiedClaims};
 use crate::decision::{Decision, Layer, Outcome, Reason};
 use crate::stores::{
     AuditSink, Clock, MemoryRevocations, NoAudit, RevocationStore, StoreCheck, SystemClock,
@@ -218,7 +218,7 @@ impl Authorizer {
                 request,
                 now,
             );
-            decision.audit.proof_key = presented.proof.as_ref().map(|p| p.key);
+            // The proof was not checked: its key is not recorded as if it had signed.
             return self.record(decision);
         }
         // Every scope the policies will see is checked by every block's Datalog.
@@ -241,6 +241,11 @@ impl Authorizer {
             now,
             &revocations,
         );
+        let proof_key = presented.proof.as_ref().map(|p| p.key);
+        let proof_verified = match &verdict {
+            Verdict::Allowed(_) => proof_key.is_some(),
+            Verdict::Denied(d) => d.proof_verified,
+        };
         let decision = match verdict {
             Verdict::Denied(denial) => self.token_denial(denial, token, request, now),
             Verdict::Allowed(verified) => {
@@ -250,7 +255,8 @@ impl Authorizer {
             }
         };
         let mut decision = decision;
-        decision.audit.proof_key = presented.proof.as_ref().map(|p| p.key);
+        // Only the key of a proof that verified: anyone can name a victim's key.
+        decision.audit.proof_key = proof_key.filter(|_| proof_verified);
         self.record(decision)
     }
 
@@ -269,25 +275,28 @@ impl Authorizer {
     ) -> Decision {
         let now = self.clock.now();
         let revocations = StoreCheck(self.revocations.as_ref());
-        let decision =
-            match self
-                .verifier
-                .verify_with_proof(token, request, proof, now, &revocations)
-            {
-                Verdict::Denied(denial) => self.token_denial(denial, token, request, now),
-                Verdict::Allowed(verified) => self.finish(
-                    Outcome::Allow,
-                    Vec::new(),
-                    None,
-                    Vec::new(),
-                    Some(Arc::new(verified.into_claims())),
-                    true,
-                    request,
-                    now,
-                ),
-            };
+        let verdict = self
+            .verifier
+            .verify_with_proof(token, request, proof, now, &revocations);
+        let proof_verified = match &verdict {
+            Verdict::Allowed(_) => proof.is_some(),
+            Verdict::Denied(d) => d.proof_verified,
+        };
+        let decision = match verdict {
+            Verdict::Denied(denial) => self.token_denial(denial, token, request, now),
+            Verdict::Allowed(verified) => self.finish(
+                Outcome::Allow,
+                Vec::new(),
+                None,
+                Vec::new(),
+                Some(Arc::new(verified.into_claims())),
+                true,
+                request,
+                now,
+            ),
+        };
         let mut decision = decision;
-        decision.audit.proof_key = proof.map(|p| p.key);
+        decision.audit.proof_key = proof.map(|p| p.key).filter(|_| proof_verified);
         self.record(decision)
     }
 
@@ -462,6 +471,20 @@ impl Authorizer {
         request: &Request,
         now: std::time::SystemTime,
     ) -> Decision {
+        // A token whose signatures were not verified is recorded under a name that says
+        // so: whoever sent it could have written any subject, client or delegate.
+        let verified = claims.as_ref().filter(|_| token_verified);
+        let unverified = claims
+            .as_ref()
+            .filter(|_| !token_verified)
+            .map(|c| UnverifiedClaims {
+                token_id: c.token_id.clone(),
+                subject: c.subject.clone(),
+                client: c.client.clone(),
+                agent: c.agent().to_owned(),
+                chain: c.chain.clone(),
+                revocation_ids: c.revocation_ids.clone(),
+            });
         let audit = AuditRecord {
             time: rfc3339(
                 now.duration_since(std::time::UNIX_EPOCH)
@@ -470,18 +493,18 @@ impl Authorizer {
             outcome,
             reasons: reasons.clone(),
             approval: approval.clone(),
-            token_id: claims.as_ref().and_then(|c| c.token_id.clone()),
-            subject: claims.as_ref().map(|c| c.subject.clone()),
-            client: claims.as_ref().map(|c| c.client.clone()),
-            agent: claims.as_ref().map(|c| c.agent().to_owned()),
-            chain: claims.as_ref().map(|c| c.chain.clone()).unwrap_or_default(),
+            token_id: verified.and_then(|c| c.token_id.clone()),
+            subject: verified.map(|c| c.subject.clone()),
+            client: verified.map(|c| c.client.clone()),
+            agent: verified.map(|c| c.agent().to_owned()),
+            chain: verified.map(|c| c.chain.clone()).unwrap_or_default(),
             token_verified,
+            unverified_claims: unverified,
             audience: request.audience.as_str().to_owned(),
             action: request.action.clone(),
             authorization_details: request.details.clone(),
             determining_policies: determining.clone(),
-            revocation_ids: claims
-                .as_ref()
+            revocation_ids: verified
                 .map(|c| c.revocation_ids.clone())
                 .unwrap_or_default(),
             proof_key: None,

@@ -9,13 +9,14 @@ mod error;
 mod stores;
 
 pub use approval::{ApprovalRecord, Presentation, DEFAULT_MAX_APPROVAL_LIFETIME};
-pub use audit::AuditRecord;
+pub use audit::{AuditRecord, UnverifiedClaims};
 pub use authorizer::{Authorizer, AuthorizerBuilder};
 pub use decision::{Decision, Layer, Outcome, Reason};
 pub use error::Error;
 pub use stores::{
-    AuditSink, Clock, FileRevocations, FixedClock, JsonLinesAudit, MemoryAudit, MemoryRevocations,
-    NoAudit, RevocationStore, SystemClock, DEFAULT_MAX_REVOCATIONS,
+    ApprovalId, ApprovalStore, AuditSink, Clock, FileRevocations, FixedClock, JsonLinesAudit,
+    MemoryApprovals, MemoryAudit, MemoryRevocations, NoAudit, RevocationStore, Spent, StoreError,
+    SystemClock, DEFAULT_MAX_APPROVALS, DEFAULT_MAX_REVOCATIONS,
 };
 
 /// The policy layer: the Cedar policy store.

@@ -1,0 +1,345 @@
+//! Delegation is monotonic through the policies as through the token: a delegate names
+//! itself, offline, so a block appended to a token must never turn a deny or a
+//! needs-approval into an allow. And what the audit record states of a token or a proof is
+//! what was verified.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use proptest::prelude::*;
+use valet::*;
+
+const SCHEMA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../policies/schema.cedarschema"
+);
+const FILES: &str = "https://files.example.com";
+
+fn now() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_795_000_000)
+}
+
+/// An authorizer over the bundled schema and these policies, with a memory audit.
+fn authorizer(policies: &str) -> (tempfile::TempDir, Authorizer, Arc<MemoryAudit>, RootKeyPair) {
+    let dir = tempfile::tempdir().unwrap();
+    fs::copy(SCHEMA, dir.path().join("schema.cedarschema")).unwrap();
+    fs::write(dir.path().join("p.cedar"), policies).unwrap();
+    let root = RootKeyPair::generate(KeyId(1));
+    let audit = Arc::new(MemoryAudit::new());
+    let az = Authorizer::builder(
+        KeySet::new().with(root.public()),
+        PolicyStore::load(dir.path()).unwrap(),
+    )
+    .clock(Arc::new(FixedClock::new(now())))
+    .audit(audit.clone())
+    .build();
+    (dir, az, audit, root)
+}
+
+fn mint(root: &RootKeyPair, client: &str, scopes: &[&str]) -> Token {
+    let mut grant = TokenBuilder::new("alice@example.com", client)
+        .audience(Audience::parse(FILES).unwrap())
+        .expires_in(Duration::from_secs(600));
+    for s in scopes {
+        grant = grant.scope(Scope::parse(*s).unwrap());
+    }
+    Issuer::new(root.clone()).mint_at(grant, now()).unwrap()
+}
+
+fn files(action: &str) -> Request {
+    Request::new(Audience::parse(FILES).unwrap(), action)
+}
+
+#[test]
+fn a_delegate_cannot_name_itself_into_a_permit() {
+    let (_d, az, _audit, root) = authorizer(
+        r#"permit (principal == Agent::"auditor", action == Action::"read_file", resource);"#,
+    );
+    // The token may not read files: no policy permits its client.
+    let token = mint(&root, "https://orchestrator.example/client", &[]);
+    assert_eq!(
+        az.authorize(&token, &files("read_file")).outcome,
+        Outcome::Deny
+    );
+    // Naming the delegate `auditor` is a claim, not an identity.
+    let child = token
+        .attenuate(Attenuation::new().delegate("auditor"))
+        .unwrap();
+    let d = az.authorize(&child, &files("read_file"));
+    assert_eq!(d.outcome, Outcome::Deny, "{:?}", d.reasons);
+    assert!(
+        d.reasons[0]
+            .message
+            .contains("who delegated to `auditor`, is not allowed this request"),
+        "{:?}",
+        d.reasons
+    );
+}
+
+#[test]
+fn a_forbidden_sub_agent_cannot_rename_itself_to_escape_its_forbid() {
+    let (_d, az, audit, root) = authorizer(
+        r#"@id("tools-write")
+permit (principal, action == Action::"write_file", resource)
+when { context.scopes.contains("tools:write") };
+@id("no-browser")
+@reason("the browser agent never writes files")
+forbid (principal == Agent::"browser-agent", action == Action::"write_file", resource);"#,
+    );
+    let token = mint(
+        &root,
+        "https://orchestrator.example/client",
+        &["tools:write"],
+    );
+    let browser = token
+        .attenuate(Attenuation::new().delegate("browser-agent"))
+        .unwrap();
+    let d = az.authorize(&browser, &files("write_file"));
+    assert_eq!(d.outcome, Outcome::Deny);
+    // The browser agent appends a block naming itself `orchestrator`.
+    let renamed = browser
+        .attenuate(Attenuation::new().delegate("orchestrator"))
+        .unwrap();
+    let d = az.authorize(&renamed, &files("write_file"));
+    assert_eq!(d.outcome, Outcome::Deny, "{:?}", d.reasons);
+    assert_eq!(
+        d.reasons[0].message,
+        "`browser-agent`, who delegated to `orchestrator`, is not allowed this request, and a \
+         delegate is never allowed more than its delegator: forbidden by `no-browser`: the \
+         browser agent never writes files"
+    );
+    assert_eq!(d.reasons[0].policy.as_deref(), Some("no-browser"));
+    // The audit record names the whole chain, the forbidden agent included.
+    let record = audit.records().pop().unwrap();
+    let names: Vec<_> = record
+        .chain
+        .iter()
+        .filter_map(|l| l.delegate.clone())
+        .collect();
+    assert_eq!(names, ["browser-agent", "orchestrator"]);
+    assert_eq!(record.outcome, Outcome::Deny);
+}
+
+#[test]
+fn dropping_a_scope_cannot_escape_a_forbid_on_it() {
+    let (_d, az, _audit, root) = authorizer(
+        r#"permit (principal, action == Action::"read_file", resource);
+@id("sandboxed")
+forbid (principal, action == Action::"read_file", resource)
+when { context.scopes.contains("sandbox") };"#,
+    );
+    let token = mint(&root, "bot", &["sandbox", "tools:read"]);
+    assert_eq!(
+        az.authorize(&token, &files("read_file")).outcome,
+        Outcome::Deny
+    );
+    let narrowed = token
+        .attenuate(Attenuation::new().scopes([Scope::parse("tools:read").unwrap()]))
+        .unwrap();
+    let d = az.authorize(&narrowed, &files("read_file"));
+    assert_eq!(d.outcome, Outcome::Deny, "{:?}", d.reasons);
+    assert!(
+        d.reasons[0]
+            .message
+            .starts_with("the token as of block 0 is not allowed"),
+        "{:?}",
+        d.reasons
+    );
+}
+
+#[test]
+fn an_unverified_token_is_audited_under_unverified_claims() {
+    let (_d, az, audit, root) = authorizer(r#"permit (principal, action, resource);"#);
+    let token = mint(&root, "bot", &[]);
+    // Every `alice` flipped to `elice`: the claims now say `elice`, the signatures fail.
+    let mut bytes = token.to_bytes().to_vec();
+    let mut flipped = 0;
+    for at in 0..bytes.len().saturating_sub(5) {
+        if &bytes[at..at + 5] == b"alice" {
+            bytes[at] = b'e';
+            flipped += 1;
+        }
+    }
+    assert!(flipped > 0, "the subject is in the token");
+    let d = az.authorize_bytes(&bytes, &files("read_file"));
+    assert_eq!(d.outcome, Outcome::Deny);
+    let record = audit.records().pop().unwrap();
+    assert!(!record.token_verified);
+    assert_eq!(record.subject, None);
+    assert_eq!(record.client, None);
+    assert_eq!(record.agent, None);
+    assert!(record.revocation_ids.is_empty());
+    let claimed = record.unverified_claims.as_ref().unwrap();
+    assert_eq!(claimed.subject, "elice@example.com");
+    let line: serde_json::Value = serde_json::from_str(&record.to_json_line()).unwrap();
+    assert!(line.get("subject").is_none(), "{line}");
+    assert_eq!(line["unverified_claims"]["subject"], "elice@example.com");
+    // A verified token is recorded as before.
+    let d = az.authorize(&token, &files("read_file"));
+    assert_eq!(d.outcome, Outcome::Allow);
+    let record = audit.records().pop().unwrap();
+    assert_eq!(record.subject.as_deref(), Some("alice@example.com"));
+    assert!(record.unverified_claims.is_none());
+}
+
+#[test]
+fn a_proof_key_is_audited_only_when_the_proof_verified() {
+    let (_d, az, audit, root) = authorizer(r#"permit (principal, action, resource);"#);
+    let agent = SigningKey::generate();
+    let victim = SigningKey::generate();
+    let token = Issuer::new(root.clone())
+        .mint_at(
+            TokenBuilder::new("alice@example.com", "bot")
+                .audience(Audience::parse(FILES).unwrap())
+                .holder(agent.public())
+                .expires_in(Duration::from_secs(600)),
+            now(),
+        )
+        .unwrap();
+    let request = files("read_file");
+    // A proof signed by the attacker, relabelled with the victim's key.
+    let mut forged = HolderProof::sign(&agent, &token, &request, now()).unwrap();
+    forged.key = victim.public();
+    let d = az.authorize_presented(&token, &request, &Presentation::new().proof(forged));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(audit.records().pop().unwrap().proof_key, None);
+    // An expired token: the proof is never checked, so its key is not recorded.
+    let late = Request::new(
+        Audience::parse("https://elsewhere.example").unwrap(),
+        "read_file",
+    );
+    let proof = HolderProof::sign(&victim, &token, &late, now()).unwrap();
+    let d = az.authorize_presented(&token, &late, &Presentation::new().proof(proof));
+    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(audit.records().pop().unwrap().proof_key, None);
+    // The holder's own proof is recorded.
+    let proof = HolderProof::sign(&agent, &token, &request, now()).unwrap();
+    let d = az.authorize_presented(&token, &request, &Presentation::new().proof(proof));
+    assert_eq!(d.outcome, Outcome::Allow, "{:?}", d.reasons);
+    assert_eq!(
+        audit.records().pop().unwrap().proof_key,
+        Some(agent.public())
+    );
+}
+
+// The property: over random policies keyed on agent names, chain membership, depth and
+// scopes, random chains and requests, appending any block never raises the outcome.
+
+const NAMES: [&str; 4] = ["orchestrator", "browser-agent", "auditor", "sub"];
+const SCOPES: [&str; 3] = ["tools:read", "tools:write", "sandbox"];
+const ACTIONS: [&str; 3] = ["read_file", "write_file", "delete_file"];
+
+fn condition() -> impl Strategy<Value = String> {
+    let name = prop::sample::select(&NAMES[..]);
+    let scope = prop::sample::select(&SCOPES[..]);
+    prop_oneof![
+        Just(String::new()),
+        name.clone()
+            .prop_map(|n| format!(r#"when {{ principal.chain.contains("{n}") }}"#)),
+        name.clone()
+            .prop_map(|n| format!(r#"unless {{ principal.chain.contains("{n}") }}"#)),
+        (0i64..4).prop_map(|d| format!("when {{ principal.depth >= {d} }}")),
+        (0i64..4).prop_map(|d| format!("when {{ principal.depth < {d} }}")),
+        scope
+            .clone()
+            .prop_map(|s| format!(r#"when {{ context.scopes.contains("{s}") }}"#)),
+        scope.prop_map(|s| format!(r#"unless {{ context.scopes.contains("{s}") }}"#)),
+        name.prop_map(|n| format!(r#"when {{ principal.client == "{n}" }}"#)),
+    ]
+}
+
+fn policy() -> impl Strategy<Value = String> {
+    (
+        0u8..3,
+        prop::option::of(prop::sample::select(&NAMES[..])),
+        prop::option::of(prop::sample::select(&ACTIONS[..])),
+        condition(),
+    )
+        .prop_map(|(effect, agent, action, condition)| {
+            let head = match effect {
+                0 => "permit",
+                1 => "forbid",
+                _ => "@approval(\"ask\")\nforbid",
+            };
+            let principal = agent.map_or("principal".to_owned(), |a| {
+                format!(r#"principal == Agent::"{a}""#)
+            });
+            let action = action.map_or("action".to_owned(), |a| {
+                format!(r#"action == Action::"{a}""#)
+            });
+            format!("{head} ({principal}, {action}, resource)\n{condition};\n")
+        })
+}
+
+#[derive(Clone, Debug)]
+struct Block {
+    delegate: Option<&'static str>,
+    scopes: Option<BTreeSet<&'static str>>,
+}
+
+fn block() -> impl Strategy<Value = Block> {
+    (
+        prop::option::of(prop::sample::select(&NAMES[..])),
+        prop::option::of(prop::collection::btree_set(
+            prop::sample::select(&SCOPES[..]),
+            0..3,
+        )),
+    )
+        .prop_map(|(delegate, scopes)| Block { delegate, scopes })
+}
+
+fn rank(outcome: Outcome) -> u8 {
+    match outcome {
+        Outcome::Deny => 0,
+        Outcome::NeedsApproval => 1,
+        Outcome::Allow => 2,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn appending_a_block_never_raises_the_outcome(
+        policies in prop::collection::vec(policy(), 1..7),
+        client in prop::sample::select(&NAMES[..]),
+        scopes in prop::collection::btree_set(prop::sample::select(&SCOPES[..]), 0..4),
+        blocks in prop::collection::vec(block(), 1..4),
+        action in prop::sample::select(&ACTIONS[..]),
+    ) {
+        let (_d, az, _audit, root) = authorizer(&policies.concat());
+        let scopes: Vec<&str> = scopes.into_iter().collect();
+        let mut token = mint(&root, client, &scopes);
+        let request = files(action);
+        let mut before = az.authorize(&token, &request);
+        for b in &blocks {
+            let mut a = Attenuation::new();
+            if let Some(name) = b.delegate {
+                a = a.delegate(name);
+            }
+            if let Some(s) = &b.scopes {
+                a = a.scopes(s.iter().map(|s| Scope::parse(*s).unwrap()));
+            }
+            token = match token.attenuate(a) {
+                Ok(t) => t,
+                // A narrowing to scopes the token lacks is refused as a widening.
+                Err(_) => continue,
+            };
+            let after = az.authorize(&token, &request);
+            prop_assert!(
+                rank(after.outcome) <= rank(before.outcome),
+                "block {b:?} raised {:?} to {:?}: {:?}\npolicies:\n{}",
+                before.outcome, after.outcome, after.reasons, policies.concat()
+            );
+            before = after;
+        }
+    }
+}
