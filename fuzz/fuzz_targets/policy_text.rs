@@ -27,6 +27,7 @@ libfuzzer_sys::fuzz_target!(|text: &str| {
                 audience: "https://pay.example.com",
                 scopes: &scopes,
                 details: Some(&details),
+                earlier: &[],
             });
         }
         Err(e) => {
