@@ -22,8 +22,9 @@
 //! - principal: `Agent::"<agent>"` with attributes `subject: String`, `client: String`,
 //!   `depth: Long` (the length of the delegation chain) and `chain: Set<String>`;
 //! - action: `Action::"<action>"`; an action the schema does not declare is denied;
-//! - resource: `Resource::"<id>"`, where `id` is the details' `identifier` field when
-//!   present, else the first entry of its `locations`, else the audience;
+//! - resource: `Resource::"<id>"`, for each of the details' `identifier` and every entry
+//!   of its `locations` (each is judged, and the request is allowed only if every one is),
+//!   else the audience;
 //! - context: `audience: String` and `scopes: Set<String>`, set from the token, plus every
 //!   details field except `type`, `identifier` and `locations`, typed by the action's
 //!   context in the schema: `decimal` from decimal text such as `"50.00"` (or an integer),
@@ -33,6 +34,21 @@
 //! field of the wrong type, a details `type` other than the action's `@detail_type`, or a
 //! field named `audience` or `scopes` gives a deny whose reason names the field. The
 //! schema must declare its entity types and actions in the empty namespace.
+//!
+//! # Delegation: which identities a permit may rely on
+//!
+//! The issuer signs the subject and the client. A delegate's name is written by whoever
+//! cut its block, offline, and a delegate can append blocks of its own naming anyone; so a
+//! transaction carries the token as it stood after each earlier block
+//! ([`Transaction::earlier`], filled by the `valet` Authorizer), and a request is allowed
+//! only if it is allowed at every step: for the client with the issuer's scopes, then for
+//! each delegate with the delegates named by then (`depth`, `chain`) and the scopes granted
+//! then. Every forbid naming any agent of the chain applies, a permit must hold for all of
+//! them, and a needs-approval at any step is a needs-approval. Appending a block adds a
+//! step and changes none, so it can never raise the outcome. A permit may therefore rely on
+//! `principal.subject`, `principal.client` and the scopes as facts; a permit naming a
+//! delegate (`principal == Agent::"x"`, `principal.chain.contains("x")`) grants nothing its
+//! delegators are not granted too, and a forbid naming one always holds.
 //!
 //! # Decisions
 //!
