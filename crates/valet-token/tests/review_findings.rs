@@ -225,7 +225,7 @@ fn the_verified_token_cache_is_bounded_by_bytes() {
                     .check(&padding),
             )
             .unwrap();
-        let t = verifier.read_token(&t.to_bytes()).unwrap();
+        let t = verifier.read_token(t.to_bytes()).unwrap();
         assert!(verifier
             .verify(&t, &pay, now(), &NoRevocations)
             .is_allowed());

@@ -208,7 +208,7 @@ impl Authorizer {
             .verifier
             .early_refusal(token, request, now, &revocations)
         {
-            let mut decision = self.finish(
+            let decision = self.finish(
                 Outcome::Deny,
                 vec![token_reason(r)],
                 None,
