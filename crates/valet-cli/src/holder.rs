@@ -97,21 +97,22 @@ pub fn prove(args: &ProveArgs) -> CliResult {
     Ok(exit::OK)
 }
 
-/// Signs an approval of one exact request.
+/// Signs an approval of one exact request made with one token.
 pub fn approve(args: &ApproveArgs) -> CliResult {
     let key = read_signing_key(&args.private_key_file)?;
     let request = read_request(&args.request_json)?;
-    let subject = match (&args.subject, &args.token) {
-        (Some(s), _) => s.clone(),
-        (None, Some(t)) => {
-            read_token(t)?
-                .unverified_claims()
-                .map_err(|e| CliError::new(e.to_string()))?
-                .subject
+    let token = read_token(&args.token)?;
+    let claimed = token
+        .unverified_claims()
+        .map_err(|e| CliError::new(format!("cannot read the token's subject: {e}")))?
+        .subject;
+    let subject = match &args.subject {
+        Some(s) if *s != claimed => {
+            return Err(CliError::new(format!(
+                "the token acts for `{claimed}`, not `{s}`: approve with the token of `{s}`'s agent, or leave out `--subject`"
+            )))
         }
-        (None, None) => return Err(CliError::new(
-            "say whose request this is with `--subject PERSON`, or give the agent's `--token FILE`",
-        )),
+        _ => claimed,
     };
     let now = args.now.unwrap_or_else(SystemTime::now);
     let expires = match args.add_ttl {
@@ -128,7 +129,7 @@ pub fn approve(args: &ApproveArgs) -> CliResult {
             "an approval should be short-lived: give an `--add-ttl` of at most a day (verifiers accept 15 minutes by default)",
         ));
     }
-    let approval = Approval::sign(&key, subject, &request, expires)
+    let approval = Approval::sign(&key, subject, &token, &request, expires)
         .map_err(|e| CliError::new(format!("cannot sign the approval: {e}")))?;
     println!("{}", approval.to_json());
     Ok(exit::OK)

@@ -394,6 +394,8 @@ fn an_approval_allows_exactly_the_approved_payment() {
             "owner.key",
             "--request-json",
             "approved.json",
+            "--token",
+            "token",
             "--subject",
             "alice@example.com",
             "--now",
@@ -415,4 +417,106 @@ fn an_approval_allows_exactly_the_approved_payment() {
     )
     .code(4)
     .stdout(predicate::str::contains("expired"));
+}
+
+#[test]
+fn an_approval_cannot_be_spent_by_another_token_of_the_same_person() {
+    let f = Fixture::new();
+    f.mint_bound();
+    // Another token of alice's: handed on to a sub-agent.
+    f.save(
+        "child",
+        &[
+            "attenuate",
+            "token",
+            "--delegate",
+            "invoice-agent",
+            "--holder-key-file",
+            "sub.pub",
+            "--private-key-file",
+            "agent.key",
+        ],
+    );
+    let approve = |name: &str, token: &str| {
+        f.save(
+            name,
+            &[
+                "approve",
+                "--private-key-file",
+                "owner.key",
+                "--request-json",
+                "approved.json",
+                "--token",
+                token,
+            ],
+        );
+    };
+    approve("for-token.json", "token");
+    let approval = std::fs::read_to_string(f.path("for-token.json")).unwrap();
+    assert!(approval.contains("\"token_digest\":\""), "{approval}");
+    let trusted = |proof: &'static str, approval: &'static str| {
+        [
+            "--proof",
+            proof,
+            "--approval",
+            approval,
+            "--approver-key-file",
+            "owner.pub",
+        ]
+    };
+    f.prove("p1.json", "child", "sub.key", "approved.json");
+    f.authorize(
+        "child",
+        "approved.json",
+        &trusted("p1.json", "for-token.json"),
+    )
+    .code(4)
+    .stdout(predicate::str::contains(
+        "this approval is for another token",
+    ));
+    approve("for-child.json", "child");
+    f.prove("p2.json", "child", "sub.key", "approved.json");
+    f.authorize(
+        "child",
+        "approved.json",
+        &trusted("p2.json", "for-child.json"),
+    )
+    .code(0);
+    // `valet approve` needs the token, and refuses a subject the token does not act for.
+    f.cmd(&[
+        "approve",
+        "--private-key-file",
+        "owner.key",
+        "--request-json",
+        "approved.json",
+        "--subject",
+        "alice@example.com",
+    ])
+    .assert()
+    .failure()
+    .stderr(predicate::str::contains("--token"));
+    f.cmd(&[
+        "approve",
+        "--private-key-file",
+        "owner.key",
+        "--request-json",
+        "approved.json",
+        "--token",
+        "token",
+        "--subject",
+        "bob@example.com",
+    ])
+    .assert()
+    .code(1)
+    .stderr(predicate::str::contains(
+        "the token acts for `alice@example.com`, not `bob@example.com`",
+    ));
+    // An approval of the first version, which named no token, is refused.
+    let mut v1: serde_json::Value = serde_json::from_str(&approval).unwrap();
+    v1.as_object_mut().unwrap().remove("token_digest");
+    std::fs::write(f.path("v1.json"), v1.to_string()).unwrap();
+    f.prove("p3.json", "token", "agent.key", "approved.json");
+    f.authorize("token", "approved.json", &trusted("p3.json", "v1.json"))
+        .code(1)
+        .stderr(predicate::str::contains("sign a new approval"));
 }

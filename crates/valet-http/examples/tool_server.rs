@@ -249,7 +249,8 @@ fn prove(
     Ok((PROOF_HEADER, proof_header_value(&proof)))
 }
 
-/// The person's device: signs an approval of the `approval_request` of a `403`.
+/// The person's device: signs an approval of the `approval_request` of a `403`, for the
+/// token it names by digest (the device never holds the token).
 fn approve(owner: &SigningKey, refusal: &Value) -> Result<Approval, BoxError> {
     let a = &refusal["approval_request"];
     let text = |name: &str| a[name].as_str().ok_or(format!("no `{name}` to approve"));
@@ -260,7 +261,13 @@ fn approve(owner: &SigningKey, refusal: &Value) -> Result<Approval, BoxError> {
         )?);
     }
     let expires = SystemTime::now() + Duration::from_secs(300);
-    Ok(Approval::sign(owner, text("subject")?, &request, expires)?)
+    Ok(Approval::sign_for_token_digest(
+        owner,
+        text("subject")?,
+        text("token_digest")?,
+        &request,
+        expires,
+    )?)
 }
 
 fn call(tool: &str, arguments: Value) -> Option<Value> {

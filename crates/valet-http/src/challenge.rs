@@ -5,8 +5,8 @@ use http::{header, HeaderValue, StatusCode};
 use serde_json::{json, Value};
 use std::time::Duration;
 
-use valet::token::{details_digest, ReasonKind};
-use valet::{Decision, Layer, Outcome, Reason};
+use valet::token::{details_digest, token_digest, ReasonKind};
+use valet::{Decision, Layer, Outcome, Reason, Token};
 
 /// Longest `error_description` sent in a challenge, in characters.
 const MAX_DESCRIPTION: usize = 200;
@@ -175,12 +175,18 @@ pub(crate) fn first_reason(decision: &Decision) -> String {
 }
 
 /// What an approver signs to allow the request that needed approval: the subject, the
-/// audience, the action and the transaction exactly as judged (and their digest, as the
-/// approval signs it), and the longest lifetime accepted.
-pub(crate) fn approval_request(decision: &Decision, max_lifetime: Duration) -> Value {
+/// digest of the token presented (only that token can use the approval), the audience,
+/// the action and the transaction exactly as judged (and their digest, as the approval
+/// signs it), and the longest lifetime accepted.
+pub(crate) fn approval_request(
+    decision: &Decision,
+    token: &Token,
+    max_lifetime: Duration,
+) -> Value {
     let audit = &decision.audit;
     json!({
         "subject": decision.subject(),
+        "token_digest": token_digest(token),
         "audience": audit.audience,
         "action": audit.action,
         "authorization_details": audit.authorization_details,

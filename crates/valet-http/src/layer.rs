@@ -388,7 +388,7 @@ impl Shared {
             }
         };
         let operation = Arc::new(operation);
-        let Some(decision) = self
+        let Some((decision, token)) = self
             .clone()
             .decide(token, operation.clone(), presented)
             .await
@@ -403,27 +403,31 @@ impl Shared {
                 });
                 Ok(http::Request::from_parts(parts, Full::new(body)))
             }
-            answer => Err(self.refuse(answer, &decision, &scope)),
+            answer => Err(self.refuse(answer, &decision, &token, &scope)),
         }
     }
 
-    /// The authorizer's decision, or `None` when the task running it failed (answered
-    /// `500`: nothing was judged, so nothing is allowed).
+    /// The authorizer's decision and the token given back, or `None` when the task running
+    /// it failed (answered `500`: nothing was judged, so nothing is allowed).
     async fn decide(
         self: Arc<Self>,
         token: String,
         operation: Arc<Operation>,
         presented: Presentation,
-    ) -> Option<Decision> {
+    ) -> Option<(Decision, String)> {
         if self.execution == Execution::Blocking {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 return handle
-                    .spawn_blocking(move || self.judge(&token, &operation, &presented))
+                    .spawn_blocking(move || {
+                        let decision = self.judge(&token, &operation, &presented);
+                        (decision, token)
+                    })
                     .await
                     .ok();
             }
         }
-        Some(self.judge(&token, &operation, &presented))
+        let decision = self.judge(&token, &operation, &presented);
+        Some((decision, token))
     }
 
     /// One decision of the authorizer: the token and the policies for an action, the
@@ -485,6 +489,7 @@ impl Shared {
         &self,
         answer: Answer,
         decision: &Decision,
+        token: &str,
         scope: &str,
     ) -> http::Response<B> {
         match answer {
@@ -507,13 +512,17 @@ impl Shared {
                     "approval": decision.approval,
                     "reasons": challenge::reasons_json(decision),
                 });
-                // What to sign, when an approval sent in `Valet-Approval` can be accepted.
-                if let (Some(max), Some(fields)) =
-                    (self.authorizer.approval_lifetime(), body.as_object_mut())
-                {
+                // What to sign, when an approval sent in `Valet-Approval` can be accepted: a
+                // needs-approval decision means the token was read, so it is read again here.
+                let token = self.authorizer.read_token_base64(token).ok();
+                if let (Some(max), Some(token), Some(fields)) = (
+                    self.authorizer.approval_lifetime(),
+                    token,
+                    body.as_object_mut(),
+                ) {
                     fields.insert(
                         "approval_request".to_owned(),
-                        challenge::approval_request(decision, max),
+                        challenge::approval_request(decision, &token, max),
                     );
                 }
                 challenge::json_response(StatusCode::FORBIDDEN, None, &body)

@@ -51,10 +51,16 @@ fn prove(key: &SigningKey, token: &Token, message: &Value) -> (&'static str, Hea
     (PROOF, proof_header_value(&proof))
 }
 
-/// A `Valet-Approval` header for `request`, signed by `approver` for Alice.
-fn approve(approver: &SigningKey, request: &Request) -> (&'static str, HeaderValue) {
+/// A `Valet-Approval` header for `request` made with `token`, signed by `approver` for
+/// Alice.
+fn approve(
+    approver: &SigningKey,
+    token: &Token,
+    request: &Request,
+) -> (&'static str, HeaderValue) {
     let expires = SystemTime::now() + Duration::from_secs(300);
-    let approval = Approval::sign(approver, "alice@example.com", request, expires).unwrap();
+    let approval =
+        Approval::sign(approver, "alice@example.com", token, request, expires).unwrap();
     (APPROVAL, approval_header_value(&approval))
 }
 
@@ -87,7 +93,7 @@ async fn a_bound_token_with_its_proof_is_allowed_and_the_headers_never_reach_the
             &message,
             &[
                 prove(&agent, &token, &message),
-                approve(&owner, &judged(&message)),
+                approve(&owner, &token, &judged(&message)),
             ],
         )
         .await;
@@ -290,6 +296,7 @@ async fn a_payment_needing_approval_is_allowed_with_an_approval_of_exactly_it() 
         r.body["approval_request"],
         json!({
             "subject": "alice@example.com",
+            "token_digest": valet::token::token_digest(&token),
             "audience": RESOURCE,
             "action": "pay_invoice",
             "authorization_details": details,
@@ -308,7 +315,7 @@ async fn a_payment_needing_approval_is_allowed_with_an_approval_of_exactly_it() 
     // An approval of another amount does not approve this one.
     let other = call("pay_invoice", payment("599.00"));
     let r = s
-        .rpc_with(&token, &message, &[approve(&owner, &judged(&other))])
+        .rpc_with(&token, &message, &[approve(&owner, &token, &judged(&other))])
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(r.body["error"], "approval_required");
@@ -328,12 +335,12 @@ async fn a_payment_needing_approval_is_allowed_with_an_approval_of_exactly_it() 
     // Nor does one by a key the server does not trust.
     let stranger = SigningKey::generate();
     let r = s
-        .rpc_with(&token, &message, &[approve(&stranger, &request)])
+        .rpc_with(&token, &message, &[approve(&stranger, &token, &request)])
         .await;
     assert_eq!(r.status, 403);
 
     // The owner's approval of exactly this payment allows it, once.
-    let approval = approve(&owner, &request);
+    let approval = approve(&owner, &token, &request);
     let r = s
         .rpc_with(&token, &message, std::slice::from_ref(&approval))
         .await;
@@ -351,6 +358,49 @@ async fn a_payment_needing_approval_is_allowed_with_an_approval_of_exactly_it() 
 }
 
 #[tokio::test]
+async fn an_approval_cannot_be_spent_by_another_token_of_the_same_person() {
+    let owner = SigningKey::generate();
+    let (s, _) = server(&owner).await;
+    let token = s.mint(&["payments:write"], Duration::from_secs(600));
+    let other = s.mint(&["payments:write"], Duration::from_secs(600));
+    assert_ne!(token.to_bytes(), other.to_bytes());
+    let message = call("pay_invoice", payment("600.00"));
+    let r = s.rpc_with(&token, &message, &[]).await;
+    assert_eq!(r.status, 403);
+    let digest = r.body["approval_request"]["token_digest"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(digest, valet::token::token_digest(&token));
+    let (subject, request) = to_approve(&r.body);
+    // Signed from the refusal alone, as the person's device does.
+    let approval = Approval::sign_for_token_digest(
+        &owner,
+        subject,
+        &digest,
+        &request,
+        SystemTime::now() + Duration::from_secs(300),
+    )
+    .unwrap();
+    let header = (APPROVAL, approval_header_value(&approval));
+    let r = s
+        .rpc_with(&other, &message, std::slice::from_ref(&header))
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.body["error"], "approval_required");
+    assert!(
+        r.body["reasons"].as_array().unwrap().iter().any(|x| x["message"]
+            .as_str()
+            .unwrap()
+            .contains("this approval is for another token")),
+        "{}",
+        r.body
+    );
+    let r = s.rpc_with(&token, &message, &[header]).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
 async fn a_bound_token_retries_with_a_fresh_proof_and_the_approval() {
     let owner = SigningKey::generate();
     let (s, _) = server(&owner).await;
@@ -363,8 +413,8 @@ async fn a_bound_token_retries_with_a_fresh_proof_and_the_approval() {
     assert_eq!(r.status, 403);
     let (_, request) = to_approve(&r.body);
     // Two approvals folded into one field: the other transaction's is not used.
-    let other = approve(&owner, &judged(&call("pay_invoice", payment("1.00")))).1;
-    let this = approve(&owner, &request).1;
+    let other = approve(&owner, &token, &judged(&call("pay_invoice", payment("1.00")))).1;
+    let this = approve(&owner, &token, &request).1;
     let folded = HeaderValue::from_str(&format!(
         "{}, {}",
         other.to_str().unwrap(),

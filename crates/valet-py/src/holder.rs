@@ -247,9 +247,9 @@ impl HolderProof {
 }
 
 /// An approver's signature allowing one exact transaction that a policy sent for approval:
-/// for one subject, at one audience, one action, one transaction (by digest), until a short
-/// expiry. An `Authorizer` trusting the approver turns the matching `"needs_approval"`
-/// into `"allow"`, once.
+/// for one subject, made with one token, at one audience, one action, one transaction (by
+/// digest), until a short expiry. An `Authorizer` trusting the approver turns the matching
+/// `"needs_approval"` of that token into `"allow"`, once.
 #[pyclass(module = "valet", frozen, eq)]
 #[derive(Clone, PartialEq, Eq)]
 pub struct Approval {
@@ -272,17 +272,19 @@ pub(crate) fn approval(obj: &Bound<'_, PyAny>) -> PyResult<token::Approval> {
 
 #[pymethods]
 impl Approval {
-    /// Signs an approval of exactly `request` (a `Request` or its dict) for `subject` (the
-    /// person the agent acts for), valid until `expires_at` (Unix seconds or an aware
-    /// `datetime`) or for `expires_in` (seconds or a `timedelta`) from `now` (default: the
-    /// current time). Give one of `expires_at` and `expires_in`. Keep it short: an
-    /// authorizer refuses approvals that expire further ahead than its
-    /// `max_approval_lifetime` (15 minutes by default).
+    /// Signs an approval of exactly `request` (a `Request` or its dict) made with `token`
+    /// (the token the agent presents: another token, even an attenuation of this one,
+    /// cannot use it) for `subject` (the person the agent acts for), valid until
+    /// `expires_at` (Unix seconds or an aware `datetime`) or for `expires_in` (seconds or a
+    /// `timedelta`) from `now` (default: the current time). Give one of `expires_at` and
+    /// `expires_in`. Keep it short: an authorizer refuses approvals that expire further
+    /// ahead than its `max_approval_lifetime` (15 minutes by default).
     #[staticmethod]
-    #[pyo3(signature = (key, subject, request, *, expires_at = None, expires_in = None, now = None))]
+    #[pyo3(signature = (key, subject, token, request, *, expires_at = None, expires_in = None, now = None))]
     fn sign(
         key: PyRef<'_, SigningKey>,
         subject: &str,
+        token: PyRef<'_, Token>,
         request: &Bound<'_, PyAny>,
         expires_at: Option<Bound<'_, PyAny>>,
         expires_in: Option<Bound<'_, PyAny>>,
@@ -304,7 +306,7 @@ impl Approval {
                 ))
             }
         };
-        token::Approval::sign(&key.inner, subject, &request, until)
+        token::Approval::sign(&key.inner, subject, &token.inner, &request, until)
             .map(|inner| Approval { inner })
             .map_err(proof_error)
     }
@@ -344,6 +346,12 @@ impl Approval {
     #[getter]
     fn action(&self) -> String {
         self.inner.action.clone()
+    }
+
+    /// The lowercase hex SHA-256 of the token's bytes: only that token can use it.
+    #[getter]
+    fn token_digest(&self) -> String {
+        self.inner.token_digest.clone()
     }
 
     /// The lowercase hex SHA-256 of the transaction's canonical JSON.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -338,10 +339,10 @@ def test_bearer_tokens_work_unless_binding_is_required(
 # Signed approvals
 
 
-def approve(key: valet.SigningKey, request: dict[str, Any], **expiry: Any) -> valet.Approval:
+def approve(key: valet.SigningKey, token: valet.Token, request: dict[str, Any], **expiry: Any) -> valet.Approval:
     if not expiry:
         expiry = {"expires_in": 300, "now": NOW}
-    return valet.Approval.sign(key, SUBJECT, request, **expiry)
+    return valet.Approval.sign(key, SUBJECT, token, request, **expiry)
 
 
 def test_an_approval_allows_exactly_the_approved_transaction_once(
@@ -349,7 +350,7 @@ def test_an_approval_allows_exactly_the_approved_transaction_once(
 ) -> None:
     request = payment("900.00")
     assert judge.authorize(token, request).outcome == "needs_approval"
-    approval = approve(owner, request)
+    approval = approve(owner, token, request)
     more = judge.authorize(token, payment("901.00"), approvals=[approval])
     assert more.outcome == "needs_approval"
     assert more.approvals[0]["accepted"] is False
@@ -372,11 +373,11 @@ def test_an_expired_approval_does_not_approve(
     judge: valet.Authorizer, token: valet.Token, owner: valet.SigningKey
 ) -> None:
     request = payment("900.00")
-    expired = approve(owner, request, expires_at=NOW - 1)
+    expired = approve(owner, token, request, expires_at=NOW - 1)
     d = judge.authorize(token, request, approvals=[expired])
     assert d.outcome == "needs_approval"
     assert "expired" in d.approvals[0]["refused"]
-    too_long = approve(owner, request, expires_in=3600, now=NOW)
+    too_long = approve(owner, token, request, expires_in=3600, now=NOW)
     d = judge.authorize(token, request, approvals=[too_long])
     assert d.outcome == "needs_approval"
     assert "further ahead" in d.approvals[0]["refused"]
@@ -385,9 +386,9 @@ def test_an_expired_approval_does_not_approve(
 def test_max_approval_lifetime(keys: valet.KeySet, token: valet.Token, owner: valet.SigningKey) -> None:
     request = payment("900.00")
     lenient = valet.Authorizer(keys, POLICIES, now=NOW, approvers=[str(owner.public())], max_approval_lifetime=7200)
-    assert lenient.authorize(token, request, approvals=[approve(owner, request, expires_in=3600, now=NOW)]).allowed
+    assert lenient.authorize(token, request, approvals=[approve(owner, token, request, expires_in=3600, now=NOW)]).allowed
     strict = valet.Authorizer(keys, POLICIES, now=NOW, approvers=[owner.public()], max_approval_lifetime=60)
-    d = strict.authorize(token, request, approvals=[approve(owner, request)])
+    d = strict.authorize(token, request, approvals=[approve(owner, token, request)])
     assert d.outcome == "needs_approval"
 
 
@@ -396,19 +397,19 @@ def test_an_untrusted_approver_does_not_approve(
 ) -> None:
     request = payment("900.00")
     stranger = valet.SigningKey.generate()
-    d = judge.authorize(token, request, approvals=[approve(stranger, request)])
+    d = judge.authorize(token, request, approvals=[approve(stranger, token, request)])
     assert d.outcome == "needs_approval"
     assert "not a trusted approver" in d.approvals[0]["refused"]
     # An authorizer with no approvers trusts nobody.
     nobody = valet.Authorizer(keys, POLICIES, now=NOW)
-    assert nobody.authorize(token, request, approvals=[approve(owner, request)]).outcome == "needs_approval"
+    assert nobody.authorize(token, request, approvals=[approve(owner, token, request)]).outcome == "needs_approval"
 
 
 def test_an_approval_for_another_subject_does_not_approve(
     judge: valet.Authorizer, token: valet.Token, owner: valet.SigningKey
 ) -> None:
     request = payment("900.00")
-    approval = valet.Approval.sign(owner, "bob@example.com", request, expires_in=300, now=NOW)
+    approval = valet.Approval.sign(owner, "bob@example.com", token, request, expires_in=300, now=NOW)
     d = judge.authorize(token, request, approvals=[approval])
     assert d.outcome == "needs_approval" and "subject" in d.approvals[0]["refused"]
 
@@ -417,17 +418,18 @@ def test_an_approval_does_not_override_a_deny(
     judge: valet.Authorizer, token: valet.Token, owner: valet.SigningKey
 ) -> None:
     request = payment("1500.00")  # over the token's 1000.00
-    d = judge.authorize(token, request, approvals=[approve(owner, request)])
+    d = judge.authorize(token, request, approvals=[approve(owner, token, request)])
     assert d.outcome == "deny"
 
 
 def test_approval_json_and_bad_approvals(owner: valet.SigningKey, token: valet.Token) -> None:
     request = valet.Request(payment("900.00"))
-    approval = valet.Approval.sign(owner, SUBJECT, request, expires_at=NOW + 60)
+    approval = valet.Approval.sign(owner, SUBJECT, token, request, expires_at=NOW + 60)
     fields = json.loads(approval.to_json())
     assert set(fields) == {
         "approver",
         "subject",
+        "token_digest",
         "audience",
         "action",
         "details_digest",
@@ -444,20 +446,26 @@ def test_approval_json_and_bad_approvals(owner: valet.SigningKey, token: valet.T
         NOW + 60,
     )
     assert len(again.details_digest) == 64 and len(again.signature) == 64
+    assert again.token_digest == hashlib.sha256(token.to_bytes()).hexdigest()
     assert SUBJECT in repr(approval)
     with pytest.raises(valet.ProofError):
         valet.Approval.from_json("[]")
     with pytest.raises(TypeError):
-        valet.Approval.sign(owner, SUBJECT, request)
+        valet.Approval.sign(owner, SUBJECT, token, request)
     with pytest.raises(TypeError):
-        valet.Approval.sign(owner, SUBJECT, request, expires_at=NOW, expires_in=60)
+        valet.Approval.sign(owner, SUBJECT, request, expires_at=NOW + 60)  # type: ignore[call-arg,arg-type]
+    with pytest.raises(TypeError):
+        valet.Approval.sign(owner, SUBJECT, token, request, expires_at=NOW, expires_in=60)
     with pytest.raises(valet.ProofError, match="line break"):
-        valet.Approval.sign(owner, "alice\nbob", request, expires_at=NOW + 60)
+        valet.Approval.sign(owner, "alice\nbob", token, request, expires_at=NOW + 60)
     judge = valet.Authorizer(valet.KeySet(), POLICIES)
     with pytest.raises(TypeError):
         judge.authorize(token, request, approvals=approval)  # type: ignore[arg-type]
     with pytest.raises(valet.ProofError):
         judge.authorize(token, request, approvals=["{}"])
+    del fields["token_digest"]
+    with pytest.raises(valet.ProofError, match="sign a new approval"):
+        valet.Approval.from_json(json.dumps(fields))
     with pytest.raises(TypeError):
         valet.Authorizer(valet.KeySet(), POLICIES, approvers=owner.public())  # type: ignore[arg-type]
 
@@ -467,7 +475,7 @@ def test_a_bound_token_with_an_approval(
 ) -> None:
     request = payment("900.00")
     proof = valet.HolderProof.sign(agent, bound, request, now=NOW)
-    d = judge.authorize(bound, request, proof=proof, approvals=[approve(owner, request)])
+    d = judge.authorize(bound, request, proof=proof, approvals=[approve(owner, bound, request)])
     assert d.allowed, d.reasons
     assert d.proof_key == str(agent.public()) and d.approvals[0]["accepted"]
 
@@ -481,3 +489,20 @@ def test_a_proof_is_accepted_once_across_threads(
     with ThreadPoolExecutor(max_workers=8) as pool:
         outcomes = list(pool.map(lambda _: judge.authorize(bound, payment(), proof=proof).outcome, range(32)))
     assert sorted(outcomes) == ["allow"] + ["deny"] * 31
+
+
+def test_an_approval_cannot_be_spent_by_another_token_of_the_same_person(
+    root: valet.RootKeyPair, judge: valet.Authorizer, token: valet.Token, owner: valet.SigningKey
+) -> None:
+    request = payment("900.00")
+    other = valet.Issuer(root).mint(grant(), now=NOW)
+    assert other != token and other.unverified_claims()["subject"] == token.unverified_claims()["subject"]
+    approval = approve(owner, token, request)
+    d = judge.authorize(other, request, approvals=[approval])
+    assert d.outcome == "needs_approval"
+    assert "this approval is for another token" in d.approvals[0]["refused"]
+    # An attenuated copy is another token too.
+    child = token.attenuate(now=NOW)
+    assert judge.authorize(child, request, approvals=[approval]).outcome == "needs_approval"
+    # The token it was signed for spends it, once.
+    assert judge.authorize(token, request, approvals=[approval]).allowed

@@ -6,21 +6,24 @@ use std::fmt;
 use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::error::TokenError;
-use crate::holder::{details_digest, SigningKey, VerifyingKey};
+use crate::holder::{details_digest, token_digest, SigningKey, VerifyingKey};
 use crate::model::{rfc3339, unix_secs, Audience};
+use crate::token::Token;
 use crate::verify::Request;
 
 /// The prefix of every approval signing input.
-pub const APPROVAL_CONTEXT: &str = "valet-approval/v1";
+pub const APPROVAL_CONTEXT: &str = "valet-approval/v2";
 
-/// An approver's signature allowing one transaction: for one subject, at one audience,
-/// one action, one transaction (by digest), until a short expiry.
+/// An approver's signature allowing one transaction: for one subject, presented with one
+/// token, at one audience, one action, one transaction (by digest), until a short expiry.
 ///
-/// JSON: `{"approver": "ed25519/<hex>", "subject": ..., "audience": ..., "action": ...,
-/// "details_digest": "<hex sha256>", "expires_at": <unix seconds>, "signature":
-/// "<base64url>"}`. The signed input is [`Approval::signing_input`].
+/// JSON: `{"approver": "ed25519/<hex>", "subject": ..., "token_digest": "<hex sha256>",
+/// "audience": ..., "action": ..., "details_digest": "<hex sha256>", "expires_at": <unix
+/// seconds>, "signature": "<base64url>"}`. The signed input is [`Approval::signing_input`].
+/// Approvals of `valet-approval/v1`, which named no token, are refused: sign a new one.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Approval {
@@ -28,6 +31,9 @@ pub struct Approval {
     pub approver: VerifyingKey,
     /// The person the agent acts for (the token's subject).
     pub subject: String,
+    /// [`token_digest`] of the token whose request it settles: another token of the same
+    /// subject (another of the person's agents) cannot spend it.
+    pub token_digest: String,
     /// Where the transaction is performed.
     pub audience: Audience,
     /// The operation.
@@ -46,6 +52,7 @@ impl fmt::Debug for Approval {
         f.debug_struct("Approval")
             .field("approver", &self.approver)
             .field("subject", &self.subject)
+            .field("token_digest", &self.token_digest)
             .field("audience", &self.audience)
             .field("action", &self.action)
             .field("expires_at", &self.expires_at)
@@ -77,6 +84,10 @@ pub enum ApprovalError {
     /// It approves another subject, audience, action or transaction.
     #[error("the approval is for {0}, not this request")]
     Mismatch(String),
+    /// It was signed for another token (another agent of the same person, or the token
+    /// before an attenuation).
+    #[error("this approval is for another token: ask the approver to sign one for the token presented, whose digest is `{0}`")]
+    OtherToken(String),
 }
 
 fn no_line_breaks(what: &str, text: &str) -> Result<(), TokenError> {
@@ -90,19 +101,45 @@ fn no_line_breaks(what: &str, text: &str) -> Result<(), TokenError> {
 }
 
 impl Approval {
-    /// Signs an approval of `request` for `subject`, valid until `expires_at`.
+    /// Signs an approval of `request` for `subject`, made with `token` (the token the
+    /// agent presents with the request, exactly: an attenuated copy is another token),
+    /// valid until `expires_at`.
     pub fn sign(
         key: &SigningKey,
         subject: impl Into<String>,
+        token: &Token,
         request: &Request,
         expires_at: SystemTime,
     ) -> Result<Self, TokenError> {
+        Self::sign_for_token_digest(key, subject, &token_digest(token), request, expires_at)
+    }
+
+    /// Signs an approval as [`sign`](Self::sign) does, for the token whose
+    /// [`token_digest`] is `digest` (64 lowercase hex digits): what an approver's device
+    /// does with the digest a refusal names, without ever holding the token.
+    pub fn sign_for_token_digest(
+        key: &SigningKey,
+        subject: impl Into<String>,
+        digest: &str,
+        request: &Request,
+        expires_at: SystemTime,
+    ) -> Result<Self, TokenError> {
+        if digest.len() != 64
+            || !digest
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
+            return Err(TokenError::Invalid(format!(
+                "`{digest}` is not a token digest: give the 64 lowercase hex digits of the token's SHA-256"
+            )));
+        }
         let subject = subject.into();
         no_line_breaks("subject", &subject)?;
         no_line_breaks("action", &request.action)?;
         let mut approval = Approval {
             approver: key.public(),
             subject,
+            token_digest: digest.to_owned(),
             audience: request.audience.clone(),
             action: request.action.clone(),
             details_digest: details_digest(request.details.as_ref()),
@@ -116,23 +153,39 @@ impl Approval {
     }
 
     /// The bytes an approval signs, lines joined by `\n` (no final newline):
-    /// `valet-approval/v1`, the subject, the audience, the action, the details digest, the
-    /// expiry (decimal Unix seconds).
+    /// `valet-approval/v2`, the subject, the token digest, the audience, the action, the
+    /// details digest, the expiry (decimal Unix seconds).
     pub fn signing_input(&self) -> Vec<u8> {
         format!(
-            "{APPROVAL_CONTEXT}\n{}\n{}\n{}\n{}\n{}",
-            self.subject, self.audience, self.action, self.details_digest, self.expires_at
+            "{APPROVAL_CONTEXT}\n{}\n{}\n{}\n{}\n{}\n{}",
+            self.subject,
+            self.token_digest,
+            self.audience,
+            self.action,
+            self.details_digest,
+            self.expires_at
         )
         .into_bytes()
     }
 
+    /// What a store records as spent: the SHA-256 of the approver's key followed by the
+    /// signing input. Equal for two approvals exactly when they approve the same
+    /// transaction of the same token until the same expiry, by the same approver.
+    pub fn id(&self) -> [u8; 32] {
+        let mut hash = Sha256::new();
+        hash.update(self.approver.to_bytes());
+        hash.update(self.signing_input());
+        hash.finalize().into()
+    }
+
     /// Checks that a trusted approver signed this approval, that it has not expired and
     /// expires at most `max_lifetime_secs` after `now`, and that it approves exactly
-    /// `request` for `subject`.
+    /// `request` made with `token` for `subject`.
     pub fn check(
         &self,
         approvers: &ApproverSet,
         subject: &str,
+        token: &Token,
         request: &Request,
         now: SystemTime,
         max_lifetime_secs: u64,
@@ -141,6 +194,7 @@ impl Approval {
             return Err(ApprovalError::Untrusted(self.approver));
         }
         if self.subject.contains(['\n', '\r'])
+            || self.token_digest.contains(['\n', '\r'])
             || self.action.contains(['\n', '\r'])
             || !self.approver.verify(&self.signing_input(), &self.signature)
         {
@@ -155,6 +209,10 @@ impl Approval {
                 expires_at: self.expires_at,
                 max_secs: max_lifetime_secs,
             });
+        }
+        let presented = token_digest(token);
+        if self.token_digest != presented {
+            return Err(ApprovalError::OtherToken(presented));
         }
         let mismatch = if self.subject != subject {
             Some(format!("subject `{}`", self.subject))
@@ -178,10 +236,19 @@ impl Approval {
         serde_json::to_string(self).unwrap_or_default()
     }
 
-    /// Reads the JSON form.
+    /// Reads the JSON form. An approval of `valet-approval/v1` (without `token_digest`) is
+    /// refused: it names no token, so any agent of the subject could spend it.
     pub fn from_json(text: &str) -> Result<Self, TokenError> {
-        serde_json::from_str(text)
-            .map_err(|e| TokenError::Invalid(format!("not a valet approval: {e}")))
+        serde_json::from_str(text).map_err(|e| {
+            let v1 = serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
+                v.get("signature").is_some() && v.get("token_digest").is_none()
+            });
+            TokenError::Invalid(if v1 {
+                "this is a `valet-approval/v1` approval, which names no token and is no longer accepted: sign a new approval for the token the agent presents".to_owned()
+            } else {
+                format!("not a valet approval: {e}")
+            })
+        })
     }
 }
 
@@ -217,5 +284,115 @@ impl ApproverSet {
     /// Whether no key is trusted.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, UNIX_EPOCH};
+
+    use super::*;
+    use crate::keys::{KeyId, RootKeyPair};
+    use crate::token::{Issuer, TokenBuilder};
+
+    fn mint(root: &RootKeyPair, client: &str, now: SystemTime) -> Token {
+        let grant = TokenBuilder::new("alice@example.com", client)
+            .audience(Audience::parse("https://pay.example.com").unwrap())
+            .expires_in(Duration::from_secs(900));
+        Issuer::new(root.clone()).mint_at(grant, now).unwrap()
+    }
+
+    #[test]
+    fn an_approval_names_the_token_it_settles() {
+        let root = RootKeyPair::generate(KeyId(1));
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let token = mint(&root, "https://agent.example/client", now);
+        let other = mint(&root, "https://other-agent.example/client", now);
+        let approver = SigningKey::generate();
+        let approvers = ApproverSet::new().with(approver.public());
+        let request = Request::new(
+            Audience::parse("https://pay.example.com").unwrap(),
+            "pay_invoice",
+        );
+        let until = now + Duration::from_secs(60);
+        let approval =
+            Approval::sign(&approver, "alice@example.com", &token, &request, until).unwrap();
+        let input = String::from_utf8(approval.signing_input()).unwrap();
+        let lines: Vec<&str> = input.split('\n').collect();
+        assert_eq!(lines[0], "valet-approval/v2");
+        assert_eq!(lines[2], token_digest(&token));
+        let back = Approval::from_json(&approval.to_json()).unwrap();
+        assert_eq!(back, approval);
+        assert_eq!(back.id(), approval.id());
+        assert_eq!(
+            approval.check(&approvers, "alice@example.com", &token, &request, now, 900),
+            Ok(())
+        );
+        let refused = approval
+            .check(&approvers, "alice@example.com", &other, &request, now, 900)
+            .unwrap_err();
+        assert_eq!(refused, ApprovalError::OtherToken(token_digest(&other)));
+        assert!(refused
+            .to_string()
+            .starts_with("this approval is for another token: "));
+        // Pointing it at the other token breaks its signature.
+        let mut moved = approval.clone();
+        moved.token_digest = token_digest(&other);
+        assert_eq!(
+            moved.check(&approvers, "alice@example.com", &other, &request, now, 900),
+            Err(ApprovalError::Signature)
+        );
+        assert_ne!(moved.id(), approval.id());
+        // Signed from the digest alone, it is the same approval.
+        let by_digest = Approval::sign_for_token_digest(
+            &approver,
+            "alice@example.com",
+            &token_digest(&token),
+            &request,
+            until,
+        )
+        .unwrap();
+        assert_eq!(by_digest, approval);
+        for bad in ["", "abc", &token_digest(&token).to_uppercase()] {
+            assert!(Approval::sign_for_token_digest(
+                &approver,
+                "alice@example.com",
+                bad,
+                &request,
+                until
+            )
+            .is_err());
+        }
+    }
+
+    #[test]
+    fn a_v1_approval_is_refused_with_what_to_do() {
+        let root = RootKeyPair::generate(KeyId(1));
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_000_000);
+        let token = mint(&root, "https://agent.example/client", now);
+        let approver = SigningKey::generate();
+        let request = Request::new(
+            Audience::parse("https://pay.example.com").unwrap(),
+            "pay_invoice",
+        );
+        let approval = Approval::sign(
+            &approver,
+            "alice@example.com",
+            &token,
+            &request,
+            now + Duration::from_secs(60),
+        )
+        .unwrap();
+        let mut v1: serde_json::Value = serde_json::from_str(&approval.to_json()).unwrap();
+        v1.as_object_mut().unwrap().remove("token_digest");
+        let err = Approval::from_json(&v1.to_string())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`valet-approval/v1`"), "{err}");
+        assert!(err.contains("sign a new approval"), "{err}");
+        let err = Approval::from_json("{\"approver\": 1}")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not a valet approval"), "{err}");
     }
 }

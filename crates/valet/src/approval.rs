@@ -7,12 +7,12 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use valet_token::{
-    Approval, ApproverSet, HolderOptions, HolderProof, ReplayCache, ReplayError, Request,
-    VerifyingKey,
+    Approval, ApproverSet, HolderOptions, HolderProof, Request, Token, VerifyingKey,
 };
 
 use crate::authorizer::AuthorizerBuilder;
 use crate::decision::{Decision, Layer, Outcome, Reason};
+use crate::stores::{ApprovalId, ApprovalStore, MemoryApprovals, Spent, StoreError};
 
 /// The default longest lifetime of an approval an authorizer accepts: 15 minutes.
 pub const DEFAULT_MAX_APPROVAL_LIFETIME: Duration = Duration::from_secs(900);
@@ -63,12 +63,12 @@ pub struct ApprovalRecord {
 }
 
 /// The authorizer builder's holder and approval settings.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) struct Extras {
     pub(crate) holder: HolderOptions,
     approvers: ApproverSet,
     max_approval_lifetime: Duration,
-    approval_capacity: usize,
+    store: Option<Arc<dyn ApprovalStore>>,
 }
 
 impl Default for Extras {
@@ -77,8 +77,18 @@ impl Default for Extras {
             holder: HolderOptions::default(),
             approvers: ApproverSet::new(),
             max_approval_lifetime: DEFAULT_MAX_APPROVAL_LIFETIME,
-            approval_capacity: 10_000,
+            store: None,
         }
+    }
+}
+
+impl std::fmt::Debug for Extras {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Extras")
+            .field("holder", &self.holder)
+            .field("approvers", &self.approvers)
+            .field("max_approval_lifetime", &self.max_approval_lifetime)
+            .finish_non_exhaustive()
     }
 }
 
@@ -87,18 +97,29 @@ impl Extras {
         ApprovalState {
             approvers: self.approvers.clone(),
             max_lifetime: self.max_approval_lifetime,
-            used: Arc::new(ReplayCache::new(self.approval_capacity)),
+            spent: self
+                .store
+                .clone()
+                .unwrap_or_else(|| Arc::new(MemoryApprovals::new())),
         }
     }
 }
 
-/// The authorizer's trusted approvers and its record of approvals already used (each
+/// The authorizer's trusted approvers and its store of approvals already spent (each
 /// approval allows one request).
-#[derive(Debug)]
 pub(crate) struct ApprovalState {
     approvers: ApproverSet,
     max_lifetime: Duration,
-    used: Arc<ReplayCache>,
+    spent: Arc<dyn ApprovalStore>,
+}
+
+impl std::fmt::Debug for ApprovalState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApprovalState")
+            .field("approvers", &self.approvers)
+            .field("max_lifetime", &self.max_lifetime)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApprovalState {
@@ -151,14 +172,79 @@ impl AuthorizerBuilder {
         self.extra.max_approval_lifetime = max;
         self
     }
+
+    /// Records spent approvals in this store (default: a [`MemoryApprovals`] of this
+    /// authorizer's own). Authorizers sharing one store accept each approval once between
+    /// them; when the store errs, the request is denied.
+    #[must_use]
+    pub fn approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
+        self.extra.store = Some(store);
+        self
+    }
+}
+
+/// Why one presented approval did not settle the request.
+enum Refusal {
+    /// It is not usable for this request: the decision stays needs-approval.
+    Unusable(String),
+    /// The approval store could not say whether it was spent: the request is denied.
+    Store(StoreError),
+}
+
+impl Refusal {
+    fn message(&self) -> String {
+        match self {
+            Refusal::Unusable(m) => m.clone(),
+            Refusal::Store(e @ StoreError::Full(_)) => format!(
+                "the approval store cannot record it: {e}: try again when some have expired"
+            ),
+            Refusal::Store(e) => format!(
+                "the approval store is unreachable, so the approval cannot be spent: {e}: try again when it answers"
+            ),
+        }
+    }
+}
+
+/// Checks one approval and spends it in the store.
+fn spend(
+    approval: &Approval,
+    state: &ApprovalState,
+    subject: &str,
+    token: &Token,
+    request: &Request,
+    now: SystemTime,
+) -> Result<(), Refusal> {
+    approval
+        .check(
+            &state.approvers,
+            subject,
+            token,
+            request,
+            now,
+            state.max_lifetime.as_secs(),
+        )
+        .map_err(|e| Refusal::Unusable(e.to_string()))?;
+    let expires_at = SystemTime::UNIX_EPOCH + Duration::from_secs(approval.expires_at);
+    match state
+        .spent
+        .spend(&ApprovalId::of(approval), expires_at, now)
+    {
+        Ok(Spent::First) => Ok(()),
+        Ok(Spent::Again) => Err(Refusal::Unusable(
+            "the approval was already used".to_owned(),
+        )),
+        Err(e) => Err(Refusal::Store(e)),
+    }
 }
 
 /// Turns a needs-approval decision into an allow when one presented approval, signed by
-/// a trusted approver, approves exactly this request and has not been used; records every
+/// a trusted approver, approves exactly this request made with this token and has not
+/// been spent; denies the request when the approval store cannot answer; records every
 /// presented approval in the audit record.
 pub(crate) fn settle(
     mut decision: Decision,
     state: &ApprovalState,
+    token: &Token,
     request: &Request,
     presented: &crate::Presentation,
     now: SystemTime,
@@ -167,32 +253,22 @@ pub(crate) fn settle(
         return decision;
     }
     let subject = decision.subject().unwrap_or_default().to_owned();
-    let t = now
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     let mut accepted = false;
+    let mut store_failed = false;
     for approval in &presented.approvals {
         let refused = if decision.outcome != Outcome::NeedsApproval {
             Some("no policy asked for an approval".to_owned())
         } else if accepted {
             Some("another approval was used".to_owned())
+        } else if store_failed {
+            Some("the approval store did not answer for an earlier approval".to_owned())
         } else {
-            match approval.check(
-                &state.approvers,
-                &subject,
-                request,
-                now,
-                state.max_lifetime.as_secs(),
-            ) {
-                Err(e) => Some(e.to_string()),
-                Ok(()) => match state
-                    .used
-                    .admit(&approval.signature, approval.expires_at, t)
-                {
-                    Ok(()) => None,
-                    Err(ReplayError::Replayed) => Some("the approval was already used".to_owned()),
-                    Err(e) => Some(format!("the approval cannot be recorded as used: {e}")),
-                },
+            match spend(approval, state, &subject, token, request, now) {
+                Ok(()) => None,
+                Err(r) => {
+                    store_failed = matches!(r, Refusal::Store(_));
+                    Some(r.message())
+                }
             }
         };
         if refused.is_none() {
@@ -225,6 +301,12 @@ pub(crate) fn settle(
         decision.outcome = Outcome::Allow;
         decision.approval = None;
         decision.audit.outcome = Outcome::Allow;
+        decision.audit.approval = None;
+    } else if store_failed {
+        // Fail closed: without the store no approval can be spent, so none is asked for.
+        decision.outcome = Outcome::Deny;
+        decision.approval = None;
+        decision.audit.outcome = Outcome::Deny;
         decision.audit.approval = None;
     }
     decision.audit.reasons = decision.reasons.clone();

@@ -1,14 +1,15 @@
-//! Revocation stores, audit sinks and clocks: the parts of an [`Authorizer`](crate::Authorizer)
-//! a deployment chooses.
+//! Revocation stores, approval stores, audit sinks and clocks: the parts of an
+//! [`Authorizer`](crate::Authorizer) a deployment chooses.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use valet_token::RevocationId;
+use valet_token::{Approval, RevocationId};
 
 use crate::audit::AuditRecord;
 use crate::error::Error;
@@ -214,6 +215,153 @@ impl valet_token::RevocationCheck for StoreCheck<'_> {
     }
 }
 
+/// The default cap on unexpired approvals one [`MemoryApprovals`] holds.
+pub const DEFAULT_MAX_APPROVALS: usize = 10_000;
+
+/// What an [`ApprovalStore`] records of a spent approval: [`Approval::id`], the SHA-256 of
+/// the approver's key and the signing input. Written as 64 lowercase hex digits (a key
+/// for a shared store).
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ApprovalId([u8; 32]);
+
+impl ApprovalId {
+    /// The id of `approval`.
+    pub fn of(approval: &Approval) -> Self {
+        ApprovalId(approval.id())
+    }
+
+    /// The digest.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl fmt::Display for ApprovalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.iter().try_for_each(|b| write!(f, "{b:02x}"))
+    }
+}
+
+impl fmt::Debug for ApprovalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApprovalId({self})")
+    }
+}
+
+/// What [`ApprovalStore::spend`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Spent {
+    /// Not spent before: it is recorded as spent now, and the approval may be used.
+    First,
+    /// Spent before (by this authorizer or another sharing the store): refuse it.
+    Again,
+}
+
+/// Why an [`ApprovalStore`] could not answer. The authorizer fails closed: the request is
+/// denied, and the approval stays unspent.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The store could not be reached or refused the operation.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The store did not answer within its time limit.
+    #[error("it did not answer within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    /// The store holds its maximum of unexpired approvals.
+    #[error("it holds its maximum of {0} unexpired approvals")]
+    Full(usize),
+}
+
+/// Where spent approvals are recorded, so that each approval allows one request, across
+/// every authorizer sharing the store (replicas, processes).
+///
+/// The call is synchronous and on the decision's path: a remote store (Redis, a database)
+/// must bound its own time, answering [`StoreError::Timeout`] when its deadline passes,
+/// and must test and record in one atomic step (as Redis' `SET key 1 NX EXAT expiry`), so
+/// that two authorizers racing on one approval see one [`Spent::First`].
+pub trait ApprovalStore: Send + Sync {
+    /// Records `id` as spent until `expires_at` (the approval's expiry; after it the
+    /// approval is refused as expired, so the record may go) unless it is already, at
+    /// `now` by the authorizer's clock.
+    fn spend(
+        &self,
+        id: &ApprovalId,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<Spent, StoreError>;
+}
+
+/// Spent approvals held in memory, by one process: the default. Each is kept until its
+/// approval expires; at most [`DEFAULT_MAX_APPROVALS`] unexpired ones (a full store refuses
+/// new approvals rather than forget spent ones).
+#[derive(Debug)]
+pub struct MemoryApprovals {
+    spent: Mutex<HashMap<ApprovalId, u64>>,
+    max: usize,
+}
+
+impl Default for MemoryApprovals {
+    fn default() -> Self {
+        Self::with_capacity_limit(DEFAULT_MAX_APPROVALS)
+    }
+}
+
+impl MemoryApprovals {
+    /// An empty store with the default cap.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// An empty store holding at most `max` unexpired approvals.
+    pub fn with_capacity_limit(max: usize) -> Self {
+        MemoryApprovals {
+            spent: Mutex::new(HashMap::new()),
+            max,
+        }
+    }
+
+    /// How many spent approvals are held (expired ones included until they are pruned).
+    pub fn len(&self) -> usize {
+        self.spent.lock().map_or(0, |s| s.len())
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl ApprovalStore for MemoryApprovals {
+    fn spend(
+        &self,
+        id: &ApprovalId,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<Spent, StoreError> {
+        let (expires_at, now) = (unix(expires_at), unix(now));
+        let mut spent = self
+            .spent
+            .lock()
+            .map_err(|_| StoreError::Unreachable("the memory store is unusable".into()))?;
+        if spent.get(id).is_some_and(|exp| *exp >= now) {
+            return Ok(Spent::Again);
+        }
+        if spent.len() >= self.max {
+            spent.retain(|_, exp| *exp >= now);
+            if spent.len() >= self.max {
+                return Err(StoreError::Full(self.max));
+            }
+        }
+        spent.insert(*id, expires_at);
+        Ok(Spent::First)
+    }
+}
+
 /// Where audit records go. A sink that fails turns an allow into a deny.
 pub trait AuditSink: Send + Sync {
     /// Records one decision.
@@ -346,5 +494,33 @@ impl FixedClock {
 impl Clock for FixedClock {
     fn now(&self) -> SystemTime {
         UNIX_EPOCH + Duration::from_secs(self.0.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn memory_approvals_spend_once_expire_and_fail_closed_when_full() {
+        let store = MemoryApprovals::with_capacity_limit(2);
+        let (a, b, c) = (
+            ApprovalId([1; 32]),
+            ApprovalId([2; 32]),
+            ApprovalId([3; 32]),
+        );
+        assert_eq!(store.spend(&a, at(100), at(10)), Ok(Spent::First));
+        assert_eq!(store.spend(&a, at(100), at(10)), Ok(Spent::Again));
+        assert_eq!(store.spend(&b, at(20), at(10)), Ok(Spent::First));
+        assert_eq!(store.spend(&c, at(100), at(10)), Err(StoreError::Full(2)));
+        // Once `b`'s approval has expired its room is reused; `a` is still spent.
+        assert_eq!(store.spend(&c, at(100), at(21)), Ok(Spent::First));
+        assert_eq!(store.spend(&a, at(100), at(21)), Ok(Spent::Again));
+        assert_eq!(store.len(), 2);
+        assert_eq!(a.to_string(), "01".repeat(32));
     }
 }

@@ -79,14 +79,21 @@ impl World {
         Presentation::new().proof(HolderProof::sign(key, token, request, self.now).unwrap())
     }
 
-    fn approve(&self, request: &Request, ttl: u64) -> Approval {
-        self.approve_with(&self.owner, request, ttl)
+    fn approve(&self, token: &Token, request: &Request, ttl: u64) -> Approval {
+        self.approve_with(&self.owner, token, request, ttl)
     }
 
-    fn approve_with(&self, key: &SigningKey, request: &Request, ttl: u64) -> Approval {
+    fn approve_with(
+        &self,
+        key: &SigningKey,
+        token: &Token,
+        request: &Request,
+        ttl: u64,
+    ) -> Approval {
         Approval::sign(
             key,
             "alice@example.com",
+            token,
             request,
             self.now + Duration::from_secs(ttl),
         )
@@ -166,7 +173,7 @@ fn an_approval_allows_exactly_the_approved_transaction_once() {
         w.authorizer.authorize(&token, &req).outcome,
         Outcome::NeedsApproval
     );
-    let approval = w.approve(&req, 300);
+    let approval = w.approve(&token, &req, 300);
     // 901.00 is not 900.00.
     let more = pay_request("901.00", "bob@example.com");
     let d = w.authorizer.authorize_presented(
@@ -229,6 +236,7 @@ fn an_expired_approval_does_not_approve() {
     let expired = Approval::sign(
         &w.owner,
         "alice@example.com",
+        &token,
         &req,
         w.now - Duration::from_secs(1),
     )
@@ -243,7 +251,7 @@ fn an_expired_approval_does_not_approve() {
         .unwrap()
         .contains("expired"));
     // Nor one valid for longer than the authorizer accepts.
-    let long = w.approve(&req, 3600);
+    let long = w.approve(&token, &req, 3600);
     let d = w
         .authorizer
         .authorize_presented(&token, &req, &Presentation::new().approval(long));
@@ -259,7 +267,7 @@ fn an_approval_from_an_untrusted_key_or_altered_does_not_approve() {
     let d = w.authorizer.authorize_presented(
         &token,
         &req,
-        &Presentation::new().approval(w.approve_with(&stranger, &req, 300)),
+        &Presentation::new().approval(w.approve_with(&stranger, &token, &req, 300)),
     );
     assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
     assert!(d.audit.approvals[0]
@@ -268,7 +276,7 @@ fn an_approval_from_an_untrusted_key_or_altered_does_not_approve() {
         .unwrap()
         .contains("not a trusted approver"));
     // A trusted approver's approval with its expiry pushed later.
-    let mut altered = w.approve(&req, 300);
+    let mut altered = w.approve(&token, &req, 300);
     altered.expires_at += 60;
     let d = w
         .authorizer
@@ -278,6 +286,7 @@ fn an_approval_from_an_untrusted_key_or_altered_does_not_approve() {
     let bob = Approval::sign(
         &w.owner,
         "bob@example.com",
+        &token,
         &req,
         w.now + Duration::from_secs(60),
     )
@@ -297,7 +306,7 @@ fn an_approval_never_turns_a_deny_into_an_allow() {
     let d = w.authorizer.authorize_presented(
         &token,
         &req,
-        &Presentation::new().approval(w.approve(&req, 300)),
+        &Presentation::new().approval(w.approve(&token, &req, 300)),
     );
     assert_eq!(d.outcome, Outcome::Deny, "{d}");
 }
@@ -370,4 +379,116 @@ fn token_only_judgement_shares_the_proof_replay_cache_and_the_audit() {
     assert_eq!(records[0].proof_key, Some(agent.public()));
     assert_eq!(records[0].outcome, Outcome::Allow);
     assert!(records[1..].iter().all(|r| r.outcome == Outcome::Deny));
+}
+
+impl World {
+    /// A token of alice's issued to another of her agents.
+    fn mint_other_agent(&self) -> Token {
+        let grant = TokenBuilder::new("alice@example.com", "https://other-agent.example/client")
+            .audience(Audience::parse("https://pay.example.com").unwrap())
+            .scope(Scope::parse("payments:write").unwrap())
+            .expires_in(Duration::from_secs(900))
+            .detail(AuthorizationDetail::new("payment").max("amount", "1500.00".parse().unwrap()));
+        Issuer::new(self.root.clone())
+            .mint_at(grant, self.now)
+            .unwrap()
+    }
+}
+
+#[test]
+fn an_approval_cannot_be_spent_by_another_token_of_the_same_person() {
+    let w = world();
+    let token = w.mint(None);
+    let other = w.mint_other_agent();
+    let req = pay_request("900.00", "bob@example.com");
+    assert_eq!(
+        w.authorizer.authorize(&other, &req).outcome,
+        Outcome::NeedsApproval
+    );
+    let approval = w.approve(&token, &req, 300);
+    let d = w.authorizer.authorize_presented(
+        &other,
+        &req,
+        &Presentation::new().approval(approval.clone()),
+    );
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    assert!(!d.audit.approvals[0].accepted);
+    assert!(
+        d.audit.approvals[0]
+            .refused
+            .as_deref()
+            .unwrap()
+            .contains("this approval is for another token"),
+        "{:?}",
+        d.audit.approvals
+    );
+    // The token it was signed for can still spend it: a refused approval is not spent.
+    let d = w
+        .authorizer
+        .authorize_presented(&token, &req, &Presentation::new().approval(approval));
+    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+}
+
+#[test]
+fn an_approval_is_spent_once_across_authorizers_sharing_a_store() {
+    let store: Arc<dyn ApprovalStore> = Arc::new(MemoryApprovals::new());
+    let w = world_with(|b| b.approval_store(store.clone()));
+    let token = w.mint(None);
+    let req = pay_request("900.00", "bob@example.com");
+    let approval = w.approve(&token, &req, 300);
+    let d = w.authorizer.authorize_presented(
+        &token,
+        &req,
+        &Presentation::new().approval(approval.clone()),
+    );
+    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+    // A second authorizer (another replica, another process) sharing the store.
+    let replica = Authorizer::builder(
+        KeySet::new().with(w.root.public()),
+        PolicyStore::load(POLICIES).unwrap(),
+    )
+    .clock(Arc::new(FixedClock::new(w.now)))
+    .approver(w.owner.public())
+    .approval_store(store)
+    .build();
+    let d = replica.authorize_presented(&token, &req, &Presentation::new().approval(approval));
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    assert!(d.audit.approvals[0]
+        .refused
+        .as_deref()
+        .unwrap()
+        .contains("already used"));
+}
+
+/// A store that never answers, as a remote store does when it is down.
+struct Unreachable;
+
+impl ApprovalStore for Unreachable {
+    fn spend(&self, _: &ApprovalId, _: SystemTime, _: SystemTime) -> Result<Spent, StoreError> {
+        Err(StoreError::Timeout(Duration::from_millis(50)))
+    }
+}
+
+#[test]
+fn an_unreachable_approval_store_is_a_deny() {
+    let w = world_with(|b| b.approval_store(Arc::new(Unreachable)));
+    let token = w.mint(None);
+    let req = pay_request("900.00", "bob@example.com");
+    let approval = w.approve(&token, &req, 300);
+    let d = w
+        .authorizer
+        .authorize_presented(&token, &req, &Presentation::new().approval(approval));
+    assert_eq!(d.outcome, Outcome::Deny, "{d}");
+    assert_eq!(d.audit.outcome, Outcome::Deny);
+    assert_eq!(d.approval, None);
+    assert!(!d.audit.approvals[0].accepted);
+    assert!(
+        d.reasons.iter().any(|r| r.layer == Layer::Approval
+            && r.message.contains("the approval store is unreachable")),
+        "{d}"
+    );
+    assert_eq!(w.audit.records().last().unwrap().outcome, Outcome::Deny);
+    // Without an approval the store is not asked: the request still needs one.
+    let d = w.authorizer.authorize(&token, &req);
+    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
 }

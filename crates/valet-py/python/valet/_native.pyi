@@ -172,13 +172,14 @@ class Approval:
     def sign(
         key: SigningKey,
         subject: str,
+        token: Token,
         request: Request | Mapping[str, Any],
         *,
         expires_at: _Time | None = None,
         expires_in: _Seconds | None = None,
         now: _Time | None = None,
     ) -> Approval:
-        """Signs an approval of exactly ``request`` for ``subject``."""
+        """Signs an approval of exactly ``request`` made with ``token`` for ``subject``."""
     @staticmethod
     def from_json(text: str) -> Approval:
         """Reads the JSON form."""
@@ -196,6 +197,9 @@ class Approval:
     @property
     def action(self) -> str:
         """The operation."""
+    @property
+    def token_digest(self) -> str:
+        """The hex SHA-256 of the token's bytes: only that token can use it."""
     @property
     def details_digest(self) -> str:
         """The hex SHA-256 of the transaction's canonical JSON."""
