@@ -10,6 +10,7 @@ use valet_token::{Limits, ReasonKind, Request, RequestError};
 use crate::error::{exit, CliError, CliResult};
 use crate::input::{read_file, read_key_set, read_token};
 use crate::policy::policy_error;
+use crate::text::Lines;
 use crate::times::{relative, unix};
 use crate::{AuthorizeArgs, Output};
 
@@ -77,17 +78,18 @@ pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {
 }
 
 fn describe(decision: &Decision, now: u64) -> String {
-    let mut out = match decision.outcome {
-        Outcome::Allow => "ALLOW\n".to_owned(),
-        Outcome::Deny => "DENY\n".to_owned(),
-        Outcome::NeedsApproval => format!(
-            "NEEDS APPROVAL: {}\n",
+    let mut out = Lines::new();
+    match decision.outcome {
+        Outcome::Allow => out.line("ALLOW"),
+        Outcome::Deny => out.line("DENY"),
+        Outcome::NeedsApproval => out.line(format_args!(
+            "NEEDS APPROVAL: {}",
             decision
                 .approval
                 .as_deref()
                 .unwrap_or("ask the account owner")
-        ),
-    };
+        )),
+    }
     for r in &decision.reasons {
         let mut line = r.to_string();
         match (r.kind, &decision.claims) {
@@ -102,11 +104,11 @@ fn describe(decision: &Decision, now: u64) -> String {
             }
             _ => {}
         }
-        out.push_str(&format!("  - {line}\n"));
+        out.line(format_args!("  - {line}"));
     }
     if let Some(c) = &decision.claims {
-        out.push_str(&format!(
-            "  token: subject {}, agent {}{}\n",
+        out.line(format_args!(
+            "  token: subject {}, agent {}{}",
             c.subject,
             c.agent(),
             if decision.token_verified {
@@ -116,5 +118,5 @@ fn describe(decision: &Decision, now: u64) -> String {
             }
         ));
     }
-    out
+    out.into_string()
 }

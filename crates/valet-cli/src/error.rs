@@ -4,6 +4,8 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::text::escape;
+
 /// Exit codes, as documented in `valet --help` and the README.
 pub mod exit {
     /// Allowed, or the command succeeded.
@@ -51,11 +53,13 @@ impl CliError {
 }
 
 impl fmt::Display for CliError {
+    /// The human form: each diagnostic on its line, then `error: message`, with control
+    /// characters escaped (a message may quote a token, a request or a policy).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for d in &self.diagnostics {
-            writeln!(f, "{d}")?;
+            writeln!(f, "{}", escape(d))?;
         }
-        write!(f, "error: {}", self.message)
+        write!(f, "error: {}", escape(&self.message))
     }
 }
 

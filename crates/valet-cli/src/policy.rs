@@ -7,6 +7,7 @@ use valet_policy::{format_policies, testing, Diagnostic, FormatError, PolicyErro
 
 use crate::error::{exit, CliError, CliResult};
 use crate::input::io_reason;
+use crate::text::{escape, escape_lines};
 use crate::{FormatArgs, Output, RunTestsArgs, ValidateArgs};
 
 /// The error for a policy directory that does not load: exit 3 with diagnostics, or 1
@@ -118,7 +119,7 @@ pub fn validate(args: &ValidateArgs, output: Output) -> CliResult {
         ),
         Output::Text => {
             for w in &warnings {
-                println!("{w}");
+                println!("{}", escape(&w.to_string()));
             }
             println!(
                 "{} policies in `{}` validate{}",
@@ -240,7 +241,7 @@ pub fn run_tests(args: &RunTestsArgs, output: Output) -> CliResult {
                 "cases": report.cases,
             })
         ),
-        Output::Text => println!("{report}"),
+        Output::Text => print!("{}", escape_lines(&report.to_string())),
     }
     if report.cases.is_empty() {
         return Err(CliError::new(format!(

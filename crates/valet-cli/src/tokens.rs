@@ -1,7 +1,6 @@
 //! `valet mint`, `valet attenuate` and `valet inspect`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::time::SystemTime;
 
 use biscuit_auth::{PublicKey, UnverifiedBiscuit};
@@ -13,6 +12,7 @@ use valet_token::{
 
 use crate::error::{exit, CliError, CliResult};
 use crate::input::{read_file, read_private_key, read_public_key, read_token};
+use crate::text::Lines;
 use crate::times::{relative, unix, Ttl};
 use crate::{AttenuateArgs, InspectArgs, MintArgs, Output};
 
@@ -356,65 +356,73 @@ fn describe_link(link: &Link, now: u64) -> Vec<String> {
 }
 
 fn describe(token: &Token, claims: &Claims, signature: &Signature, now: u64) -> String {
-    let mut out = String::new();
+    let mut out = Lines::new();
     let key = claims
         .key_id
         .map_or_else(|| "no key id".to_owned(), |k| format!("key id {k}"));
-    let _ = writeln!(
-        out,
+    out.line(format_args!(
         "token: {} blocks, {key}, {} bytes",
         token.block_count(),
         token.to_bytes().len()
-    );
-    let _ = writeln!(out, "subject:    {}", claims.subject);
-    let _ = writeln!(out, "client:     {}", claims.client);
-    let _ = writeln!(out, "agent:      {}", claims.agent());
+    ));
+    out.line(format_args!("subject:    {}", claims.subject));
+    out.line(format_args!("client:     {}", claims.client));
+    out.line(format_args!("agent:      {}", claims.agent()));
     if let Some(id) = &claims.token_id {
-        let _ = writeln!(out, "token id:   {id}");
+        out.line(format_args!("token id:   {id}"));
     }
-    let _ = writeln!(out, "audiences:  {}", list(&claims.audiences));
-    let _ = writeln!(out, "scopes:     {}", list(&claims.scopes));
+    out.line(format_args!("audiences:  {}", list(&claims.audiences)));
+    out.line(format_args!("scopes:     {}", list(&claims.scopes)));
     if let Some(iat) = claims.issued_at {
-        let _ = writeln!(out, "issued:     {} ({})", rfc3339(iat), relative(iat, now));
+        out.line(format_args!(
+            "issued:     {} ({})",
+            rfc3339(iat),
+            relative(iat, now)
+        ));
     }
     if let Some(nbf) = claims.not_before {
-        let _ = writeln!(out, "not before: {} ({})", rfc3339(nbf), relative(nbf, now));
+        out.line(format_args!(
+            "not before: {} ({})",
+            rfc3339(nbf),
+            relative(nbf, now)
+        ));
     }
     let state = if claims.expires_at < now {
         "EXPIRED, "
     } else {
         ""
     };
-    let _ = writeln!(
-        out,
+    out.line(format_args!(
         "expires:    {} ({state}{})",
         rfc3339(claims.expires_at),
         relative(claims.expires_at, now)
-    );
+    ));
     if let Some(d) = claims.remaining_depth {
-        let _ = writeln!(out, "delegation: {d} more attenuation blocks allowed");
+        out.line(format_args!(
+            "delegation: {d} more attenuation blocks allowed"
+        ));
     }
     if !claims.authorization_details.is_empty() {
-        let _ = writeln!(out, "authorization details:");
+        out.line("authorization details:");
         for d in &claims.authorization_details {
-            let _ = writeln!(out, "  - {}", describe_detail(d));
+            out.line(format_args!("  - {}", describe_detail(d)));
         }
     }
     let ids = &claims.revocation_ids;
-    let _ = writeln!(out, "blocks:");
+    out.line("blocks:");
     let id_of = |i: usize| ids.get(i).map_or_else(String::new, ToString::to_string);
-    let _ = writeln!(out, "  block 0 (authority, signed by the root key)");
-    let _ = writeln!(out, "    revocation id: {}", id_of(0));
+    out.line("  block 0 (authority, signed by the root key)");
+    out.line(format_args!("    revocation id: {}", id_of(0)));
     for link in &claims.chain {
         let who = link.delegate.as_deref().map_or_else(
             || "no delegate named".to_owned(),
             |d| format!("delegate: {d}"),
         );
-        let _ = writeln!(out, "  block {} ({who})", link.block);
+        out.line(format_args!("  block {} ({who})", link.block));
         for line in describe_link(link, now) {
-            let _ = writeln!(out, "    {line}");
+            out.line(format_args!("    {line}"));
         }
-        let _ = writeln!(out, "    revocation id: {}", id_of(link.block));
+        out.line(format_args!("    revocation id: {}", id_of(link.block)));
     }
     let sig = match signature {
         Signature::NotChecked => {
@@ -431,6 +439,6 @@ fn describe(token: &Token, claims: &Claims, signature: &Signature, now: u64) -> 
         ),
         Signature::Invalid { message } => format!("INVALID ({message})"),
     };
-    let _ = writeln!(out, "signature:  {sig}");
-    out
+    out.line(format_args!("signature:  {sig}"));
+    out.into_string()
 }

@@ -744,3 +744,75 @@ fn mint_refuses_a_lifetime_over_the_cap() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--max-lifetime"));
 }
+
+/// What a token says reaches the terminal escaped: a delegate name once cleared the screen
+/// (`ESC [2J`) and printed a line of its own that read like the signature check.
+#[test]
+fn inspect_escapes_control_characters_in_delegate_names() {
+    let f = Fixture::new();
+    let name = "x\u{1b}[2J\nSIGNATURE OK";
+    f.save(
+        "evil",
+        &[
+            "attenuate",
+            "token",
+            "--delegate",
+            name,
+            "--limit",
+            "payment.amount<=50.00",
+        ],
+    );
+    let printed = |out: &[u8]| {
+        let text = String::from_utf8(out.to_vec()).unwrap();
+        assert!(!text.contains('\u{1b}'), "an ESC byte was printed: {text:?}");
+        assert!(
+            !text.lines().any(|l| l.trim_start().starts_with("SIGNATURE OK")),
+            "the name printed a line of its own: {text:?}"
+        );
+        text
+    };
+    let out = f
+        .cmd(&["inspect", "evil", "--public-key-file", "root.pub"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = printed(&out.stdout);
+    assert!(
+        text.contains(r"block 1 (delegate: x\u{1b}[2J\nSIGNATURE OK)"),
+        "{text}"
+    );
+    // The agent line and the authorize reasons name the delegate too.
+    assert!(text.contains(r"agent:      x\u{1b}[2J\nSIGNATURE OK"), "{text}");
+    let out = f
+        .cmd(&[
+            "authorize",
+            "--token",
+            "evil",
+            "--public-key-file",
+            "root.pub",
+            "-p",
+            POLICIES,
+            "--request-json",
+            "large.json",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    printed(&out.stdout);
+    printed(&out.stderr);
+}
+
+/// Error messages that quote what they were given are escaped as well.
+#[test]
+fn errors_escape_control_characters() {
+    let f = Fixture::new();
+    let out = f
+        .cmd(&["attenuate", "token", "--check", "check if \u{1b}[2J\nSIGNATURE OK"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(!err.contains('\u{1b}'), "{err:?}");
+    assert!(!err.lines().any(|l| l.starts_with("SIGNATURE OK")), "{err:?}");
+    assert!(err.contains(r"\u{1b}[2J\nSIGNATURE OK"), "{err}");
+}
