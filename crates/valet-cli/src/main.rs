@@ -190,12 +190,13 @@ Exit codes: 0 ok, 1 error")]
     #[command(after_help = "\
 Example:
   valet keypair --kind approver --private-key-file me.key --public-key-file me.pub
-  valet approve --private-key-file me.key --request-json request.json \\
-    --subject alice@example.com --add-ttl 5m > approval.json
-  valet authorize ... --approver-key-file me.pub --approval approval.json
+  valet approve --private-key-file me.key --token token --request-json request.json \\
+    --add-ttl 5m > approval.json
+  valet authorize --token token ... --approver-key-file me.pub --approval approval.json
 
-The approval covers this subject, audience, action and transaction (amount, recipient...)
-only, until it expires, and allows one request.
+The approval covers this token (exactly: another agent's token, or this one attenuated,
+cannot use it), its subject, and this audience, action and transaction (amount,
+recipient...) only, until it expires, and allows one request.
 
 Exit codes: 0 ok, 1 error")]
     Approve(ApproveArgs),
@@ -241,12 +242,13 @@ pub struct ApproveArgs {
     /// The request to approve
     #[arg(long, value_name = "FILE")]
     pub request_json: PathBuf,
-    /// The person the agent acts for
-    #[arg(long, value_name = "PERSON", conflicts_with = "token")]
-    pub subject: Option<String>,
-    /// Take the subject from this token (file, or `-` for standard input)
+    /// The token the agent presents with the request (file, or `-` for standard input):
+    /// only this token can use the approval
     #[arg(long, value_name = "TOKEN")]
-    pub token: Option<String>,
+    pub token: String,
+    /// The person the agent acts for (default: the token's subject; refused if it differs)
+    #[arg(long, value_name = "PERSON")]
+    pub subject: Option<String>,
     /// How long the approval is valid (`5m`) or until when (RFC 3339)
     #[arg(long, value_name = "TTL", value_parser = times::parse_ttl, default_value = "5m")]
     pub add_ttl: Ttl,
