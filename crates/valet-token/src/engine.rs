@@ -19,11 +19,15 @@
 //! Tests compare the verdicts with Biscuit's own authorizer on the same tokens and
 //! requests, including blocks built by hand at the protobuf level.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use biscuit_auth::builder::{self as bb, CheckKind as DatalogCheckKind, Convert};
-use biscuit_auth::datalog::{self as dl, FactSet, Origin, SymbolTable, TrustedOrigins};
+use biscuit_auth::datalog::{
+    self as dl, CombineIt, FactSet, MatchedVariables, Origin, SymbolTable, TemporarySymbolTable,
+    TrustedOrigins,
+};
+use biscuit_auth::error::Execution;
 use biscuit_auth::format::convert::proto_block_to_token_block;
 use biscuit_auth::PublicKey;
 
@@ -38,6 +42,9 @@ pub(crate) enum Refusal {
     TooManyFacts,
     /// A check could try more fact combinations than the limit.
     TooManyCombinations { block: usize, combinations: u64 },
+    /// The checks could do more work than the limit: `cost` is what all of them could
+    /// cost, `block` the block whose checks could cost the most.
+    TooCostly { block: usize, cost: u64 },
     /// The time limit passed.
     Timeout,
     /// An expression could not be evaluated.
@@ -60,15 +67,161 @@ pub(crate) enum PrepareError {
     /// A check of the block uses a closure (`.all`, `.any`), whose cost cannot be bounded
     /// before it runs (Biscuit looks at the clock only between queries).
     Closures(usize),
+    /// A check of the block uses an operation valet refuses, or is larger than a check may
+    /// be; the text says which, and what to write instead.
+    Refused(usize, String),
     /// The block cannot be read (it verified, so this is a version or symbol problem).
     Unreadable(usize, String),
 }
+
+/// Most operations in the expressions of one query (one alternative of a check). Valet's
+/// own checks use three or four per condition.
+pub(crate) const MAX_QUERY_OPS: usize = 256;
 
 /// The limits of one evaluation.
 pub(crate) struct EvalLimits {
     pub max_facts: u64,
     pub max_combinations: u64,
+    /// Most units of work (see [`Prepared::evaluate`]) all the checks may cost.
+    pub max_cost: u64,
     pub max_time: Duration,
+}
+
+/// What an expression costs per combination, as counts the evaluation turns into units
+/// once it knows the longest string and the size of the symbol table.
+#[derive(Clone, Copy, Debug, Default)]
+struct ExprCost {
+    /// Units that depend on nothing else: one per operation, plus the size of each
+    /// constant pushed (it is cloned per evaluation).
+    fixed: u64,
+    /// Variables pushed: each is a clone of a fact's term, and may be any of them.
+    variables: u64,
+    /// The content of the constants pushed (string bytes / 16, collection items).
+    constant_content: u64,
+    /// Operations whose cost is the size of their operands (comparisons and searches of
+    /// strings and collections, unions, intersections, concatenations).
+    content_ops: u64,
+    /// Operations that also look a string up in the symbol table (concatenation and
+    /// `.type()`, which intern their result).
+    symbol_ops: u64,
+}
+
+impl ExprCost {
+    fn add(&mut self, other: &ExprCost) {
+        self.fixed = self.fixed.saturating_add(other.fixed);
+        self.variables = self.variables.saturating_add(other.variables);
+        self.constant_content = self.constant_content.saturating_add(other.constant_content);
+        self.content_ops = self.content_ops.saturating_add(other.content_ops);
+        self.symbol_ops = self.symbol_ops.saturating_add(other.symbol_ops);
+    }
+}
+
+/// The sizes a request adds to the token's, which bound what one operation can cost.
+#[derive(Clone, Copy, Debug, Default)]
+struct Sizes {
+    /// The longest string, in units of 16 bytes (plus one).
+    longest: u64,
+    /// The largest collection held by any fact, in items (0 when none does).
+    fact_collection: u64,
+    /// Strings in the symbol table.
+    symbols: u64,
+    /// Bytes of all the strings in the symbol table, in units of 16.
+    symbol_bytes: u64,
+    /// Facts any check may scan.
+    facts: u64,
+}
+
+/// Units of work of one expression evaluated once, with the sizes of this evaluation.
+fn expr_units(e: &ExprCost, sizes: &Sizes) -> u64 {
+    let value = sizes.longest.max(sizes.fact_collection);
+    // Nothing is duplicated on the stack, so no operand is larger than all that was pushed.
+    let content = e
+        .constant_content
+        .saturating_add(e.variables.saturating_mul(value));
+    let lookup = sizes
+        .symbols
+        .saturating_add(sizes.symbol_bytes)
+        .saturating_add(content);
+    e.fixed
+        .saturating_add(e.variables.saturating_mul(1 + sizes.fact_collection))
+        .saturating_add(e.content_ops.saturating_mul(1 + content))
+        .saturating_add(e.symbol_ops.saturating_mul(lookup))
+}
+
+/// A term's size in units: one per scalar, strings count one (they are symbol ids),
+/// collections one plus their items, bytes one per 16.
+fn term_size(t: &dl::Term) -> u64 {
+    match t {
+        dl::Term::Set(s) => s.iter().fold(1, |acc, t| acc.saturating_add(term_size(t))),
+        dl::Term::Array(a) => a.iter().fold(1, |acc, t| acc.saturating_add(term_size(t))),
+        dl::Term::Map(m) => m.values().fold(1, |acc, t| {
+            acc.saturating_add(1).saturating_add(term_size(t))
+        }),
+        dl::Term::Bytes(b) => 1 + u64::try_from(b.len() / 16).unwrap_or(u64::MAX),
+        _ => 1,
+    }
+}
+
+/// The content of a term an operation may scan: a string's bytes / 16, a collection's
+/// items.
+fn term_content(t: &dl::Term, symbols: &SymbolTable) -> u64 {
+    match t {
+        dl::Term::Str(id) => symbols.get_symbol(*id).map_or(1, string_units),
+        other => term_size(other),
+    }
+}
+
+fn string_units(s: &str) -> u64 {
+    1 + u64::try_from(s.len() / 16).unwrap_or(u64::MAX)
+}
+
+/// Why an operation is refused in any block, or `None` when its cost is bounded.
+fn refused_op(op: &dl::Op) -> Option<&'static str> {
+    match op {
+        dl::Op::Binary(dl::Binary::Regex) => Some(
+            "has a check with a regular expression (`.matches`): valet blocks do not use regular expressions, whose cost depends on the pattern; compare with `==`, `.starts_with`, `.ends_with` or `.contains` instead",
+        ),
+        _ => None,
+    }
+}
+
+/// The cost counts of one expression.
+fn expr_cost(e: &dl::Expression, symbols: &SymbolTable) -> ExprCost {
+    let mut c = ExprCost::default();
+    for op in &e.ops {
+        c.fixed = c.fixed.saturating_add(1);
+        match op {
+            dl::Op::Value(dl::Term::Variable(_)) => c.variables = c.variables.saturating_add(1),
+            dl::Op::Value(t) => {
+                c.fixed = c.fixed.saturating_add(term_size(t));
+                c.constant_content = c.constant_content.saturating_add(term_content(t, symbols));
+            }
+            dl::Op::Unary(dl::Unary::TypeOf) => c.symbol_ops = c.symbol_ops.saturating_add(1),
+            dl::Op::Unary(_) => {}
+            dl::Op::Binary(b) => match b {
+                dl::Binary::Add => c.symbol_ops = c.symbol_ops.saturating_add(1),
+                dl::Binary::Equal
+                | dl::Binary::NotEqual
+                | dl::Binary::HeterogeneousEqual
+                | dl::Binary::HeterogeneousNotEqual
+                | dl::Binary::Contains
+                | dl::Binary::Prefix
+                | dl::Binary::Suffix
+                | dl::Binary::Regex
+                | dl::Binary::Intersection
+                | dl::Binary::Union
+                | dl::Binary::Get => c.content_ops = c.content_ops.saturating_add(1),
+                _ => {}
+            },
+            // Refused when the chain is prepared; counted as content if ever let through.
+            dl::Op::Closure(_, ops) => {
+                let inner = expr_cost(&dl::Expression { ops: ops.clone() }, symbols);
+                c.add(&inner);
+                c.content_ops = c.content_ops.saturating_add(1);
+            }
+        }
+    }
+    c
 }
 
 struct PreparedQuery {
@@ -76,6 +229,13 @@ struct PreparedQuery {
     origins: TrustedOrigins,
     /// For each predicate of the body, how many of the token's facts it matches.
     token_matches: Vec<u64>,
+    /// The variables of the body, which every combination binds.
+    variables: HashSet<u32>,
+    /// Whether the head names only variables of the body. Biscuit's `find_match` never
+    /// matches a rule whose head names another (it cannot build the head).
+    head_bound: bool,
+    /// The cost of the query's expressions per combination.
+    cost: ExprCost,
 }
 
 struct PreparedCheck {
@@ -92,6 +252,8 @@ pub(crate) struct Prepared {
     facts: FactSet,
     fact_count: usize,
     checks: Vec<PreparedCheck>,
+    /// The sizes of the token's own strings and facts.
+    sizes: Sizes,
 }
 
 impl std::fmt::Debug for Prepared {
@@ -202,18 +364,59 @@ impl Prepared {
                 if closure {
                     return Err(PrepareError::Closures(i));
                 }
+                for q in &check.queries {
+                    let ops = q.expressions.iter().map(|e| e.ops.len()).sum::<usize>();
+                    if ops > MAX_QUERY_OPS {
+                        return Err(PrepareError::Refused(
+                            i,
+                            format!(
+                                "has a check whose expressions take {ops} operations, more than the limit of {MAX_QUERY_OPS}: split it into several checks, or compare against a set"
+                            ),
+                        ));
+                    }
+                    if let Some(why) = q
+                        .expressions
+                        .iter()
+                        .flat_map(|e| &e.ops)
+                        .find_map(refused_op)
+                    {
+                        return Err(PrepareError::Refused(i, why.to_owned()));
+                    }
+                }
                 let queries = check
                     .queries
                     .iter()
-                    .map(|rule| PreparedQuery {
-                        origins: TrustedOrigins::from_scopes(
-                            &rule.scopes,
-                            &block_origins,
-                            i,
-                            &key_blocks,
-                        ),
-                        token_matches: Vec::new(),
-                        rule: rule.clone(),
+                    .map(|rule| {
+                        let variables: HashSet<u32> = rule
+                            .body
+                            .iter()
+                            .flat_map(|p| &p.terms)
+                            .filter_map(|t| match t {
+                                dl::Term::Variable(v) => Some(*v),
+                                _ => None,
+                            })
+                            .collect();
+                        let head_bound = rule.head.terms.iter().all(|t| match t {
+                            dl::Term::Variable(v) => variables.contains(v),
+                            _ => true,
+                        });
+                        let mut cost = ExprCost::default();
+                        for e in &rule.expressions {
+                            cost.add(&expr_cost(e, &symbols));
+                        }
+                        PreparedQuery {
+                            origins: TrustedOrigins::from_scopes(
+                                &rule.scopes,
+                                &block_origins,
+                                i,
+                                &key_blocks,
+                            ),
+                            token_matches: Vec::new(),
+                            variables,
+                            head_bound,
+                            cost,
+                            rule: rule.clone(),
+                        }
                     })
                     .collect();
                 checks.push(PreparedCheck {
@@ -242,16 +445,37 @@ impl Prepared {
                     .collect();
             }
         }
+        let strings = symbols.strings();
+        let sizes = Sizes {
+            longest: strings.iter().map(|s| string_units(s)).max().unwrap_or(1),
+            fact_collection: largest_collection(facts.iter_all().map(|(_, f)| f)),
+            symbols: u64::try_from(strings.len()).unwrap_or(u64::MAX),
+            symbol_bytes: strings
+                .iter()
+                .fold(0u64, |acc, s| acc.saturating_add(string_units(s))),
+            facts: u64::try_from(fact_count).unwrap_or(u64::MAX),
+        };
         Ok(Prepared {
             symbols,
             facts,
             fact_count,
             checks,
+            sizes,
         })
     }
 
     /// Runs every check with the request's facts added (facts of the verifier, trusted
     /// by every check). `Ok` when every check passes.
+    ///
+    /// Before anything runs, the work every check could do is counted in units (about a
+    /// few nanoseconds each in a release build), from the facts each predicate of a query
+    /// can match: every fact scanned for each partial combination of the predicates before
+    /// it, every partial combination bound, and for every full combination each operation
+    /// of the expressions, an operation on strings or collections counting the size of
+    /// its operands (at most all that the expression pushed: the longest string or the
+    /// largest collection for a variable), one that interns a string (`+`, `.type()`) the
+    /// size of the symbol table as well. Over the budget, the request is refused before any
+    /// check runs. While checks run, the clock is looked at for every combination.
     pub(crate) fn evaluate(
         &self,
         request_facts: impl FnOnce(&mut SymbolTable) -> Vec<dl::Fact>,
@@ -263,31 +487,53 @@ impl Prepared {
         if u64::try_from(total).unwrap_or(u64::MAX) > limits.max_facts {
             return Err(Refusal::TooManyFacts);
         }
+        let sizes = self.sizes_with(&request, &symbols);
 
-        // Refuse, before anything runs, a check whose joins could try too many combinations
-        // (Biscuit looks at the clock only between queries).
+        // Refuse, before anything runs, a check whose joins could try too many combinations,
+        // and a request for which all the checks could do more work than the budget.
+        let mut cost = 0u64;
+        let mut by_block: Vec<u64> = Vec::new();
         for check in &self.checks {
             for query in &check.queries {
-                let combinations = query.rule.body.iter().zip(&query.token_matches).fold(
-                    1u64,
-                    |acc, (pattern, token)| {
+                let matches: Vec<u64> = query
+                    .rule
+                    .body
+                    .iter()
+                    .zip(&query.token_matches)
+                    .map(|(pattern, token)| {
                         let from_request = request
                             .iter()
                             .filter(|f| dl::match_preds(pattern, &f.predicate))
                             .count();
-                        let n = token
-                            .saturating_add(u64::try_from(from_request).unwrap_or(u64::MAX))
-                            .max(1);
-                        acc.saturating_mul(n)
-                    },
-                );
+                        token.saturating_add(u64::try_from(from_request).unwrap_or(u64::MAX))
+                    })
+                    .collect();
+                let combinations = matches
+                    .iter()
+                    .fold(1u64, |acc, n| acc.saturating_mul((*n).max(1)));
                 if combinations > limits.max_combinations {
                     return Err(Refusal::TooManyCombinations {
                         block: check.block,
                         combinations,
                     });
                 }
+                let units = query_units(query, &matches, &sizes);
+                cost = cost.saturating_add(units);
+                if by_block.len() <= check.block {
+                    by_block.resize(check.block + 1, 0);
+                }
+                if let Some(b) = by_block.get_mut(check.block) {
+                    *b = b.saturating_add(units);
+                }
             }
+        }
+        if cost > limits.max_cost {
+            let block = by_block
+                .iter()
+                .enumerate()
+                .max_by_key(|(_, units)| **units)
+                .map_or(0, |(block, _)| block);
+            return Err(Refusal::TooCostly { block, cost });
         }
 
         let mut facts = self.facts.clone();
@@ -298,30 +544,11 @@ impl Prepared {
         }
 
         let deadline = Instant::now() + limits.max_time;
-        let no_functions = HashMap::new();
         let mut failed = Vec::new();
         for check in &self.checks {
             let mut passed = false;
             for query in &check.queries {
-                let matched = match check.kind {
-                    DatalogCheckKind::One => query.rule.find_match(
-                        &facts,
-                        check.block,
-                        &query.origins,
-                        &symbols,
-                        &no_functions,
-                    ),
-                    DatalogCheckKind::All => {
-                        query
-                            .rule
-                            .check_match_all(&facts, &query.origins, &symbols, &no_functions)
-                    }
-                    DatalogCheckKind::Reject => query
-                        .rule
-                        .find_match(&facts, check.block, &query.origins, &symbols, &no_functions)
-                        .map(|found| !found),
-                }
-                .map_err(|e| Refusal::Execution(e.to_string()))?;
+                let matched = run_query(query, &check.kind, &facts, &symbols, deadline)?;
                 if Instant::now() >= deadline {
                     return Err(Refusal::Timeout);
                 }
@@ -344,4 +571,116 @@ impl Prepared {
             Err(Refusal::Failed(failed))
         }
     }
+
+    /// The token's sizes with the request's facts added.
+    fn sizes_with(&self, request: &[dl::Fact], symbols: &SymbolTable) -> Sizes {
+        let mut sizes = self.sizes;
+        for fact in request {
+            for term in &fact.predicate.terms {
+                if let dl::Term::Str(id) = term {
+                    let units = symbols.get_symbol(*id).map_or(1, string_units);
+                    sizes.longest = sizes.longest.max(units);
+                    sizes.symbol_bytes = sizes.symbol_bytes.saturating_add(units);
+                }
+            }
+        }
+        sizes.fact_collection = sizes
+            .fact_collection
+            .max(largest_collection(request.iter()));
+        sizes.symbols = sizes
+            .symbols
+            .max(u64::try_from(symbols.current_offset()).unwrap_or(u64::MAX));
+        sizes.facts = sizes
+            .facts
+            .saturating_add(u64::try_from(request.len()).unwrap_or(u64::MAX));
+        sizes
+    }
+}
+
+/// The largest collection any of `facts` holds, in units (0 when none holds one).
+fn largest_collection<'a>(facts: impl Iterator<Item = &'a dl::Fact>) -> u64 {
+    facts
+        .flat_map(|f| &f.predicate.terms)
+        .filter(|t| matches!(t, dl::Term::Set(_) | dl::Term::Array(_) | dl::Term::Map(_)))
+        .map(term_size)
+        .max()
+        .unwrap_or(0)
+}
+
+/// Units of work a query could cost, `matches` being how many facts each predicate of its
+/// body matches. The predicates are joined in order: the facts are scanned once for the
+/// first, then once for every partial combination, each fact that fits binding the
+/// variables again (a map per partial combination); each full combination then runs the
+/// expressions.
+fn query_units(query: &PreparedQuery, matches: &[u64], sizes: &Sizes) -> u64 {
+    // Binding a combination allocates maps and an origin: some 300 ns in release, as
+    // much as scanning a hundred facts.
+    let bind = 64u64.saturating_add(
+        8u64.saturating_mul(u64::try_from(query.variables.len()).unwrap_or(u64::MAX)),
+    );
+    let mut partial = 1u64;
+    let mut units = 0u64;
+    for n in matches {
+        units = units
+            .saturating_add(partial.saturating_mul(sizes.facts))
+            .saturating_add(partial.saturating_mul(*n).saturating_mul(bind));
+        partial = partial.saturating_mul(*n);
+    }
+    let per_combination = bind.saturating_add(expr_units(&query.cost, sizes));
+    units.saturating_add(partial.saturating_mul(per_combination))
+}
+
+/// Biscuit's `Rule::find_match` (for `check if` and `reject if`) or `check_match_all`
+/// (for `check all`), with the same results and errors, and the clock looked at for
+/// every combination.
+fn run_query(
+    query: &PreparedQuery,
+    kind: &DatalogCheckKind,
+    facts: &FactSet,
+    symbols: &SymbolTable,
+    deadline: Instant,
+) -> Result<bool, Refusal> {
+    let no_functions = HashMap::new();
+    let combinations = CombineIt::new(
+        MatchedVariables::new(query.variables.clone()),
+        &query.rule.body,
+        facts.iterator(&query.origins),
+        symbols,
+    );
+    let all = matches!(kind, DatalogCheckKind::All);
+    let mut found = false;
+    for (_, values) in combinations {
+        if Instant::now() >= deadline {
+            return Err(Refusal::Timeout);
+        }
+        found = true;
+        let mut temporary = TemporarySymbolTable::new(symbols);
+        let mut holds = true;
+        for e in &query.rule.expressions {
+            match e.evaluate(&values, &mut temporary, &no_functions) {
+                Ok(dl::Term::Bool(true)) => {}
+                Ok(dl::Term::Bool(false)) => {
+                    holds = false;
+                    break;
+                }
+                Ok(_) => return Err(execution(biscuit_auth::error::Expression::InvalidType)),
+                Err(e) => return Err(execution(e)),
+            }
+        }
+        if all && !holds {
+            return Ok(false);
+        }
+        if !all && holds && query.head_bound {
+            return Ok(!matches!(kind, DatalogCheckKind::Reject));
+        }
+    }
+    if all {
+        Ok(found)
+    } else {
+        Ok(matches!(kind, DatalogCheckKind::Reject))
+    }
+}
+
+fn execution(e: biscuit_auth::error::Expression) -> Refusal {
+    Refusal::Execution(Execution::Expression(e).to_string())
 }

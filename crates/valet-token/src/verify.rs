@@ -754,7 +754,7 @@ impl Verifier {
                 let mut r = Reason::new(
                     ReasonKind::RunLimit,
                     format!(
-                        "the checks up to block {block} could cost {cost} units of work for this request, more than the limit of {}: use fewer or smaller raw checks, or send a smaller request",
+                        "the token's checks could cost {cost} units of work for this request (block {block} the most), more than the limit of {}: use fewer or smaller raw checks, or send a smaller request",
                         self.limits.max_datalog_cost
                     ),
                 );
