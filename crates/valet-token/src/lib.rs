@@ -59,8 +59,8 @@
 //!    (`request_details(false), request_action($a), !{all_actions}.contains($a)`), or, per
 //!    grant, `request_detail_type(type)` with its actions (`request_action`), locations
 //!    (`request_audience`), identifier (`request_field("identifier", id)`) and limits
-//!    (`request_decimal(field, $v), $v <= max` with decimals scaled by 10^4;
-//!    `request_field(field, $v), {set}.contains($v)`)
+//!    (`request_decimal(field, $v), $v >= min, $v <= max` with decimals scaled by 10^4,
+//!    see below; `request_field(field, $v), {set}.contains($v)`)
 //! 6. `check if token_blocks($n), $n <= {1 + max_depth}` (when a depth cap is set)
 //!
 //! **Attenuation blocks** may carry the fact `delegate(name)` and add, in this order:
@@ -68,6 +68,18 @@
 //! `check if request_details(false) or request_detail_type($t), $t != type or <limit>`; per
 //! action restriction the same with `request_action($a), {actions}.contains($a)`; a depth
 //! cap `check if token_blocks($n), $n <= {index + 1 + max_depth}`; raw checks last.
+//!
+//! **Limits** are written in the context as `{"max": "50.00"}`, `{"min": "10.00"}`,
+//! `{"min": "-100.00", "max": "50.00"}` (decimal text) or `{"one_of": ["USD"]}`: a grant's
+//! `limits` maps a field to one, a block's `limits` lists `{"type", "field", "limit"}`. A
+//! decimal limit's Datalog is `request_decimal(field, $v), $v >= {min}`, then
+//! `, $v <= {max}` when it has a `max`. A limit without `min` has a `min` of zero: a `max`
+//! alone refuses negative amounts, and only a `min` below zero grants them (refunds,
+//! corrections). A block can never lower the `min` or raise the `max` in force above it
+//! ([`Limit::narrows`]); a block that sets only one bound keeps the other of its parent.
+//! Tokens minted before lower bounds carry `$v <= {max}` alone: they refuse no negative
+//! value and are explained as before; mint new ones (a token lives an hour at most by
+//! default). A reader that predates `min` refuses a block carrying one.
 //!
 //! **Facts the verifier supplies**: `time(date)`, `request_audience(uri)`,
 //! `request_action(name)`, `request_scope(s)` for each scope the request needs,

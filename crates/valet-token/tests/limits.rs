@@ -46,3 +46,140 @@ fn a_max_limit_refuses_a_negative_amount() {
         "the token limits payment amount to at least 0.00, requested `-1.00`",
     );
 }
+
+fn refunds() -> TokenBuilder {
+    TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+        .audience(aud(PAY))
+        .expires_in(std::time::Duration::from_secs(3600))
+        .detail(
+            AuthorizationDetail::new("payment")
+                .min("amount", dec("-100.00"))
+                .max("amount", dec("1000.00")),
+        )
+}
+
+#[test]
+fn a_min_below_zero_grants_negative_amounts() {
+    let f = fixture();
+    let root = f.mint(refunds());
+    assert_allowed(&f.verify(&root, &payment("-100.00", "USD", "x")));
+    assert_denied(
+        &f.verify(&root, &payment("-100.01", "USD", "x")),
+        ReasonKind::Limit,
+        "the token limits payment amount to at least -100.00, requested `-100.01`",
+    );
+    assert_denied(
+        &f.verify(&root, &payment("1000.01", "USD", "x")),
+        ReasonKind::Limit,
+        "the token limits payment amount to at least -100.00 and at most 1000.00, requested `1000.01`",
+    );
+    // A child's max alone refuses negative amounts again.
+    let capped = root
+        .attenuate(Attenuation::new().max("payment", "amount", dec("50.00")))
+        .unwrap();
+    assert_denied(
+        &f.verify(&capped, &payment("-1.00", "USD", "x")),
+        ReasonKind::Limit,
+        "block 1 limits payment amount to at least 0.00, requested `-1.00`",
+    );
+    // A child's min narrows, and keeps the parent's max.
+    let small_refunds = root
+        .attenuate(Attenuation::new().min("payment", "amount", dec("-10.00")))
+        .unwrap();
+    assert_allowed(&f.verify(&small_refunds, &payment("-10.00", "USD", "x")));
+    assert_allowed(&f.verify(&small_refunds, &payment("1000.00", "USD", "x")));
+    assert_denied(
+        &f.verify(&small_refunds, &payment("-10.01", "USD", "x")),
+        ReasonKind::Limit,
+        "block 1 limits payment amount to at least -10.00, requested `-10.01`",
+    );
+    assert_denied(
+        &f.verify(&small_refunds, &payment("1000.01", "USD", "x")),
+        ReasonKind::Limit,
+        "requested `1000.01`",
+    );
+    assert_eq!(
+        small_refunds
+            .unverified_claims()
+            .unwrap()
+            .effective_limit("payment", "amount"),
+        Some(Limit::between(dec("-10.00"), dec("1000.00")))
+    );
+}
+
+#[test]
+fn a_block_cannot_lower_the_parent_min() {
+    let f = fixture();
+    let root = f.mint(grant());
+    // Under a max alone the minimum is zero.
+    let e = root
+        .attenuate(Attenuation::new().min("payment", "amount", dec("-0.01")))
+        .unwrap_err();
+    assert!(matches!(e, TokenError::Widening(_)), "{e}");
+    assert!(
+        e.to_string().contains(
+            "payment.amount at least -0.01 is lower than the parent token's minimum of 0.00"
+        ),
+        "{e}"
+    );
+    let ten = root
+        .attenuate(
+            Attenuation::new()
+                .delegate("invoice-agent")
+                .min("payment", "amount", dec("10.00"))
+                .max("payment", "amount", dec("50.00")),
+        )
+        .unwrap();
+    assert_denied(
+        &f.verify(&ten, &payment("9.99", "USD", "alice@example.com")),
+        ReasonKind::Limit,
+        "block 1 (delegate: invoice-agent) limits payment amount to at least 10.00, requested `9.99`",
+    );
+    assert_allowed(&f.verify(&ten, &payment("10.00", "USD", "alice@example.com")));
+    for lower in ["9.99", "0.00", "-5.00"] {
+        let e = ten
+            .attenuate(Attenuation::new().min("payment", "amount", dec(lower)))
+            .unwrap_err();
+        assert!(matches!(e, TokenError::Widening(_)), "{lower}: {e}");
+    }
+    // A max alone under a min of 10.00 does not lower it: the parent's min still holds.
+    let grandchild = ten
+        .attenuate(Attenuation::new().max("payment", "amount", dec("20.00")))
+        .unwrap();
+    assert_denied(
+        &f.verify(&grandchild, &payment("5.00", "USD", "alice@example.com")),
+        ReasonKind::Limit,
+        "limits payment amount to at least 10.00, requested `5.00`",
+    );
+    let e = ten
+        .attenuate(Attenuation::new().max("payment", "amount", dec("50.01")))
+        .unwrap_err();
+    assert!(matches!(e, TokenError::Widening(_)), "{e}");
+    // A block whose min is above its max is refused.
+    let e = root
+        .attenuate(
+            Attenuation::new()
+                .min("payment", "amount", dec("60.00"))
+                .max("payment", "amount", dec("50.00")),
+        )
+        .unwrap_err();
+    assert!(matches!(e, TokenError::Invalid(_)), "{e}");
+}
+
+/// A token minted before lower bounds carries `$v <= max` alone: its refusals are still
+/// explained from its context.
+#[test]
+fn a_max_check_without_a_floor_is_still_explained() {
+    let f = fixture();
+    let root = f.mint(grant());
+    let old = append_raw(
+        &root,
+        r#"{"valet":1,"limits":[{"type":"payment","field":"amount","limit":{"max":"50.00"}}]}"#,
+        r#"check if request_details(false) or request_detail_type($t), $t != "payment" or request_decimal("amount", $v), $v <= 500000;"#,
+    );
+    assert_denied(
+        &f.verify(&old, &payment("50.01", "USD", "alice@example.com")),
+        ReasonKind::Limit,
+        "block 1 limits payment amount to 50.00, requested `50.01`",
+    );
+}

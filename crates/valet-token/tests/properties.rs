@@ -33,12 +33,30 @@ const RECIPIENTS: [&str; 4] = [
 const AMOUNTS: [&str; 8] = [
     "0.00", "1.00", "49.99", "50.00", "50.01", "100.00", "999.9999", "1000.00",
 ];
+/// Lower bounds: below zero (refunds), zero, and above it.
+const MINS: [&str; 5] = ["-100.00", "-0.01", "0.00", "1.00", "50.00"];
+/// What requests ask for: the amounts above and negative ones.
+const ASKED: [&str; 12] = [
+    "-1000000.00",
+    "-100.01",
+    "-100.00",
+    "-0.0001",
+    "0.00",
+    "1.00",
+    "49.99",
+    "50.00",
+    "50.01",
+    "100.00",
+    "999.9999",
+    "1000.00",
+];
 
 #[derive(Clone, Debug)]
 struct Grant {
     audiences: Vec<&'static str>,
     scopes: Vec<&'static str>,
     max: &'static str,
+    min: Option<&'static str>,
     recipients: Vec<&'static str>,
     lifetime: u64,
 }
@@ -49,6 +67,7 @@ struct Narrowing {
     scopes: Option<Vec<&'static str>>,
     expires_in: Option<u64>,
     max: Option<&'static str>,
+    min: Option<&'static str>,
     recipients: Option<Vec<&'static str>>,
     delegate: bool,
 }
@@ -74,16 +93,21 @@ fn grant_strategy() -> impl Strategy<Value = Grant> {
         some_of(&AUDIENCES),
         any_of(&SCOPES),
         prop::sample::select(&AMOUNTS[..]),
+        prop::option::of(prop::sample::select(&MINS[..])),
         some_of(&RECIPIENTS[..3]),
         60u64..=3600,
     )
-        .prop_map(|(audiences, scopes, max, recipients, lifetime)| Grant {
-            audiences,
-            scopes,
-            max,
-            recipients,
-            lifetime,
-        })
+        .prop_map(
+            |(audiences, scopes, max, min, recipients, lifetime)| Grant {
+                audiences,
+                scopes,
+                max,
+                // A grant's min is at most its max (a mint refuses an empty range).
+                min: min.filter(|m| dec(m) <= dec(max)),
+                recipients,
+                lifetime,
+            },
+        )
 }
 
 fn narrowing_strategy() -> impl Strategy<Value = Narrowing> {
@@ -92,15 +116,17 @@ fn narrowing_strategy() -> impl Strategy<Value = Narrowing> {
         prop::option::of(any_of(&SCOPES)),
         prop::option::of(1u64..=3600),
         prop::option::of(prop::sample::select(&AMOUNTS[..])),
+        prop::option::of(prop::sample::select(&MINS[..])),
         prop::option::of(any_of(&RECIPIENTS)),
         any::<bool>(),
     )
         .prop_map(
-            |(audiences, scopes, expires_in, max, recipients, delegate)| Narrowing {
+            |(audiences, scopes, expires_in, max, min, recipients, delegate)| Narrowing {
                 audiences,
                 scopes,
                 expires_in,
                 max,
+                min,
                 recipients,
                 delegate,
             },
@@ -112,7 +138,7 @@ fn ask_strategy() -> impl Strategy<Value = Ask> {
         prop::sample::select(&AUDIENCES[..]),
         any_of(&SCOPES),
         prop::option::of((
-            prop::sample::select(&AMOUNTS[..]),
+            prop::sample::select(&ASKED[..]),
             prop::sample::select(&RECIPIENTS[..]),
         )),
         prop_oneof![0u64..=3700, Just(0), Just(3600)],
@@ -126,13 +152,15 @@ fn ask_strategy() -> impl Strategy<Value = Ask> {
 }
 
 fn mint(f: &Fixture, g: &Grant) -> Token {
+    let mut detail = AuthorizationDetail::new("payment")
+        .max("amount", dec(g.max))
+        .one_of("recipient", g.recipients.iter().copied());
+    if let Some(min) = g.min {
+        detail = detail.min("amount", dec(min));
+    }
     let mut b = TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
         .expires_in(Duration::from_secs(g.lifetime))
-        .detail(
-            AuthorizationDetail::new("payment")
-                .max("amount", dec(g.max))
-                .one_of("recipient", g.recipients.iter().copied()),
-        );
+        .detail(detail);
     for a in &g.audiences {
         b = b.audience(aud(a));
     }
@@ -158,6 +186,9 @@ fn attenuation(n: &Narrowing, i: usize) -> Attenuation {
     }
     if let Some(max) = n.max {
         a = a.max("payment", "amount", dec(max));
+    }
+    if let Some(min) = n.min {
+        a = a.min("payment", "amount", dec(min));
     }
     if let Some(r) = &n.recipients {
         a = a.one_of("payment", "recipient", r.iter().copied());
@@ -203,7 +234,8 @@ proptest! {
         for (i, n) in chain.iter().enumerate() {
             match tokens.last().unwrap().attenuate(attenuation(n, i)) {
                 Ok(t) => tokens.push(t),
-                Err(TokenError::Widening(_)) => {}
+                // A widening, or a block whose min is above its max.
+                Err(TokenError::Widening(_) | TokenError::Invalid(_)) => {}
                 Err(e) => panic!("unexpected error: {e}"),
             }
         }
@@ -225,7 +257,8 @@ proptest! {
                 && ask.scopes.iter().all(|s| g.scopes.contains(s))
                 && ask.offset <= g.lifetime
                 && ask.details.is_none_or(|(amount, recipient)| {
-                    dec(amount) <= dec(g.max) && g.recipients.contains(&recipient)
+                    let low = g.min.map_or(Decimal::ZERO, dec);
+                    (low..=dec(g.max)).contains(&dec(amount)) && g.recipients.contains(&recipient)
                 });
             prop_assert_eq!(allowed[0], root_ok, "{:?}", ask);
         }
@@ -245,6 +278,7 @@ proptest! {
             audiences: vec![a],
             scopes: SCOPES.to_vec(),
             max: "1000.00",
+            min: None,
             recipients: RECIPIENTS.to_vec(),
             lifetime: 3600,
         };
