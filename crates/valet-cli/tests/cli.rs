@@ -764,9 +764,14 @@ fn inspect_escapes_control_characters_in_delegate_names() {
     );
     let printed = |out: &[u8]| {
         let text = String::from_utf8(out.to_vec()).unwrap();
-        assert!(!text.contains('\u{1b}'), "an ESC byte was printed: {text:?}");
         assert!(
-            !text.lines().any(|l| l.trim_start().starts_with("SIGNATURE OK")),
+            !text.contains('\u{1b}'),
+            "an ESC byte was printed: {text:?}"
+        );
+        assert!(
+            !text
+                .lines()
+                .any(|l| l.trim_start().starts_with("SIGNATURE OK")),
             "the name printed a line of its own: {text:?}"
         );
         text
@@ -782,7 +787,10 @@ fn inspect_escapes_control_characters_in_delegate_names() {
         "{text}"
     );
     // The agent line and the authorize reasons name the delegate too.
-    assert!(text.contains(r"agent:      x\u{1b}[2J\nSIGNATURE OK"), "{text}");
+    assert!(
+        text.contains(r"agent:      x\u{1b}[2J\nSIGNATURE OK"),
+        "{text}"
+    );
     let out = f
         .cmd(&[
             "authorize",
@@ -807,12 +815,63 @@ fn inspect_escapes_control_characters_in_delegate_names() {
 fn errors_escape_control_characters() {
     let f = Fixture::new();
     let out = f
-        .cmd(&["attenuate", "token", "--check", "check if \u{1b}[2J\nSIGNATURE OK"])
+        .cmd(&[
+            "attenuate",
+            "token",
+            "--check",
+            "check if \u{1b}[2J\nSIGNATURE OK",
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8(out.stderr).unwrap();
     assert!(!err.contains('\u{1b}'), "{err:?}");
-    assert!(!err.lines().any(|l| l.starts_with("SIGNATURE OK")), "{err:?}");
+    assert!(
+        !err.lines().any(|l| l.starts_with("SIGNATURE OK")),
+        "{err:?}"
+    );
     assert!(err.contains(r"\u{1b}[2J\nSIGNATURE OK"), "{err}");
+}
+
+#[test]
+fn attenuate_takes_a_lower_bound() {
+    let f = Fixture::new();
+    f.write("five.json", &SMALL.replace("42.00", "5.00"));
+    f.write("negative.json", &SMALL.replace("42.00", "-42.00"));
+    f.save(
+        "ten",
+        &[
+            "attenuate",
+            "token",
+            "--limit",
+            "payment.amount>=10.00",
+            "--limit",
+            "payment.amount<=50.00",
+        ],
+    );
+    f.run(&["inspect", "ten"])
+        .success()
+        .stdout(predicate::str::contains(
+            "payment.amount at least 10.00 and at most 50.00",
+        ));
+    f.authorize("ten", "small.json", &[]).code(0);
+    f.authorize("ten", "five.json", &[])
+        .code(2)
+        .stdout(predicate::str::contains(
+            "limits payment amount to at least 10.00, requested `5.00`",
+        ));
+    // The root's max alone refuses negative amounts at the token layer.
+    f.authorize("token", "negative.json", &[])
+        .code(2)
+        .stdout(predicate::str::contains(
+            "the token limits payment amount to at least 0.00, requested `-42.00`",
+        ));
+    f.run(&["attenuate", "token", "--limit", "payment.amount>=-1.00"])
+        .code(1)
+        .stderr(predicate::str::contains(
+            "lower than the parent token's minimum of 0.00",
+        ));
+    f.run(&["attenuate", "token", "--limit", "payment.amount=10.00"])
+        .code(1)
+        .stderr(predicate::str::contains("`>=`"));
 }
