@@ -215,6 +215,13 @@ fn cases() -> Vec<Value> {
             "the token limits payment amount to at most 1000.00, requested `1000.01`",
         ),
         deny(
+            "root refuses a negative amount (a max alone has a min of 0.00)",
+            "root",
+            IN,
+            payment("-0.01", "USD", alice),
+            "the token limits payment amount to at least 0.00, requested `-0.01`",
+        ),
+        deny(
             "root refuses a currency outside its set",
             "root",
             IN,
@@ -291,6 +298,13 @@ fn cases() -> Vec<Value> {
             IN,
             payment("50.00001", "USD", alice),
             "50.00001",
+        ),
+        deny(
+            "invoice agent refuses a negative amount (a max alone has a min of 0.00)",
+            "invoice-agent",
+            IN,
+            payment("-1000000.00", "USD", alice),
+            "block 1 (delegate: invoice-agent) limits payment amount to at least 0.00, requested `-1000000.00`",
         ),
         deny(
             "invoice agent refuses another recipient",
