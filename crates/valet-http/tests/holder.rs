@@ -53,14 +53,9 @@ fn prove(key: &SigningKey, token: &Token, message: &Value) -> (&'static str, Hea
 
 /// A `Valet-Approval` header for `request` made with `token`, signed by `approver` for
 /// Alice.
-fn approve(
-    approver: &SigningKey,
-    token: &Token,
-    request: &Request,
-) -> (&'static str, HeaderValue) {
+fn approve(approver: &SigningKey, token: &Token, request: &Request) -> (&'static str, HeaderValue) {
     let expires = SystemTime::now() + Duration::from_secs(300);
-    let approval =
-        Approval::sign(approver, "alice@example.com", token, request, expires).unwrap();
+    let approval = Approval::sign(approver, "alice@example.com", token, request, expires).unwrap();
     (APPROVAL, approval_header_value(&approval))
 }
 
@@ -315,7 +310,11 @@ async fn a_payment_needing_approval_is_allowed_with_an_approval_of_exactly_it() 
     // An approval of another amount does not approve this one.
     let other = call("pay_invoice", payment("599.00"));
     let r = s
-        .rpc_with(&token, &message, &[approve(&owner, &token, &judged(&other))])
+        .rpc_with(
+            &token,
+            &message,
+            &[approve(&owner, &token, &judged(&other))],
+        )
         .await;
     assert_eq!(r.status, 403);
     assert_eq!(r.body["error"], "approval_required");
@@ -389,10 +388,14 @@ async fn an_approval_cannot_be_spent_by_another_token_of_the_same_person() {
     assert_eq!(r.status, 403);
     assert_eq!(r.body["error"], "approval_required");
     assert!(
-        r.body["reasons"].as_array().unwrap().iter().any(|x| x["message"]
-            .as_str()
+        r.body["reasons"]
+            .as_array()
             .unwrap()
-            .contains("this approval is for another token")),
+            .iter()
+            .any(|x| x["message"]
+                .as_str()
+                .unwrap()
+                .contains("this approval is for another token")),
         "{}",
         r.body
     );
@@ -413,7 +416,12 @@ async fn a_bound_token_retries_with_a_fresh_proof_and_the_approval() {
     assert_eq!(r.status, 403);
     let (_, request) = to_approve(&r.body);
     // Two approvals folded into one field: the other transaction's is not used.
-    let other = approve(&owner, &token, &judged(&call("pay_invoice", payment("1.00")))).1;
+    let other = approve(
+        &owner,
+        &token,
+        &judged(&call("pay_invoice", payment("1.00"))),
+    )
+    .1;
     let this = approve(&owner, &token, &request).1;
     let folded = HeaderValue::from_str(&format!(
         "{}, {}",
