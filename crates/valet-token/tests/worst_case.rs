@@ -284,3 +284,40 @@ fn a_join_of_expensive_expressions_is_refused_or_bounded() {
     println!("slowest: {:?} ({})", slowest.1, slowest.0);
     assert!(slowest.1 < DEBUG_BOUND, "{}: {:?}", slowest.0, slowest.1);
 }
+
+#[test]
+fn the_costly_checks_the_budget_lets_run_decide_as_biscuit_does() {
+    // The evaluation looks at the clock for every combination, with its own loop over
+    // Biscuit's joins: `check if`, `check all` and `reject if` keep Biscuit's meanings.
+    let f = fixture();
+    let t = base(&f);
+    let ctx = context(&t);
+    let keys = KeySet::new().with(f.key.public());
+    let reference = Verifier::new(keys.clone()).with_reference_datalog();
+    let engine = Verifier::new(keys);
+    for (name, sizes, build) in FAMILIES {
+        let (token, req) = build(&t, &ctx, sizes[0]);
+        let got = engine.verify(&token, &req, now(), &NoRevocations);
+        if got.reasons().iter().any(|r| r.kind != ReasonKind::Check) {
+            continue;
+        }
+        let expected = reference.verify(&token, &req, now(), &NoRevocations);
+        assert_eq!(got.is_allowed(), expected.is_allowed(), "{name}");
+        assert_eq!(got.reasons(), expected.reasons(), "{name}");
+    }
+    for check in [
+        "reject if request_list(\"t\", $a), $a.starts_with(\"item0\")",
+        "reject if request_list(\"t\", $a), $a == \"nothing\"",
+        "check all request_list(\"t\", $a), $a.starts_with(\"item0\")",
+        "check all request_list(\"t\", $a), request_list(\"t\", $b), $a != $b",
+        "check if request_list(\"t\", $a), request_list(\"t\", $b), $a != $b, $b.ends_with(\"3\")",
+        "check if none($a), $a == 1 or request_list(\"t\", \"item02\")",
+    ] {
+        let token = t.attenuate(Attenuation::new().check(check)).unwrap();
+        let req = request(5, 0);
+        let got = engine.verify(&token, &req, now(), &NoRevocations);
+        let expected = reference.verify(&token, &req, now(), &NoRevocations);
+        assert_eq!(got.is_allowed(), expected.is_allowed(), "{check}");
+        assert_eq!(got.reasons(), expected.reasons(), "{check}");
+    }
+}
