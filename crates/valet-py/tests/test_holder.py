@@ -135,11 +135,13 @@ def test_a_stolen_bound_token_is_refused(
     assert stolen.outcome == "deny"
     assert "holder" in kinds(stolen)
     assert "proof of possession" in stolen.reasons[0]["message"]
-    # The thief signs a proof with their own key: still refused.
+    # The thief signs a proof with their own key: refused, since the token does not bind
+    # that key, and the key is not recorded as a proof that verified.
     thief = valet.SigningKey.generate()
     forged = judge.authorize(bound, request, proof=valet.HolderProof.sign(thief, bound, request, now=NOW))
     assert forged.outcome == "deny"
-    assert forged.proof_key == str(thief.public())
+    assert "a key this token is not bound to" in forged.reasons[0]["message"]
+    assert forged.proof_key is None
     # The holder's proof is accepted, and the audit record names its key.
     proof = valet.HolderProof.sign(agent, bound, request, now=NOW)
     d = judge.authorize(bound, request, proof=proof)
@@ -330,9 +332,14 @@ def test_bearer_tokens_work_unless_binding_is_required(
     assert "bearer" in refused.reasons[0]["message"]
     assert kinds(valet.Verifier(keys, require_holder_binding=True).verify(token, payment(), now=NOW)) == ["holder"]
     assert valet.Verifier(keys).verify(token, payment(), now=NOW).allowed
-    # A token bound at attenuation satisfies the requirement.
+    # A binding appended to a bearer token does not: anyone holding the token can add one.
     bound_child = token.attenuate(holder=agent.public(), now=NOW)
     d = strict.authorize(bound_child, payment(), proof=valet.HolderProof.sign(agent, bound_child, payment(), now=NOW))
+    assert d.outcome == "deny" and kinds(d) == ["holder"]
+    assert "issuer bound" in d.reasons[0]["message"]
+    # The same binding, without the requirement, is enforced: a proof by that key is needed.
+    assert not judge.authorize(bound_child, payment()).allowed
+    d = judge.authorize(bound_child, payment(), proof=valet.HolderProof.sign(agent, bound_child, payment(), now=NOW))
     assert d.allowed, d.reasons
 
 

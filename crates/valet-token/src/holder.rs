@@ -66,7 +66,7 @@ pub fn details_digest(details: Option<&TransactionDetails>) -> String {
 /// The digest of a token as proofs sign it: the lowercase hex SHA-256 of its binary form
 /// (as DPoP's `ath` binds a proof to one access token).
 pub fn token_digest(token: &Token) -> String {
-    sha256_hex(token.to_bytes())
+    hex(token.digest())
 }
 
 /// An Ed25519 public key of an agent (a token holder) or of an approver, written
