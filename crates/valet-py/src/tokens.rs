@@ -108,6 +108,7 @@ struct Narrowing<'py> {
     expires_in: Option<Bound<'py, PyAny>>,
     expires_at: Option<Bound<'py, PyAny>>,
     max: Option<Bound<'py, PyAny>>,
+    min: Option<Bound<'py, PyAny>>,
     one_of: Option<Bound<'py, PyAny>>,
     actions: Option<Bound<'py, PyAny>>,
     max_depth: Option<u32>,
@@ -150,6 +151,12 @@ fn attenuation(n: Narrowing<'_>) -> PyResult<token::Attenuation> {
         for (t, f, v) in limit_entries(&m, "max")? {
             let value = amount(&v, &format!("{t}.{f}"))?;
             a = a.max(t, f, value);
+        }
+    }
+    if let Some(m) = n.min {
+        for (t, f, v) in limit_entries(&m, "min")? {
+            let value = amount(&v, &format!("{t}.{f}"))?;
+            a = a.min(t, f, value);
         }
     }
     if let Some(o) = n.one_of {
@@ -301,7 +308,9 @@ impl TokenBuilder {
     }
 
     /// Adds an RFC 9396 authorization detail, e.g.
-    /// `{"type": "payment", "limits": {"amount": {"max": "1000.00"}, "currency": {"one_of": ["USD"]}}}`.
+    /// `{"type": "payment", "limits": {"amount": {"max": "1000.00"}, "currency": {"one_of": ["USD"]}}}`;
+    /// a `max` alone refuses amounts under zero, `{"min": "-100.00", "max": "1000.00"}` grants
+    /// refunds down to -100.00.
     fn detail<'py>(
         slf: PyRefMut<'py, Self>,
         detail_obj: &Bound<'_, PyAny>,
@@ -456,7 +465,10 @@ impl Token {
     /// - `audiences`, `scopes`: subsets of the parent's;
     /// - `expires_in` (seconds or `timedelta`, from `now`) or `expires_at`;
     /// - `max`: `{"payment.amount": "50.00"}` or `[("payment", "amount", "50.00")]`
-    ///   (amounts as `str` or `decimal.Decimal`, never `float`);
+    ///   (amounts as `str` or `decimal.Decimal`, never `float`); a `max` alone also refuses
+    ///   amounts under zero;
+    /// - `min`: the lowest amount, the same way (`{"payment.amount": "10.00"}`); it cannot go
+    ///   below the parent's (zero under a `max` alone);
     /// - `one_of`: `{"payment.recipient": ["alice@example.com"]}` or tuples;
     /// - `actions`: `{"payment": ["pay_invoice"]}`;
     /// - `max_depth`: how many more blocks may follow;
@@ -466,7 +478,7 @@ impl Token {
     ///   token that is already bound, use `attenuate_signed` with the current holder's key.
     ///
     /// Raises `WideningError` if the result would allow more than this token.
-    #[pyo3(signature = (*, delegate = None, audiences = None, scopes = None, expires_in = None, expires_at = None, max = None, one_of = None, actions = None, max_depth = None, checks = None, holder = None, now = None))]
+    #[pyo3(signature = (*, delegate = None, audiences = None, scopes = None, expires_in = None, expires_at = None, max = None, min = None, one_of = None, actions = None, max_depth = None, checks = None, holder = None, now = None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
@@ -479,6 +491,7 @@ impl Token {
         expires_in: Option<Bound<'_, PyAny>>,
         expires_at: Option<Bound<'_, PyAny>>,
         max: Option<Bound<'_, PyAny>>,
+        min: Option<Bound<'_, PyAny>>,
         one_of: Option<Bound<'_, PyAny>>,
         actions: Option<Bound<'_, PyAny>>,
         max_depth: Option<u32>,
@@ -493,6 +506,7 @@ impl Token {
             expires_in,
             expires_at,
             max,
+            min,
             one_of,
             actions,
             max_depth,
@@ -510,7 +524,7 @@ impl Token {
     ///
     /// Raises `WideningError` for a widening, and `TokenError` when the token is bound to
     /// another key than `key`.
-    #[pyo3(signature = (key, *, delegate = None, audiences = None, scopes = None, expires_in = None, expires_at = None, max = None, one_of = None, actions = None, max_depth = None, checks = None, holder = None, now = None))]
+    #[pyo3(signature = (key, *, delegate = None, audiences = None, scopes = None, expires_in = None, expires_at = None, max = None, min = None, one_of = None, actions = None, max_depth = None, checks = None, holder = None, now = None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
@@ -524,6 +538,7 @@ impl Token {
         expires_in: Option<Bound<'_, PyAny>>,
         expires_at: Option<Bound<'_, PyAny>>,
         max: Option<Bound<'_, PyAny>>,
+        min: Option<Bound<'_, PyAny>>,
         one_of: Option<Bound<'_, PyAny>>,
         actions: Option<Bound<'_, PyAny>>,
         max_depth: Option<u32>,
@@ -538,6 +553,7 @@ impl Token {
             expires_in,
             expires_at,
             max,
+            min,
             one_of,
             actions,
             max_depth,

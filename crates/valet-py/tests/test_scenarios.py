@@ -6,6 +6,8 @@ from __future__ import annotations
 import concurrent.futures
 from decimal import Decimal
 
+import pytest
+
 import valet
 from conftest import NOW, PAY, Payment
 
@@ -220,3 +222,45 @@ def conftest_policies() -> str:
     from conftest import POLICIES
 
     return str(POLICIES)
+
+
+def test_a_max_limit_refuses_a_negative_amount(
+    authorizer: valet.Authorizer, token: valet.Token, child: valet.Token, pay: Payment
+) -> None:
+    # With `max 50.00`, `-1000000.00` once passed the token layer.
+    for t in (token, child):
+        d = authorizer.authorize(t, pay("-1000000.00"))
+        assert d.outcome == "deny"
+        assert any(
+            "limits payment amount to at least 0.00, requested `-1000000.00`" in m
+            for m in messages(d)
+        ), messages(d)
+
+
+def test_a_min_grants_negative_amounts_and_narrows_like_a_max(
+    root: valet.RootKeyPair, keys: valet.KeySet, pay: Payment
+) -> None:
+    grant = valet.TokenBuilder(
+        "alice@example.com",
+        "https://orchestrator.example/client",
+        audiences=[PAY],
+        expires_in=600,
+        details=[{"type": "payment", "limits": {"amount": {"min": "-100.00", "max": "1000.00"}}}],
+    )
+    refunds = valet.Issuer(root).mint(grant, now=NOW)
+    verifier = valet.Verifier(keys)
+    assert verifier.verify(refunds, pay("-100.00"), now=NOW).allowed
+    assert not verifier.verify(refunds, pay("-100.01"), now=NOW).allowed
+    # A max alone in a child refuses negative amounts again; a min narrows.
+    assert not verifier.verify(
+        refunds.attenuate(max={"payment.amount": "50.00"}), pay("-1.00"), now=NOW
+    ).allowed
+    child = refunds.attenuate(delegate="invoice-agent", min={"payment.amount": "10.00"})
+    d = verifier.verify(child, pay("9.99"), now=NOW)
+    assert not d.allowed
+    assert d.reasons[0]["message"] == (
+        "block 1 (delegate: invoice-agent) limits payment amount to at least 10.00, requested `9.99`"
+    )
+    assert verifier.verify(child, pay("1000.00"), now=NOW).allowed
+    with pytest.raises(valet.WideningError):
+        refunds.attenuate(min=[("payment", "amount", Decimal("-100.01"))])
