@@ -170,7 +170,7 @@
 //! closure (`.all`, `.any`) or a regular expression (`.matches`), whose cost no count
 //! bounds, or with more than 256 expression operations in one query: valet blocks carry
 //! only facts and checks without them. With the defaults, the worst tokens found are
-//! decided in under 4 ms in a release build on a 2-core machine.
+//! decided in about 4 ms in a release build on a 2-core machine.
 
 #![forbid(unsafe_code)]
 

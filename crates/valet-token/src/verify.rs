@@ -23,7 +23,7 @@ use crate::token::Token;
 ///
 /// Together they bound what any token within the size limits can cost: with the defaults,
 /// the worst tokens found (see `tests/worst_case.rs` and the `slow_token` fuzz target) are
-/// decided in under 4 ms in a release build on a 2-core machine. Besides these, two rules
+/// decided in about 4 ms in a release build on a 2-core machine. Besides these, two rules
 /// hold in every block whatever the limits, since a chain is prepared once for all
 /// requests: a check may not use a regular expression (`.matches`, whose compilation
 /// alone costs tens of milliseconds for a short pattern) nor a closure (`.all`, `.any`),
