@@ -86,10 +86,13 @@ pub fn prove(args: &ProveArgs) -> CliResult {
     if let Ok(claims) = token.unverified_claims() {
         match claims.holder {
             Some(h) if h != key.public().to_string() => eprintln!(
-                "warning: the token is bound to {h}, not to this key ({}): the proof will be refused",
+                "warning: the token is bound to {}, not to this key ({}): the proof will be refused",
+                crate::text::escape(&h),
                 key.public()
             ),
-            None => eprintln!("note: the token binds no holder key; the proof is checked anyway"),
+            None => eprintln!(
+                "warning: the token binds no holder key, so a proof sent with it is refused: send the token alone, or mint it with --holder-key-file"
+            ),
             _ => {}
         }
     }
