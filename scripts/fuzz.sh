@@ -31,6 +31,8 @@ for t in $targets; do
     -max_total_time="$seconds" -max_len=16384 -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
     >"$log" 2>&1 || status=$?
   grep -E "stat::number_of_executed_units|stat::average_exec_per_sec|ERROR|panicked|SUMMARY" "$log" || true
+  # slow_token prints each new slowest decision: show the last one.
+  grep -E "slowest decision" "$log" | tail -n 1 || true
   if [ "$status" -ne 0 ]; then tail -n 40 "$log" >&2; fi
   rm -rf "$work" "$log"
   if [ "$status" -ne 0 ]; then
