@@ -23,7 +23,7 @@ fn holder(c: &mut Criterion) {
         // The clock stands still, so no nonce expires during the run.
         .holder_options(HolderOptions {
             replay_capacity: 2_000_000,
-            replay_per_token: 2_000_000,
+            replay_per_agent: 2_000_000,
             ..HolderOptions::default()
         })
         .build();

@@ -388,9 +388,9 @@ pub enum ReplayError {
     /// The cache holds `capacity` live entries: new ones are refused (fail closed).
     #[error("the replay cache is full")]
     Full,
-    /// The entry's partition (one token's holders) holds its quota of live entries: new
+    /// The entry's partition (one person's agent) holds its quota of live entries: new
     /// ones of that partition are refused, other partitions are not affected.
-    #[error("the replay cache holds this token's quota of unexpired entries")]
+    #[error("the replay cache holds this partition's quota of unexpired entries")]
     QuotaExceeded,
     /// The cache's lock was poisoned by a panic elsewhere.
     #[error("the replay cache is unavailable")]
@@ -399,12 +399,15 @@ pub enum ReplayError {
 
 /// A bounded set of single-use ids (proof nonces, approvals), each kept until it expires.
 ///
-/// Ids are admitted into partitions (the verifier uses one partition per root token, the
-/// authority block's revocation id): each partition holds at most `per_partition` live
-/// ids and the whole cache at most `capacity`, so the traffic of one token's holders
-/// cannot exhaust the room of another's. When a limit is reached, new ids are refused
-/// rather than old ones forgotten (fail closed). `Send + Sync`; clones of a [`Verifier`]
-/// share one cache.
+/// Ids are admitted into partitions (the verifier uses one partition per person and agent,
+/// the issuer-signed subject and client of the token): each partition holds at most
+/// `per_partition` live ids and the whole cache at most `capacity`, so the traffic of one
+/// person's agent, or a flood by whoever holds its tokens, cannot exhaust the room of
+/// another's; filling the whole cache takes `capacity / per_partition` partitions, each
+/// with tokens of its own from the issuer. When a limit is reached, new ids are refused
+/// rather than old ones forgotten (fail closed). Expired ids are forgotten as time passes,
+/// at a cost proportional to their number. `Send + Sync`; clones of a [`Verifier`] share
+/// one cache.
 #[derive(Debug)]
 pub struct ReplayCache {
     seen: Mutex<Seen>,
@@ -418,22 +421,32 @@ struct Seen {
     ids: HashMap<[u8; 32], (u64, [u8; 32])>,
     /// Live ids per partition digest.
     partitions: HashMap<[u8; 32], usize>,
+    /// Id digests by expiry, to forget them when they expire.
+    by_expiry: std::collections::BTreeMap<u64, Vec<[u8; 32]>>,
 }
 
 impl Seen {
     /// Forgets the ids that expired before `now`.
     fn prune(&mut self, now: u64) {
-        let partitions = &mut self.partitions;
-        self.ids.retain(|_, (exp, partition)| {
-            let live = *exp >= now;
-            if !live {
-                if let Some(n) = partitions.get_mut(partition) {
-                    *n = n.saturating_sub(1);
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if *entry.key() >= now {
+                break;
+            }
+            let (expiry, digests) = entry.remove_entry();
+            for digest in digests {
+                // An id admitted again since keeps its later expiry.
+                if let Some((_, part)) = self.ids.get(&digest).filter(|(e, _)| *e == expiry) {
+                    let part = *part;
+                    self.ids.remove(&digest);
+                    if let Some(n) = self.partitions.get_mut(&part) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            self.partitions.remove(&part);
+                        }
+                    }
                 }
             }
-            live
-        });
-        partitions.retain(|_, n| *n > 0);
+        }
     }
 }
 
@@ -472,8 +485,8 @@ impl ReplayCache {
     }
 
     /// Admits `id` (any bytes; its SHA-256 is kept) into `partition` (any bytes) until
-    /// `expires_at` (Unix seconds), or refuses it if it is already held, if the partition
-    /// holds its quota of live ids, or if the cache is full of live ids.
+    /// `expires_at` (Unix seconds), or refuses it if it is already held, if the cache is
+    /// full of live ids, or if the partition holds its quota of them.
     pub fn admit_in(
         &self,
         partition: &[u8],
@@ -484,33 +497,26 @@ impl ReplayCache {
         let digest: [u8; 32] = Sha256::digest(id).into();
         let part: [u8; 32] = Sha256::digest(partition).into();
         let mut seen = self.seen.lock().map_err(|_| ReplayError::Unavailable)?;
-        if seen.ids.get(&digest).is_some_and(|(exp, _)| *exp >= now) {
+        seen.prune(now);
+        if seen.ids.contains_key(&digest) {
             return Err(ReplayError::Replayed);
         }
-        let in_partition = |seen: &Seen| seen.partitions.get(&part).copied().unwrap_or(0);
-        if seen.ids.len() >= self.capacity || in_partition(&seen) >= self.per_partition {
-            seen.prune(now);
-            if seen.ids.len() >= self.capacity {
-                return Err(ReplayError::Full);
-            }
-            if in_partition(&seen) >= self.per_partition {
-                return Err(ReplayError::QuotaExceeded);
-            }
+        if seen.ids.len() >= self.capacity {
+            return Err(ReplayError::Full);
         }
-        if let Some((_, old)) = seen.ids.insert(digest, (expires_at, part)) {
-            // An expired entry of the same id, replaced.
-            if let Some(n) = seen.partitions.get_mut(&old) {
-                *n = n.saturating_sub(1);
-            }
+        if seen.partitions.get(&part).copied().unwrap_or(0) >= self.per_partition {
+            return Err(ReplayError::QuotaExceeded);
         }
+        seen.ids.insert(digest, (expires_at, part));
+        seen.by_expiry.entry(expires_at).or_default().push(digest);
         *seen.partitions.entry(part).or_insert(0) += 1;
         Ok(())
     }
 }
 
 /// How a [`Verifier`] treats holder binding. Defaults: bearer tokens allowed, proofs at
-/// most 60 s old and at most 5 s in the future, 100 000 live nonces, at most 10 000 of
-/// them for the holders of one root token.
+/// most 60 s old and at most 5 s in the future, 500 000 live nonces, at most 5 000 of them
+/// for one person's agent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HolderOptions {
     /// Refuse tokens that the issuer did not bind to a holder key (default false: bearer
@@ -522,13 +528,15 @@ pub struct HolderOptions {
     pub max_proof_age: Duration,
     /// How far in the future a proof's timestamp may be, for clock skew (default 5 s).
     pub max_proof_skew: Duration,
-    /// How many unexpired proof nonces are remembered (default 100 000). When full, new
-    /// proofs are refused until old ones expire.
+    /// How many unexpired proof nonces are remembered (default 500 000, about 60 MB when
+    /// full). When full, new proofs are refused until old ones expire.
     pub replay_capacity: usize,
-    /// How many unexpired proof nonces the holders of one root token (the tokens
-    /// attenuated from one authority block) may hold (default 10 000): one token's
-    /// traffic, or a flood by whoever holds it, cannot exhaust the others' room.
-    pub replay_per_token: usize,
+    /// How many unexpired proof nonces the tokens of one person's agent (one subject and
+    /// client the issuer signed, whatever token or holder key) may hold (default 5 000,
+    /// over 80 proofs a second for a 60 s window): one agent's traffic, or a flood by
+    /// whoever holds its tokens, cannot exhaust another's room, and filling the whole
+    /// cache takes `replay_capacity / replay_per_agent` agents the issuer granted tokens.
+    pub replay_per_agent: usize,
 }
 
 impl Default for HolderOptions {
@@ -537,8 +545,8 @@ impl Default for HolderOptions {
             require_binding: false,
             max_proof_age: Duration::from_secs(60),
             max_proof_skew: Duration::from_secs(5),
-            replay_capacity: 100_000,
-            replay_per_token: 10_000,
+            replay_capacity: 500_000,
+            replay_per_agent: 5_000,
         }
     }
 }
@@ -555,7 +563,7 @@ impl HolderState {
         HolderState {
             replay: Arc::new(
                 ReplayCache::new(options.replay_capacity)
-                    .with_partition_quota(options.replay_per_token),
+                    .with_partition_quota(options.replay_per_agent),
             ),
             options,
         }
@@ -573,7 +581,7 @@ impl Default for HolderState {
 /// request, see [`Verifier::admit_proof`]).
 #[derive(Debug)]
 pub(crate) struct CheckedProof {
-    /// The root token's identity (the authority block's revocation id): the replay
+    /// The person and agent the token is for (see `replay_partition`): the replay
     /// cache's partition.
     partition: Vec<u8>,
     id: Vec<u8>,
@@ -669,7 +677,9 @@ impl Verifier {
         let Some(proof) = proof else {
             return Ok(HolderFindings::default());
         };
-        let checked = self.check_proof(token, request, proof, now)?;
+        let mut checked = self.check_proof(token, request, proof, now)?;
+        // One partition of the replay cache per person and agent, as the issuer signed them.
+        checked.partition = replay_partition(&claims.subject, &claims.client);
         let key = proof.key.to_string();
         if !token
             .specs
@@ -755,11 +765,7 @@ impl Verifier {
         let mut id = proof.key.to_bytes().to_vec();
         id.extend_from_slice(proof.nonce.as_bytes());
         Ok(CheckedProof {
-            partition: token
-                .revocation_ids
-                .first()
-                .map(|r| r.0.clone())
-                .unwrap_or_default(),
+            partition: Vec::new(),
             id,
             expires: proof
                 .timestamp
@@ -768,7 +774,7 @@ impl Verifier {
         })
     }
 
-    /// Consumes a checked proof's nonce, in its root token's partition of the replay
+    /// Consumes a checked proof's nonce, in its agent's partition of the replay
     /// cache: a second use is refused, as is a proof beyond the token's quota or the
     /// cache's capacity.
     pub(crate) fn admit_proof(&self, proof: &CheckedProof, now: SystemTime) -> Result<(), Reason> {
@@ -781,7 +787,7 @@ impl Verifier {
                 proof.nonce
             )),
             Err(ReplayError::QuotaExceeded) => refuse(format!(
-                "the holders of this token have {} unexpired proofs in the verifier's replay cache, the most one token may hold: wait for older proofs to expire, or raise the per-token quota",
+                "this agent's tokens have {} unexpired proofs in the verifier's replay cache, the most one person's agent may hold: wait for older proofs to expire, or raise the verifier's per-agent quota",
                 replay.partition_quota()
             )),
             Err(ReplayError::Full) => refuse(format!(
@@ -795,6 +801,17 @@ impl Verifier {
             )),
         }
     }
+}
+
+/// The replay cache partition of a person's agent: the subject and the client, each
+/// prefixed by its length so that no two pairs share one.
+fn replay_partition(subject: &str, client: &str) -> Vec<u8> {
+    let mut p = Vec::with_capacity(16 + subject.len() + client.len());
+    for part in [subject, client] {
+        p.extend_from_slice(&(part.len() as u64).to_be_bytes());
+        p.extend_from_slice(part.as_bytes());
+    }
+    p
 }
 
 /// Whether a binding that `require_binding` accepts holds: the authority block's (the

@@ -116,9 +116,9 @@
 //! is at most 60 s old and at most 5 s ahead ([`Verifier::proof_window`]), its signature,
 //! that its key is one the token binds (a proof by any other key is refused, so is a proof
 //! sent with a bearer token), and that its nonce is new ([`ReplayCache`]: nonces are kept
-//! until their proof would be stale, at most 100 000 of them and at most 10 000 for the
-//! holders of one root token, see [`HolderOptions`]; a full cache or a full quota refuses
-//! new proofs). The nonce is consumed only when every check of the token allows the
+//! until their proof would be stale, at most 500 000 of them and at most 5 000 for the
+//! tokens of one person's agent, the subject and client the issuer signed, see
+//! [`HolderOptions`]; a full cache or a full quota refuses new proofs). The nonce is consumed only when every check of the token allows the
 //! request, so a proof the token refuses takes no room. [`Verifier::require_holder_binding`]
 //! refuses tokens the issuer did not bind: the authority block's binding counts, and so
 //! does one made by a block signed by a key bound before it; a binding appended in an

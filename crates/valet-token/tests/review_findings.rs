@@ -19,6 +19,20 @@ fn prove(key: &SigningKey, token: &Token, request: &Request) -> HolderProof {
     HolderProof::sign(key, token, request, now()).unwrap()
 }
 
+/// The common grant, for another person and agent.
+fn grant_for(subject: &str, client: &str) -> TokenBuilder {
+    let mut g = TokenBuilder::new(subject, client)
+        .audience(aud("https://pay.example.com"))
+        .scope(scope("payments:write"))
+        .expires_in(std::time::Duration::from_secs(3600));
+    g = g.detail(
+        AuthorizationDetail::new("payment")
+            .max("amount", dec("1000.00"))
+            .one_of("currency", ["USD", "EUR"]),
+    );
+    g
+}
+
 fn binding_verifier(f: &Fixture) -> Verifier {
     Verifier::new(KeySet::new().with(f.key.public())).require_holder_binding(true)
 }
@@ -102,14 +116,20 @@ fn a_flood_of_proofs_by_throwaway_keys_does_not_lock_out_a_bound_holder() {
     let verifier =
         Verifier::new(KeySet::new().with(f.key.public())).with_holder_options(HolderOptions {
             replay_capacity: 64,
-            replay_per_token: 8,
+            replay_per_agent: 8,
             ..HolderOptions::default()
         });
     let pay = payment("50.00", "USD", "bob@example.com");
     let holder = SigningKey::generate();
     let bound = f.mint(grant().holder(holder.public()));
-    // The attacker holds a valid bearer token of its own.
-    let own = f.mint(grant());
+    // The attacker's agent holds valid bearer tokens of its own: many of them.
+    let attacker = |_: usize| {
+        f.mint(grant_for(
+            "mallory@example.com",
+            "https://mallory.example/client",
+        ))
+    };
+    let own = attacker(0);
     // Proofs by keys the token does not bind are refused before they take room.
     for _ in 0..200 {
         let key = SigningKey::generate();
@@ -122,12 +142,12 @@ fn a_flood_of_proofs_by_throwaway_keys_does_not_lock_out_a_bound_holder() {
         );
         assert!(!verdict.is_allowed());
     }
-    // Proofs on its own token rebound to throwaway keys are admitted only up to that
-    // token's quota.
+    // Proofs on its tokens rebound to throwaway keys are admitted only up to its agent's
+    // quota, however many tokens it holds.
     let mut admitted = 0;
-    for _ in 0..200 {
+    for i in 0..200 {
         let key = SigningKey::generate();
-        let rebound = own
+        let rebound = attacker(i)
             .attenuate(Attenuation::new().holder(key.public()))
             .unwrap();
         let verdict = verifier.verify_with_proof(
@@ -143,7 +163,7 @@ fn a_flood_of_proofs_by_throwaway_keys_does_not_lock_out_a_bound_holder() {
             assert!(
                 verdict.reasons()[0]
                     .message
-                    .contains("the most one token may hold"),
+                    .contains("the most one person's agent may hold"),
                 "{:?}",
                 verdict.reasons()
             );
