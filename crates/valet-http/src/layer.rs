@@ -54,12 +54,22 @@ impl Authorized {
         self.decision.subject()
     }
 
-    /// The acting agent: the last delegate, else the client.
+    /// The agent the issuer minted the token for (its client id): an identity the issuer
+    /// signed.
+    pub fn client(&self) -> Option<&str> {
+        self.decision.claims.as_ref().map(|c| c.client.as_str())
+    }
+
+    /// The acting agent: the last delegate, else the client. A delegate's name is written
+    /// by whoever cut its block (self-asserted): the policies judged the request for every
+    /// agent of the chain, but do not grant more on this name than on
+    /// [`client`](Self::client), and neither should the service.
     pub fn agent(&self) -> Option<&str> {
         self.decision.claims.as_ref().map(|c| c.agent())
     }
 
-    /// The delegates, in order.
+    /// The delegates, in order, as their delegators named them (self-asserted; see
+    /// [`agent`](Self::agent)).
     pub fn delegates(&self) -> Vec<String> {
         self.decision
             .claims

@@ -39,7 +39,9 @@ pub struct Transaction<'a> {
     /// The token as it stood after each of its earlier blocks, the authority block first
     /// (empty for a token of one block). The request must be allowed at every step as
     /// well as for the acting agent: a block appended by a delegate can never raise the
-    /// outcome, through the policies as through the token.
+    /// outcome, through the policies as through the token. The `valet` Authorizer fills
+    /// it from the verified token; a transaction built by hand with `earlier: &[]` is
+    /// judged for the acting agent alone.
     pub earlier: &'a [Step<'a>],
 }
 
@@ -150,7 +152,8 @@ impl PolicyStore {
             Ok(f) => f,
             Err(reasons) => return PolicyDecision::deny(reasons),
         };
-        let resources = match resources_of(tx) {
+        let limits = self.limits();
+        let resources = match resources_of(tx, limits.max_resources) {
             Ok(r) => r,
             Err(problem) => return PolicyDecision::deny(vec![problem]),
         };
@@ -167,6 +170,15 @@ impl PolicyStore {
                 steps.push(*step);
             }
             next = *step;
+        }
+        let evaluations = steps.len().saturating_mul(resources.len());
+        if evaluations > limits.max_evaluations {
+            return PolicyDecision::deny(vec![format!(
+                "judging this request takes {evaluations} policy evaluations ({} steps of its delegation chain, {} resources), more than the limit of {}: name fewer resources, or present a token with a shorter chain",
+                steps.len(),
+                resources.len(),
+                limits.max_evaluations
+            )]);
         }
         let mut pending: Vec<(Step<'_>, &str, PolicyDecision)> = Vec::new();
         for step in steps {
@@ -443,11 +455,25 @@ fn string_set(items: &[String]) -> RestrictedExpression {
 
 /// The resources a transaction acts on, each judged: the details' `identifier` and every
 /// entry of its `locations`, else the audience.
-fn resources_of<'a>(tx: &Transaction<'a>) -> Result<Vec<&'a str>, String> {
-    let mut resources = Vec::new();
+fn resources_of<'a>(tx: &Transaction<'a>, max: usize) -> Result<Vec<&'a str>, String> {
+    let mut resources: Vec<&'a str> = Vec::new();
+    let mut seen: HashSet<&'a str> = HashSet::new();
+    let mut add = |resource: &'a str| {
+        if seen.insert(resource) {
+            resources.push(resource);
+        }
+        seen.len() <= max
+    };
+    let too_many = || {
+        format!(
+            "the request names more than {max} resources (its `identifier` and `locations`, each judged): split it into several requests"
+        )
+    };
     if let Some(details) = tx.details {
         match details.get("identifier") {
-            Some(FieldValue::Str(id)) => resources.push(id.as_str()),
+            Some(FieldValue::Str(id)) => {
+                add(id.as_str());
+            }
             Some(other) => {
                 return Err(format!(
                     "transaction field `identifier` must be a string, found {}",
@@ -459,8 +485,8 @@ fn resources_of<'a>(tx: &Transaction<'a>) -> Result<Vec<&'a str>, String> {
         match details.get("locations") {
             Some(FieldValue::List(l)) => {
                 for location in l {
-                    if !resources.contains(&location.as_str()) {
-                        resources.push(location);
+                    if !add(location) {
+                        return Err(too_many());
                     }
                 }
             }

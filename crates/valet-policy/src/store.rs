@@ -27,13 +27,20 @@ pub const APPROVAL_ANNOTATION: &str = "approval";
 /// An optional annotation with a human-readable reason, quoted in denials.
 pub const REASON_ANNOTATION: &str = "reason";
 
-/// Bounds on what a policy directory may hold, checked before anything is parsed.
+/// Bounds on what a policy directory may hold, checked before anything is parsed, and on
+/// the work one request may take.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PolicyLimits {
     /// The most `.cedar` files in the directory. Default 1024.
     pub max_files: usize,
     /// The largest size of one file (policy or schema), in bytes. Default 1 MiB.
     pub max_file_bytes: u64,
+    /// The most resources one request may name (its `identifier` and `locations`, each
+    /// judged). Default 32.
+    pub max_resources: usize,
+    /// The most Cedar evaluations one request may take: the steps of its delegation chain
+    /// times its resources. Default 128 (a few milliseconds).
+    pub max_evaluations: usize,
 }
 
 impl Default for PolicyLimits {
@@ -41,6 +48,8 @@ impl Default for PolicyLimits {
         PolicyLimits {
             max_files: 1024,
             max_file_bytes: 1024 * 1024,
+            max_resources: 32,
+            max_evaluations: 128,
         }
     }
 }

@@ -26,6 +26,12 @@
 //! policy ids that must be among the determining policies. A case may also say
 //! `"outcome": "allow" | "deny" | "needs_approval"`, which Valet checks against its own
 //! outcome (with the `@approval` step-up); `cedar run-tests` ignores that member.
+//!
+//! A case judges one Cedar request, for one principal. A request presented with a
+//! delegated token is judged for every agent of its chain (see the crate docs on
+//! delegation), so a case allowing `Agent::"billing-bot"` shows what a token minted for
+//! that client may do; a delegate named `billing-bot` under another client is allowed only
+//! what that client is too.
 
 use std::collections::BTreeSet;
 use std::fmt;

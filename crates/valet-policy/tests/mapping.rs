@@ -236,3 +236,58 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_work_of_one_request_is_bounded() {
+    let (_d, store) = store_with(r#"permit (principal, action, resource);"#);
+    let scopes = vec!["files:read".to_owned()];
+    let chain: Vec<String> = (0..15).map(|i| format!("agent-{i}")).collect();
+    let earlier: Vec<valet_policy::Step<'_>> = (0..15)
+        .map(|block| valet_policy::Step {
+            block,
+            delegates: block,
+            scopes: &scopes,
+        })
+        .collect();
+    let locations = |n: usize| {
+        TransactionDetails::new("file").field(
+            "locations",
+            FieldValue::List((0..n).map(|i| format!("res-{i}")).collect()),
+        )
+    };
+    let decide = |details: &TransactionDetails, earlier: &[valet_policy::Step<'_>]| {
+        store.evaluate(&Transaction {
+            agent: chain.last().map_or("bot", String::as_str),
+            subject: "alice",
+            client: "bot",
+            chain: &chain,
+            action: "read_file",
+            audience: "https://files.example.com",
+            scopes: &scopes,
+            details: Some(details),
+            earlier,
+        })
+    };
+    // Too many resources: refused before any is judged.
+    let d = decide(&locations(900), &[]);
+    assert_eq!(d.outcome, PolicyOutcome::Deny);
+    assert!(
+        d.reasons[0].contains("more than 32 resources"),
+        "{:?}",
+        d.reasons
+    );
+    // 16 steps of a chain times 32 resources: more evaluations than a request may take.
+    let d = decide(&locations(32), &earlier);
+    assert_eq!(d.outcome, PolicyOutcome::Deny);
+    assert!(
+        d.reasons[0].starts_with("judging this request takes 512 policy evaluations (16 steps"),
+        "{:?}",
+        d.reasons
+    );
+    // Within the bounds, every pair is judged.
+    assert_eq!(
+        decide(&locations(8), &earlier).outcome,
+        PolicyOutcome::Allow
+    );
+    assert_eq!(decide(&locations(32), &[]).outcome, PolicyOutcome::Allow);
+}

@@ -30,7 +30,8 @@ pub struct AuditRecord {
     /// The agent the token was minted for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
-    /// The acting agent: the last delegate, else the client.
+    /// The acting agent: the last delegate, else the client. A delegate's name is
+    /// self-asserted (written by whoever cut its block); `client` is the issuer's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent: Option<String>,
     /// Every attenuation block with its delegate and narrowing.
