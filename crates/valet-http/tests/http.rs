@@ -119,8 +119,14 @@ async fn token_minted_for_another_resource_is_401() {
     assert_eq!(r.status, 401);
     assert!(r.challenge().contains("error=\"invalid_token\""));
     assert!(r.challenge().contains(RESOURCE), "{}", r.challenge());
+    // Refused before its signatures were checked: its claims are recorded as unverified.
+    let record = &audit.records()[0];
+    assert_eq!(record.subject, None);
     assert_eq!(
-        audit.records()[0].subject.as_deref(),
+        record
+            .unverified_claims
+            .as_ref()
+            .map(|c| c.subject.as_str()),
         Some("alice@example.com")
     );
     assert!(s.seen.lock().unwrap().is_empty());

@@ -230,12 +230,15 @@ fn a_proof_key_is_audited_only_when_the_proof_verified() {
     );
 }
 
-// The property: over random policies keyed on agent names, chain membership, depth and
-// scopes, random chains and requests, appending any block never raises the outcome.
+// The property: over random policies keyed on agent names, chain membership, depth,
+// scopes and resources, random chains (named and unnamed delegates, scope narrowings,
+// holder bindings signed by the current holder or appended unsigned) and random requests
+// (with and without locations), appending any block never raises the outcome.
 
 const NAMES: [&str; 4] = ["orchestrator", "browser-agent", "auditor", "sub"];
 const SCOPES: [&str; 3] = ["tools:read", "tools:write", "sandbox"];
 const ACTIONS: [&str; 3] = ["read_file", "write_file", "delete_file"];
+const RESOURCES: [&str; 3] = ["res-a", "res-b", "res-c"];
 
 fn condition() -> impl Strategy<Value = String> {
     let name = prop::sample::select(&NAMES[..]);
@@ -261,9 +264,10 @@ fn policy() -> impl Strategy<Value = String> {
         0u8..3,
         prop::option::of(prop::sample::select(&NAMES[..])),
         prop::option::of(prop::sample::select(&ACTIONS[..])),
+        prop::option::weighted(0.3, prop::sample::select(&RESOURCES[..])),
         condition(),
     )
-        .prop_map(|(effect, agent, action, condition)| {
+        .prop_map(|(effect, agent, action, resource, condition)| {
             let head = match effect {
                 0 => "permit",
                 1 => "forbid",
@@ -275,14 +279,30 @@ fn policy() -> impl Strategy<Value = String> {
             let action = action.map_or("action".to_owned(), |a| {
                 format!(r#"action == Action::"{a}""#)
             });
-            format!("{head} ({principal}, {action}, resource)\n{condition};\n")
+            let resource = resource.map_or("resource".to_owned(), |r| {
+                format!(r#"resource == Resource::"{r}""#)
+            });
+            format!("{head} ({principal}, {action}, {resource})\n{condition};\n")
         })
+}
+
+/// How a block binds the token to a holder key.
+#[derive(Clone, Copy, Debug)]
+enum Binding {
+    /// It binds none.
+    None,
+    /// Signed by the current holder (when the token is bound), handing the token to a new
+    /// key.
+    Signed,
+    /// Appended unsigned, binding a new key (anyone holding the token can do it).
+    Unsigned,
 }
 
 #[derive(Clone, Debug)]
 struct Block {
     delegate: Option<&'static str>,
     scopes: Option<BTreeSet<&'static str>>,
+    binding: Binding,
 }
 
 fn block() -> impl Strategy<Value = Block> {
@@ -292,8 +312,17 @@ fn block() -> impl Strategy<Value = Block> {
             prop::sample::select(&SCOPES[..]),
             0..3,
         )),
+        prop_oneof![
+            3 => Just(Binding::None),
+            1 => Just(Binding::Signed),
+            1 => Just(Binding::Unsigned),
+        ],
     )
-        .prop_map(|(delegate, scopes)| Block { delegate, scopes })
+        .prop_map(|(delegate, scopes, binding)| Block {
+            delegate,
+            scopes,
+            binding,
+        })
 }
 
 fn rank(outcome: Outcome) -> u8 {
@@ -304,22 +333,53 @@ fn rank(outcome: Outcome) -> u8 {
     }
 }
 
+/// The request, with a fresh proof by the current holder key when the token is bound.
+fn judge(
+    az: &Authorizer,
+    token: &Token,
+    request: &Request,
+    holder: Option<&SigningKey>,
+) -> Decision {
+    let mut presented = Presentation::new();
+    if let Some(key) = holder {
+        presented = presented.proof(HolderProof::sign(key, token, request, now()).unwrap());
+    }
+    az.authorize_presented(token, request, &presented)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
 
     #[test]
     fn appending_a_block_never_raises_the_outcome(
         policies in prop::collection::vec(policy(), 1..7),
         client in prop::sample::select(&NAMES[..]),
         scopes in prop::collection::btree_set(prop::sample::select(&SCOPES[..]), 0..4),
+        bound in any::<bool>(),
         blocks in prop::collection::vec(block(), 1..4),
         action in prop::sample::select(&ACTIONS[..]),
+        locations in prop::collection::vec(prop::sample::select(&RESOURCES[..]), 0..3),
     ) {
         let (_d, az, _audit, root) = authorizer(&policies.concat());
-        let scopes: Vec<&str> = scopes.into_iter().collect();
-        let mut token = mint(&root, client, &scopes);
-        let request = files(action);
-        let mut before = az.authorize(&token, &request);
+        let mut holder = bound.then(SigningKey::generate);
+        let mut grant = TokenBuilder::new("alice@example.com", client)
+            .audience(Audience::parse(FILES).unwrap())
+            .expires_in(Duration::from_secs(600));
+        for s in &scopes {
+            grant = grant.scope(Scope::parse(*s).unwrap());
+        }
+        if let Some(key) = &holder {
+            grant = grant.holder(key.public());
+        }
+        let mut token = Issuer::new(root.clone()).mint_at(grant, now()).unwrap();
+        let mut request = files(action);
+        if !locations.is_empty() {
+            request = request.details(TransactionDetails::new("file").field(
+                "locations",
+                FieldValue::List(locations.iter().map(|l| (*l).to_owned()).collect()),
+            ));
+        }
+        let mut before = judge(&az, &token, &request, holder.as_ref());
         for b in &blocks {
             let mut a = Attenuation::new();
             if let Some(name) = b.delegate {
@@ -328,12 +388,21 @@ proptest! {
             if let Some(s) = &b.scopes {
                 a = a.scopes(s.iter().map(|s| Scope::parse(*s).unwrap()));
             }
-            token = match token.attenuate(a) {
-                Ok(t) => t,
-                // A narrowing to scopes the token lacks is refused as a widening.
-                Err(_) => continue,
+            let next_key = SigningKey::generate();
+            let next = match (b.binding, &holder) {
+                (Binding::Signed, Some(current)) => {
+                    token.attenuate_signed(a.holder(next_key.public()), current)
+                }
+                (Binding::Unsigned, _) => token.attenuate(a.holder(next_key.public())),
+                _ => token.attenuate(a),
             };
-            let after = az.authorize(&token, &request);
+            // A narrowing to scopes the token lacks is refused as a widening.
+            let Ok(next) = next else { continue };
+            token = next;
+            if !matches!((b.binding, &holder), (Binding::None, _) | (Binding::Signed, None)) {
+                holder = Some(next_key);
+            }
+            let after = judge(&az, &token, &request, holder.as_ref());
             prop_assert!(
                 rank(after.outcome) <= rank(before.outcome),
                 "block {b:?} raised {:?} to {:?}: {:?}\npolicies:\n{}",
