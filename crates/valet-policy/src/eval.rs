@@ -181,9 +181,15 @@ impl PolicyStore {
             )]);
         }
         let mut pending: Vec<(Step<'_>, &str, PolicyDecision)> = Vec::new();
+        // The first request built is checked against the schema; the others differ from it
+        // only in the principal's id and attribute values, the resource's id and the scopes,
+        // whose types the schema fixes, so they are not checked again.
+        let mut validate = true;
         for step in steps {
             for resource in &resources {
-                let decision = match build_request(&loaded, spec, tx, &fields, step, resource) {
+                let built = build_request(&loaded, spec, tx, &fields, step, resource, validate);
+                validate = false;
+                let decision = match built {
                     Ok((request, entities)) => {
                         decide_request(&loaded, &request, &entities, tx.action, indexed)
                     }
@@ -398,6 +404,7 @@ fn build_request(
     fields: &[(String, RestrictedExpression)],
     step: Step<'_>,
     resource_id: &str,
+    validate: bool,
 ) -> Result<(Request, Entities), Vec<String>> {
     let mut pairs = Vec::with_capacity(fields.len().saturating_add(1));
     pairs.extend(fields.iter().cloned());
@@ -439,7 +446,7 @@ fn build_request(
         spec.uid.clone(),
         resource,
         context,
-        Some(&loaded.schema),
+        validate.then_some(&loaded.schema),
     )
     .map_err(|e| vec![format!("request does not fit the schema: {e}")])?;
     Ok((request, entities))
