@@ -8,9 +8,9 @@ mod decision;
 mod error;
 mod stores;
 
-pub use approval::{ApprovalRecord, Presentation, DEFAULT_MAX_APPROVAL_LIFETIME};
-pub use audit::{AuditRecord, UnverifiedClaims};
-pub use authorizer::{Authorizer, AuthorizerBuilder};
+pub use approval::{Presentation, DEFAULT_MAX_APPROVAL_LIFETIME};
+pub use audit::{ApprovalRecord, AuditRecord, UnverifiedClaims};
+pub use authorizer::{Authorizer, AuthorizerBuilder, Encoded};
 pub use decision::{Decision, Layer, Outcome, Reason};
 pub use error::Error;
 pub use stores::{
