@@ -1,5 +1,5 @@
 //! The added cost of holder binding per decision: `authorize` with a bearer token against
-//! `authorize_presented` with a holder-bound token and a fresh proof (its signature check
+//! `authorize` with a holder-bound token and a fresh proof (its signature check
 //! and replay-cache entry), same run, 100 policies. Signing the proof is the agent's cost
 //! and is left out of the timing.
 

@@ -1,6 +1,7 @@
-//! Heap allocations per `Authorizer::authorize_bytes` call, counted by a global allocator:
-//! a first presentation (fresh token bytes), a repeat presentation of the same bytes, and
-//! a denial decided from the claims (wrong audience). A 3-block token, 100 policies.
+//! Heap allocations per `Authorizer::authorize_encoded` call (a token in bytes), counted by
+//! a global allocator: a first presentation (fresh token bytes), a repeat presentation of
+//! the same bytes, and a denial decided from the claims (wrong audience). A 3-block token,
+//! 100 policies.
 
 #![expect(
     unsafe_code,
