@@ -5,13 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use valet_token::{
-    Approval, ApproverSet, HolderOptions, HolderProof, Request, Token, VerifyingKey,
-};
+use valet_token::{Approval, ApproverSet, HolderOptions, HolderProof, Request, Token};
 
 use crate::audit::ApprovalRecord;
-use crate::authorizer::AuthorizerBuilder;
-use crate::decision::{Layer, Outcome, Parts, Reason};
+use crate::decision::Parts;
+use crate::outcome::{Layer, Outcome, Reason};
 use crate::stores::{ApprovalId, ApprovalStore, MemoryApprovals, Spent, StoreError};
 
 /// The default longest lifetime of an approval an authorizer accepts: 15 minutes.
@@ -52,9 +50,9 @@ impl Presentation {
 #[derive(Clone)]
 pub(crate) struct Extras {
     pub(crate) holder: HolderOptions,
-    approvers: ApproverSet,
-    max_approval_lifetime: Duration,
-    store: Option<Arc<dyn ApprovalStore>>,
+    pub(crate) approvers: ApproverSet,
+    pub(crate) max_approval_lifetime: Duration,
+    pub(crate) store: Option<Arc<dyn ApprovalStore>>,
 }
 
 impl Default for Extras {
@@ -112,60 +110,6 @@ impl ApprovalState {
     /// The longest lifetime accepted, when some approver is trusted.
     pub(crate) fn lifetime(&self) -> Option<Duration> {
         (!self.approvers.is_empty()).then_some(self.max_lifetime)
-    }
-}
-
-impl AuthorizerBuilder {
-    /// Refuses tokens that bind no holder key (default: bearer tokens allowed).
-    #[must_use]
-    pub fn require_holder_binding(mut self, required: bool) -> Self {
-        self.extra.holder.require_binding = required;
-        self
-    }
-
-    /// How old (default 60 s) and how far ahead (default 5 s) a proof of possession may be.
-    #[must_use]
-    pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
-        self.extra.holder.max_proof_age = max_age;
-        self.extra.holder.max_proof_skew = max_skew;
-        self
-    }
-
-    /// Replaces every holder option.
-    #[must_use]
-    pub fn holder_options(mut self, options: HolderOptions) -> Self {
-        self.extra.holder = options;
-        self
-    }
-
-    /// Trusts this approver's key for signed approvals.
-    #[must_use]
-    pub fn approver(mut self, key: VerifyingKey) -> Self {
-        self.extra.approvers.insert(key);
-        self
-    }
-
-    /// Trusts these approvers' keys (replacing any set before).
-    #[must_use]
-    pub fn approvers(mut self, approvers: ApproverSet) -> Self {
-        self.extra.approvers = approvers;
-        self
-    }
-
-    /// The longest an approval may still be valid when presented (default 15 minutes).
-    #[must_use]
-    pub fn max_approval_lifetime(mut self, max: Duration) -> Self {
-        self.extra.max_approval_lifetime = max;
-        self
-    }
-
-    /// Records spent approvals in this store (default: a [`MemoryApprovals`] of this
-    /// authorizer's own). Authorizers sharing one store accept each approval once between
-    /// them; when the store errs, the request is denied.
-    #[must_use]
-    pub fn approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
-        self.extra.store = Some(store);
-        self
     }
 }
 

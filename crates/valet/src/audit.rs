@@ -3,7 +3,7 @@
 use serde::Serialize;
 use valet_token::{Link, RevocationId, TransactionDetails, VerifyingKey};
 
-use crate::decision::{Outcome, Reason};
+use crate::outcome::{Outcome, Reason};
 use valet_policy::DeterminingPolicy;
 
 /// What is recorded for every decision. Built with the [`Decision`](crate::Decision) it

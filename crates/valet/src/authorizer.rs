@@ -1,16 +1,20 @@
 //! The Authorizer: the token layer first, then the owner's Cedar policies.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use valet_policy::{PolicyOutcome, PolicyStore, Step, Transaction};
 use valet_token::{
-    Approval, Claims, HolderProof, KeySet, Limits, Request, Token, Verdict, Verifier,
+    Approval, ApproverSet, Claims, HolderOptions, HolderProof, KeySet, Limits, Request, Token,
+    Verdict, Verifier, VerifyingKey,
 };
 
 use crate::approval::Presentation;
-use crate::decision::{Decision, Layer, Outcome, Parts, Reason};
+use crate::decision::{Decision, Parts};
+use crate::outcome::{Layer, Outcome, Reason};
 use crate::stores::{
-    AuditSink, Clock, MemoryRevocations, NoAudit, RevocationStore, StoreCheck, SystemClock,
+    ApprovalStore, AuditSink, Clock, MemoryRevocations, NoAudit, RevocationStore, StoreCheck,
+    SystemClock,
 };
 
 /// Joins the token layer and the policy layer into one decision. Build once, share across
@@ -41,7 +45,7 @@ pub struct AuthorizerBuilder {
     revocations: Arc<dyn RevocationStore>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
-    pub(crate) extra: crate::approval::Extras,
+    extra: crate::approval::Extras,
     cache_capacity: usize,
     policy_index: bool,
 }
@@ -113,6 +117,61 @@ impl AuthorizerBuilder {
             audit: self.audit,
             clock: self.clock,
         }
+    }
+}
+
+// The holder and approval settings.
+impl AuthorizerBuilder {
+    /// Refuses tokens that bind no holder key (default: bearer tokens allowed).
+    #[must_use]
+    pub fn require_holder_binding(mut self, required: bool) -> Self {
+        self.extra.holder.require_binding = required;
+        self
+    }
+
+    /// How old (default 60 s) and how far ahead (default 5 s) a proof of possession may be.
+    #[must_use]
+    pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
+        self.extra.holder.max_proof_age = max_age;
+        self.extra.holder.max_proof_skew = max_skew;
+        self
+    }
+
+    /// Replaces every holder option.
+    #[must_use]
+    pub fn holder_options(mut self, options: HolderOptions) -> Self {
+        self.extra.holder = options;
+        self
+    }
+
+    /// Trusts this approver's key for signed approvals.
+    #[must_use]
+    pub fn approver(mut self, key: VerifyingKey) -> Self {
+        self.extra.approvers.insert(key);
+        self
+    }
+
+    /// Trusts these approvers' keys (replacing any set before).
+    #[must_use]
+    pub fn approvers(mut self, approvers: ApproverSet) -> Self {
+        self.extra.approvers = approvers;
+        self
+    }
+
+    /// The longest an approval may still be valid when presented (default 15 minutes).
+    #[must_use]
+    pub fn max_approval_lifetime(mut self, max: Duration) -> Self {
+        self.extra.max_approval_lifetime = max;
+        self
+    }
+
+    /// Records spent approvals in this store (default: a [`MemoryApprovals`](crate::MemoryApprovals) of this
+    /// authorizer's own). Authorizers sharing one store accept each approval once between
+    /// them; when the store errs, the request is denied.
+    #[must_use]
+    pub fn approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
+        self.extra.store = Some(store);
+        self
     }
 }
 
