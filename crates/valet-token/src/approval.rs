@@ -147,9 +147,7 @@ impl Approval {
             expires_at: unix_secs(expires_at),
             signature: Vec::new(),
         };
-        approval.signature = key
-            .sign(&approval.signing_input())
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        approval.signature = key.sign(&approval.signing_input());
         Ok(approval)
     }
 

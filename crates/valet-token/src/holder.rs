@@ -133,9 +133,7 @@ impl HolderProof {
         }
         let timestamp = unix_secs(now);
         let input = Self::signing_input(token, request, timestamp, &nonce);
-        let signature = key
-            .sign(&input)
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let signature = key.sign(&input);
         Ok(HolderProof {
             key: key.public(),
             timestamp,
