@@ -325,8 +325,12 @@ impl Authorizer {
                     .verifier
                     .early_refusal(token, request, now, &revocations)
                 {
-                    let parts =
-                        Parts::deny(vec![token_reason(r)], Some(token.shared_claims()), false);
+                    let parts = Parts::token(
+                        Outcome::Deny,
+                        vec![token_reason(r)],
+                        Some(token.shared_claims()),
+                        false,
+                    );
                     return self.record(parts, request, now);
                 }
                 // Every scope the policies will see is checked by every block's Datalog.
@@ -360,10 +364,12 @@ impl Authorizer {
                 let parts = self.judge_policies(verified.into_claims(), request);
                 crate::approval::settle(parts, &self.approvals, token, request, approvals, now)
             }
-            (Verdict::Allowed(verified), Question::Token) => Parts {
-                outcome: Outcome::Allow,
-                ..Parts::deny(Vec::new(), Some(Arc::new(verified.into_claims())), true)
-            },
+            (Verdict::Allowed(verified), Question::Token) => Parts::token(
+                Outcome::Allow,
+                Vec::new(),
+                Some(Arc::new(verified.into_claims())),
+                true,
+            ),
         };
         // Only the key of a proof that verified: anyone can name a victim's key.
         parts.proof_key = proof.map(|p| p.key).filter(|_| proof_verified);
@@ -475,7 +481,7 @@ impl Authorizer {
             message,
         };
         self.record(
-            Parts::deny(vec![reason], None, false),
+            Parts::token(Outcome::Deny, vec![reason], None, false),
             request,
             self.clock.now(),
         )
@@ -531,7 +537,12 @@ fn token_denial(denial: valet_token::Denial, token: &Token) -> Parts {
         Some(c) => Arc::new(c),
         None => token.shared_claims(),
     };
-    Parts::deny(reasons, Some(claims), denial.signature_verified)
+    Parts::token(
+        Outcome::Deny,
+        reasons,
+        Some(claims),
+        denial.signature_verified,
+    )
 }
 
 /// A token layer reason as a decision's reason.

@@ -29,14 +29,16 @@ pub(crate) struct Parts {
 }
 
 impl Parts {
-    /// A deny for these reasons, with whatever the token says of itself.
-    pub(crate) fn deny(
+    /// The token layer's answer: this outcome for these reasons, with the token's claims
+    /// (verified when `token_verified`), before any policy, approval or proof key.
+    pub(crate) fn token(
+        outcome: Outcome,
         reasons: Vec<Reason>,
         claims: Option<Arc<Claims>>,
         token_verified: bool,
     ) -> Self {
         Parts {
-            outcome: Outcome::Deny,
+            outcome,
             reasons,
             approval: None,
             determining: Vec::new(),
