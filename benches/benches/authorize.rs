@@ -17,11 +17,13 @@ fn authorize(c: &mut Criterion) {
         let az = authorizer(&fx, n);
         for blocks in [1usize, 3, 8] {
             let token = fx.token(blocks);
-            assert!(az.authorize(&token, &req).allowed());
+            assert!(az
+                .authorize(&token, &req, &valet::Presentation::new())
+                .allowed());
             group.bench_with_input(
                 BenchmarkId::new(format!("blocks_{blocks}"), format!("policies_{n}")),
                 &token,
-                |b, t| b.iter(|| az.authorize(t, &req)),
+                |b, t| b.iter(|| az.authorize(t, &req, &valet::Presentation::new())),
             );
         }
     }

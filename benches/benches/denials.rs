@@ -28,15 +28,23 @@ fn denials(c: &mut Criterion) {
         "pay_invoice",
     )
     .details(payment());
-    assert!(!az.authorize(&token, &elsewhere).allowed());
-    group.bench_function("audience", |b| b.iter(|| az.authorize(&token, &elsewhere)));
+    assert!(!az
+        .authorize(&token, &elsewhere, &valet::Presentation::new())
+        .allowed());
+    group.bench_function("audience", |b| {
+        b.iter(|| az.authorize(&token, &elsewhere, &valet::Presentation::new()))
+    });
 
     let late = Authorizer::builder(fx.keys(), Arc::clone(&store))
         .clock(Arc::new(FixedClock::new(now() + Duration::from_secs(3600))))
         .build();
     let req = request();
-    assert!(!late.authorize(&token, &req).allowed());
-    group.bench_function("expired", |b| b.iter(|| late.authorize(&token, &req)));
+    assert!(!late
+        .authorize(&token, &req, &valet::Presentation::new())
+        .allowed());
+    group.bench_function("expired", |b| {
+        b.iter(|| late.authorize(&token, &req, &valet::Presentation::new()))
+    });
 
     let revocations = Arc::new(MemoryRevocations::new());
     if let Some(id) = token.revocation_ids().get(1) {
@@ -46,8 +54,12 @@ fn denials(c: &mut Criterion) {
         .clock(Arc::new(FixedClock::new(now())))
         .revocations(revocations)
         .build();
-    assert!(!revoked.authorize(&token, &req).allowed());
-    group.bench_function("revoked", |b| b.iter(|| revoked.authorize(&token, &req)));
+    assert!(!revoked
+        .authorize(&token, &req, &valet::Presentation::new())
+        .allowed());
+    group.bench_function("revoked", |b| {
+        b.iter(|| revoked.authorize(&token, &req, &valet::Presentation::new()))
+    });
     group.finish();
 }
 

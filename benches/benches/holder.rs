@@ -1,5 +1,5 @@
 //! The added cost of holder binding per decision: `authorize` with a bearer token against
-//! `authorize_presented` with a holder-bound token and a fresh proof (its signature check
+//! `authorize` with a holder-bound token and a fresh proof (its signature check
 //! and replay-cache entry), same run, 100 policies. Signing the proof is the agent's cost
 //! and is left out of the timing.
 
@@ -32,14 +32,18 @@ fn holder(c: &mut Criterion) {
         .mint_at(fx.grant().holder(agent.public()), now())
         .unwrap_or_else(|e| panic_free(&e));
     let proof = || Presentation::new().proof(sign(&agent, &bound, &req));
-    assert!(az.authorize(&bearer, &req).allowed());
-    assert!(az.authorize_presented(&bound, &req, &proof()).allowed());
+    assert!(az
+        .authorize(&bearer, &req, &valet::Presentation::new())
+        .allowed());
+    assert!(az.authorize(&bound, &req, &proof()).allowed());
     let mut group = c.benchmark_group("holder");
-    group.bench_function("bearer", |b| b.iter(|| az.authorize(&bearer, &req)));
+    group.bench_function("bearer", |b| {
+        b.iter(|| az.authorize(&bearer, &req, &valet::Presentation::new()))
+    });
     group.bench_function("bound_with_proof", |b| {
         b.iter_batched(
             proof,
-            |p| az.authorize_presented(&bound, &req, &p),
+            |p| az.authorize(&bound, &req, &p),
             BatchSize::SmallInput,
         )
     });

@@ -16,27 +16,65 @@ fn presentation(c: &mut Criterion) {
     let req = request();
     let token = fx.token(3);
     let bytes = token.to_bytes().to_vec();
-    assert!(az.authorize_bytes(&bytes, &req).allowed());
+    assert!(az
+        .authorize_encoded(
+            valet::Encoded::Bytes(&bytes),
+            &req,
+            &valet::Presentation::new()
+        )
+        .allowed());
     let mut group = c.benchmark_group("presentation");
     group.bench_function("first", |b| {
         b.iter_batched(
             || fx.token(3).to_bytes().to_vec(),
-            |fresh| az.authorize_bytes(&fresh, &req),
+            |fresh| {
+                az.authorize_encoded(
+                    valet::Encoded::Bytes(&fresh),
+                    &req,
+                    &valet::Presentation::new(),
+                )
+            },
             BatchSize::SmallInput,
         )
     });
-    group.bench_function("repeat", |b| b.iter(|| az.authorize_bytes(&bytes, &req)));
+    group.bench_function("repeat", |b| {
+        b.iter(|| {
+            az.authorize_encoded(
+                valet::Encoded::Bytes(&bytes),
+                &req,
+                &valet::Presentation::new(),
+            )
+        })
+    });
     let root = fx.token(1).to_bytes().to_vec();
-    assert!(az.authorize_bytes(&root, &req).allowed());
+    assert!(az
+        .authorize_encoded(
+            valet::Encoded::Bytes(&root),
+            &req,
+            &valet::Presentation::new()
+        )
+        .allowed());
     group.bench_function("first_1_block", |b| {
         b.iter_batched(
             || fx.token(1).to_bytes().to_vec(),
-            |fresh| az.authorize_bytes(&fresh, &req),
+            |fresh| {
+                az.authorize_encoded(
+                    valet::Encoded::Bytes(&fresh),
+                    &req,
+                    &valet::Presentation::new(),
+                )
+            },
             BatchSize::SmallInput,
         )
     });
     group.bench_function("repeat_1_block", |b| {
-        b.iter(|| az.authorize_bytes(&root, &req))
+        b.iter(|| {
+            az.authorize_encoded(
+                valet::Encoded::Bytes(&root),
+                &req,
+                &valet::Presentation::new(),
+            )
+        })
     });
     group.finish();
 }

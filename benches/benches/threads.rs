@@ -17,7 +17,13 @@ fn threads(c: &mut Criterion) {
     let az = authorizer(&fx, 100);
     let req = request();
     let bytes = fx.token(3).to_bytes().to_vec();
-    assert!(az.authorize_bytes(&bytes, &req).allowed());
+    assert!(az
+        .authorize_encoded(
+            valet::Encoded::Bytes(&bytes),
+            &req,
+            &valet::Presentation::new()
+        )
+        .allowed());
     let mut group = c.benchmark_group("threads");
     for n in [1usize, 2] {
         group.bench_with_input(BenchmarkId::new("x512", n), &n, |b, &n| {
@@ -26,7 +32,11 @@ fn threads(c: &mut Criterion) {
                     for _ in 0..n {
                         s.spawn(|| {
                             for _ in 0..PER_THREAD {
-                                std::hint::black_box(az.authorize_bytes(&bytes, &req));
+                                std::hint::black_box(az.authorize_encoded(
+                                    valet::Encoded::Bytes(&bytes),
+                                    &req,
+                                    &valet::Presentation::new(),
+                                ));
                             }
                         });
                     }

@@ -9,7 +9,8 @@ libfuzzer_sys::fuzz_target!(|text: &str| {
     let Ok(request) = valet_token::Request::from_json(text, authorizer.limits()) else {
         return;
     };
-    let decision = authorizer.authorize(common::root_token(), &request);
+    let decision =
+        authorizer.authorize(common::root_token(), &request, &valet::Presentation::new());
     if decision.allowed() {
         assert!(
             request.audience.as_str() == "https://pay.example.com"

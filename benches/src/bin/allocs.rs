@@ -1,6 +1,7 @@
-//! Heap allocations per `Authorizer::authorize_bytes` call, counted by a global allocator:
-//! a first presentation (fresh token bytes), a repeat presentation of the same bytes, and
-//! a denial decided from the claims (wrong audience). A 3-block token, 100 policies.
+//! Heap allocations per `Authorizer::authorize_encoded` call (a token in bytes), counted by
+//! a global allocator: a first presentation (fresh token bytes), a repeat presentation of
+//! the same bytes, and a denial decided from the claims (wrong audience). A 3-block token,
+//! 100 policies.
 
 #![expect(
     unsafe_code,
@@ -70,13 +71,25 @@ fn main() {
         .collect();
     let (first, first_bytes) = count(rounds, |i| {
         if let Some(bytes) = fresh.get(i as usize) {
-            std::hint::black_box(az.authorize_bytes(bytes, &req));
+            std::hint::black_box(az.authorize_encoded(
+                valet::Encoded::Bytes(bytes),
+                &req,
+                &valet::Presentation::new(),
+            ));
         }
     });
     let bytes = fx.token(3).to_bytes().to_vec();
-    az.authorize_bytes(&bytes, &req);
+    az.authorize_encoded(
+        valet::Encoded::Bytes(&bytes),
+        &req,
+        &valet::Presentation::new(),
+    );
     let (repeat, repeat_bytes) = count(rounds, |_| {
-        std::hint::black_box(az.authorize_bytes(&bytes, &req));
+        std::hint::black_box(az.authorize_encoded(
+            valet::Encoded::Bytes(&bytes),
+            &req,
+            &valet::Presentation::new(),
+        ));
     });
     let token = fx.token(3);
     let elsewhere = Request::new(
@@ -85,7 +98,7 @@ fn main() {
     )
     .details(payment());
     let (deny, deny_bytes) = count(rounds, |_| {
-        std::hint::black_box(az.authorize(&token, &elsewhere));
+        std::hint::black_box(az.authorize(&token, &elsewhere, &valet::Presentation::new()));
     });
     println!("allocs.first={first}");
     println!("allocs.first_bytes={first_bytes}");

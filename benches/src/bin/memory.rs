@@ -16,7 +16,9 @@ fn main() {
     let fx = Fixture::new();
     let az = authorizer_with_revocations(&fx, 1000, 100_000);
     let token = fx.token(3);
-    let allowed = az.authorize(&token, &request()).allowed();
+    let allowed = az
+        .authorize(&token, &request(), &valet::Presentation::new())
+        .allowed();
     let peak = status_kib("VmHWM:").unwrap_or(0);
     let rss = status_kib("VmRSS:").unwrap_or(0);
     println!("memory.allowed={allowed}");

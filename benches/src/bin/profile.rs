@@ -23,14 +23,28 @@ fn main() {
             let tokens: Vec<Vec<u8>> = (0..n).map(|_| fx.token(3).to_bytes().to_vec()).collect();
             start = Instant::now();
             for t in &tokens {
-                allowed += usize::from(az.authorize_bytes(t, &req).allowed());
+                allowed += usize::from(
+                    az.authorize_encoded(
+                        valet::Encoded::Bytes(t),
+                        &req,
+                        &valet::Presentation::new(),
+                    )
+                    .allowed(),
+                );
             }
         }
         "repeat" => {
             let bytes = fx.token(3).to_bytes().to_vec();
             start = Instant::now();
             for _ in 0..n {
-                allowed += usize::from(az.authorize_bytes(&bytes, &req).allowed());
+                allowed += usize::from(
+                    az.authorize_encoded(
+                        valet::Encoded::Bytes(&bytes),
+                        &req,
+                        &valet::Presentation::new(),
+                    )
+                    .allowed(),
+                );
             }
         }
         "threads" => {
@@ -41,7 +55,11 @@ fn main() {
                 for _ in 0..2 {
                     s.spawn(|| {
                         for _ in 0..n {
-                            std::hint::black_box(az.authorize_bytes(&bytes, &req));
+                            std::hint::black_box(az.authorize_encoded(
+                                valet::Encoded::Bytes(&bytes),
+                                &req,
+                                &valet::Presentation::new(),
+                            ));
                         }
                     });
                 }

@@ -53,24 +53,22 @@ pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {
         builder = builder.approver(crate::holder::read_verifying_key(path)?);
     }
     builder = builder.require_holder_binding(args.require_holder_binding);
-    let decision = builder
-        .build()
-        .authorize_presented(&token, &request, &presented);
+    let decision = builder.build().authorize(&token, &request, &presented);
     match output {
         Output::Json => {
             let doc = json!({
-                "decision": decision.outcome,
-                "reasons": decision.reasons,
-                "approval": decision.approval,
-                "determining_policies": decision.determining_policies,
-                "token_verified": decision.token_verified,
-                "audit": decision.audit,
+                "decision": decision.outcome(),
+                "reasons": decision.reasons(),
+                "approval": decision.approval(),
+                "determining_policies": decision.determining_policies(),
+                "token_verified": decision.token_verified(),
+                "audit": decision.audit(),
             });
             println!("{doc}");
         }
         Output::Text => print!("{}", describe(&decision, unix(now))),
     }
-    Ok(match decision.outcome {
+    Ok(match decision.outcome() {
         Outcome::Allow => exit::OK,
         Outcome::Deny => exit::DENY,
         Outcome::NeedsApproval => exit::NEEDS_APPROVAL,
@@ -79,20 +77,17 @@ pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {
 
 fn describe(decision: &Decision, now: u64) -> String {
     let mut out = Lines::new();
-    match decision.outcome {
+    match decision.outcome() {
         Outcome::Allow => out.line("ALLOW"),
         Outcome::Deny => out.line("DENY"),
         Outcome::NeedsApproval => out.line(format_args!(
             "NEEDS APPROVAL: {}",
-            decision
-                .approval
-                .as_deref()
-                .unwrap_or("ask the account owner")
+            decision.approval().unwrap_or("ask the account owner")
         )),
     }
-    for r in &decision.reasons {
+    for r in decision.reasons() {
         let mut line = r.to_string();
-        match (r.kind, &decision.claims) {
+        match (r.kind, decision.claims()) {
             (Some(ReasonKind::Expired), Some(c)) => {
                 line = format!(
                     "{line}, {}: mint or attenuate a fresh one",
@@ -106,12 +101,12 @@ fn describe(decision: &Decision, now: u64) -> String {
         }
         out.line(format_args!("  - {line}"));
     }
-    if let Some(c) = &decision.claims {
+    if let Some(c) = decision.claims() {
         out.line(format_args!(
             "  token: subject {}, agent {}{}",
             c.subject,
             c.agent(),
-            if decision.token_verified {
+            if decision.token_verified() {
                 ""
             } else {
                 " (unverified)"

@@ -85,9 +85,8 @@ pub fn prove(args: &ProveArgs) -> CliResult {
     .map_err(|e| CliError::new(format!("cannot sign the proof: {e}")))?;
     if let Ok(claims) = token.unverified_claims() {
         match claims.holder {
-            Some(h) if h != key.public().to_string() => eprintln!(
-                "warning: the token is bound to {}, not to this key ({}): the proof will be refused",
-                crate::text::escape(&h),
+            Some(h) if h != key.public() => eprintln!(
+                "warning: the token is bound to {h}, not to this key ({}): the proof will be refused",
                 key.public()
             ),
             None => eprintln!(
@@ -96,7 +95,10 @@ pub fn prove(args: &ProveArgs) -> CliResult {
             _ => {}
         }
     }
-    println!("{}", proof.to_json());
+    let json = proof
+        .to_json()
+        .map_err(|e| CliError::new(format!("cannot write the proof: {e}")))?;
+    println!("{json}");
     Ok(exit::OK)
 }
 
@@ -134,7 +136,10 @@ pub fn approve(args: &ApproveArgs) -> CliResult {
     }
     let approval = Approval::sign(&key, subject, &token, &request, expires)
         .map_err(|e| CliError::new(format!("cannot sign the approval: {e}")))?;
-    println!("{}", approval.to_json());
+    let json = approval
+        .to_json()
+        .map_err(|e| CliError::new(format!("cannot write the approval: {e}")))?;
+    println!("{json}");
     Ok(exit::OK)
 }
 

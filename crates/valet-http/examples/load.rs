@@ -172,7 +172,11 @@ async fn measure(servers: &tokio::runtime::Runtime) -> Result<(), BoxError> {
     let n = 2000;
     let started = Instant::now();
     for _ in 0..n {
-        let d = inline.authorizer().authorize_base64(&text, &request);
+        let d = inline.authorizer().authorize_encoded(
+            valet::Encoded::Base64(&text),
+            &request,
+            &valet::Presentation::new(),
+        );
         if !d.allowed() {
             return Err(format!("the timed request was refused: {d}").into());
         }

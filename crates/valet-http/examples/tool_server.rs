@@ -246,7 +246,7 @@ fn prove(
         .operation(&parts, &Bytes::from(message.to_string()))?
         .request(&Audience::parse(mcp)?);
     let proof = HolderProof::sign(key, token, &request, SystemTime::now())?;
-    Ok((PROOF_HEADER, proof_header_value(&proof)))
+    Ok((PROOF_HEADER, proof_header_value(&proof)?))
 }
 
 /// The person's device: signs an approval of the `approval_request` of a `403`, for the
@@ -452,7 +452,7 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
         Some(payment.clone()),
         vec![
             prove(&agent, &bound, &mcp, &payment)?,
-            (APPROVAL_HEADER, approval_header_value(&approval)),
+            (APPROVAL_HEADER, approval_header_value(&approval)?),
         ],
     )
     .await?;

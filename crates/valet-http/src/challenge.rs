@@ -47,7 +47,7 @@ pub(crate) enum Answer {
 }
 
 pub(crate) fn classify(decision: &Decision) -> Answer {
-    match decision.outcome {
+    match decision.outcome() {
         Outcome::Allow => return Answer::Allow,
         Outcome::NeedsApproval => return Answer::Approval,
         Outcome::Deny => {}
@@ -60,13 +60,13 @@ pub(crate) fn classify(decision: &Decision) -> Answer {
         }
     };
     if decision
-        .reasons
+        .reasons()
         .iter()
         .filter_map(token_kind)
         .any(is_invalid_token)
     {
         Answer::InvalidToken
-    } else if decision.reasons.iter().any(|r| {
+    } else if decision.reasons().iter().any(|r| {
         matches!(r.layer, Layer::Audit | Layer::Request)
             || token_kind(r) == Some(ReasonKind::Internal)
     }) {
@@ -121,7 +121,9 @@ pub(crate) fn json_response<B: From<Bytes>>(
     challenge: Option<HeaderValue>,
     body: &Value,
 ) -> http::Response<B> {
-    let bytes = serde_json::to_vec(body).unwrap_or_default();
+    // A `Value` is written through its `Display`, which cannot fail: it writes to memory
+    // and every key of a JSON object is a string.
+    let bytes = body.to_string().into_bytes();
     let mut response = http::Response::new(B::from(Bytes::from(bytes)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -140,12 +142,11 @@ pub(crate) fn json_response<B: From<Bytes>>(
 /// never quoted: the description is fixed.
 pub(crate) fn token_description(decision: &Decision) -> String {
     let reason = decision
-        .reasons
+        .reasons()
         .iter()
         .find(|r| r.layer == Layer::Token && r.kind.is_some_and(is_invalid_token));
     let bound = decision
-        .claims
-        .as_ref()
+        .claims()
         .is_some_and(|c| c.holder.is_some() || c.chain.iter().any(|l| l.holder.is_some()));
     match reason {
         Some(r) if matches!(r.kind, Some(ReasonKind::Format | ReasonKind::TooLarge)) => {
@@ -168,7 +169,7 @@ pub(crate) fn token_description(decision: &Decision) -> String {
 
 /// The first reason, as the `error_description` of a refusal.
 pub(crate) fn first_reason(decision: &Decision) -> String {
-    decision.reasons.first().map_or_else(
+    decision.reasons().first().map_or_else(
         || "the request is refused".to_owned(),
         |r| r.message.clone(),
     )
@@ -183,7 +184,7 @@ pub(crate) fn approval_request(
     token: &Token,
     max_lifetime: Duration,
 ) -> Value {
-    let audit = &decision.audit;
+    let audit = decision.audit();
     json!({
         "subject": decision.subject(),
         "token_digest": token_digest(token),
@@ -197,7 +198,7 @@ pub(crate) fn approval_request(
 
 /// The reasons, as the JSON body lists them.
 pub(crate) fn reasons_json(decision: &Decision) -> Value {
-    serde_json::to_value(&decision.reasons).unwrap_or_else(|_| json!([]))
+    serde_json::to_value(decision.reasons()).unwrap_or_else(|_| json!([]))
 }
 
 #[cfg(test)]

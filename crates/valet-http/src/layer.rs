@@ -57,7 +57,7 @@ impl Authorized {
     /// The agent the issuer minted the token for (its client id): an identity the issuer
     /// signed.
     pub fn client(&self) -> Option<&str> {
-        self.decision.claims.as_ref().map(|c| c.client.as_str())
+        self.decision.claims().map(|c| c.client.as_str())
     }
 
     /// The acting agent: the last delegate, else the client. A delegate's name is written
@@ -65,15 +65,14 @@ impl Authorized {
     /// agent of the chain, but do not grant more on this name than on
     /// [`client`](Self::client), and neither should the service.
     pub fn agent(&self) -> Option<&str> {
-        self.decision.claims.as_ref().map(|c| c.agent())
+        self.decision.claims().map(|c| c.agent())
     }
 
     /// The delegates, in order, as their delegators named them (self-asserted; see
     /// [`agent`](Self::agent)).
     pub fn delegates(&self) -> Vec<String> {
         self.decision
-            .claims
-            .as_ref()
+            .claims()
             .map(|c| c.delegates())
             .unwrap_or_default()
     }
@@ -81,7 +80,7 @@ impl Authorized {
     /// The holder key whose proof of possession came with the request (`Valet-Proof`),
     /// if one did.
     pub fn proof_key(&self) -> Option<VerifyingKey> {
-        self.decision.audit.proof_key
+        self.decision.proof_key()
     }
 }
 
@@ -90,7 +89,7 @@ impl Authorized {
 /// Everything about judging (keys, policies, limits, revocations, audit sink, clock,
 /// holder options, proof window, approvers) is set on the [`valet::AuthorizerBuilder`];
 /// only what is about HTTP is set here. The layer judges actions with
-/// [`Authorizer::authorize_presented`] and protocol messages (token only) with
+/// [`Authorizer::authorize_encoded`] and protocol messages (token only) with
 /// [`Authorizer::verify_presented`], so both paths share one verifier, one replay cache
 /// for proofs of possession, one clock and one audit sink.
 pub struct ValetLayerBuilder {
@@ -445,14 +444,23 @@ impl Shared {
     /// recorded as unreadable by the authorizer either way.
     fn judge(&self, token: &str, operation: &Operation, presented: &Presentation) -> Decision {
         let request = operation.request(self.resource.audience());
+        if operation.policies {
+            return self.authorizer.authorize_encoded(
+                valet::Encoded::Base64(token),
+                &request,
+                presented,
+            );
+        }
         match self.authorizer.read_token_base64(token) {
-            Ok(t) if operation.policies => {
-                self.authorizer.authorize_presented(&t, &request, presented)
-            }
             Ok(t) => self
                 .authorizer
                 .verify_presented(&t, &request, presented.proof.as_ref()),
-            Err(_) => self.authorizer.authorize_base64(token, &request),
+            // Unreadable tokens get the authorizer's own refusal.
+            Err(_) => self.authorizer.authorize_encoded(
+                valet::Encoded::Base64(token),
+                &request,
+                &valet::Presentation::new(),
+            ),
         }
     }
 
@@ -519,7 +527,7 @@ impl Shared {
             Answer::Approval => {
                 let mut body = json!({
                     "error": "approval_required",
-                    "approval": decision.approval,
+                    "approval": decision.approval(),
                     "reasons": challenge::reasons_json(decision),
                 });
                 // What to sign, when an approval sent in `Valet-Approval` can be accepted: a

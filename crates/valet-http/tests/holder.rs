@@ -48,7 +48,7 @@ fn judged(message: &Value) -> Request {
 /// A `Valet-Proof` header: `key` proves possession for sending `message` with `token`.
 fn prove(key: &SigningKey, token: &Token, message: &Value) -> (&'static str, HeaderValue) {
     let proof = HolderProof::sign(key, token, &judged(message), SystemTime::now()).unwrap();
-    (PROOF, proof_header_value(&proof))
+    (PROOF, proof_header_value(&proof).unwrap())
 }
 
 /// A `Valet-Approval` header for `request` made with `token`, signed by `approver` for
@@ -56,7 +56,7 @@ fn prove(key: &SigningKey, token: &Token, message: &Value) -> (&'static str, Hea
 fn approve(approver: &SigningKey, token: &Token, request: &Request) -> (&'static str, HeaderValue) {
     let expires = SystemTime::now() + Duration::from_secs(300);
     let approval = Approval::sign(approver, "alice@example.com", token, request, expires).unwrap();
-    (APPROVAL, approval_header_value(&approval))
+    (APPROVAL, approval_header_value(&approval).unwrap())
 }
 
 /// The request an `approval_request` member describes, as an approver's device reads it.
@@ -381,7 +381,7 @@ async fn an_approval_cannot_be_spent_by_another_token_of_the_same_person() {
         SystemTime::now() + Duration::from_secs(300),
     )
     .unwrap();
-    let header = (APPROVAL, approval_header_value(&approval));
+    let header = (APPROVAL, approval_header_value(&approval).unwrap());
     let r = s
         .rpc_with(&other, &message, std::slice::from_ref(&header))
         .await;
@@ -458,14 +458,17 @@ async fn malformed_headers_are_400_and_nothing_is_judged() {
     let token = s.mint_bound(&["payments:write"], &agent);
     let message = call("pay_invoice", payment("50.00"));
     let proof = HolderProof::sign(&agent, &token, &judged(&message), SystemTime::now()).unwrap();
-    let good = proof_header_value(&proof);
+    let good = proof_header_value(&proof).unwrap();
     let cases: Vec<(Vec<(&str, HeaderValue)>, &str)> = vec![
         (
             vec![(PROOF, HeaderValue::from_static("not base64!"))],
             "the Valet-Proof header is malformed (it is not base64url",
         ),
         (
-            vec![(PROOF, HeaderValue::from_str(&proof.to_json()).unwrap())],
+            vec![(
+                PROOF,
+                HeaderValue::from_str(&proof.to_json().unwrap()).unwrap(),
+            )],
             "the Valet-Proof header is malformed (it is JSON text",
         ),
         (
@@ -533,7 +536,11 @@ async fn binding_can_be_required() {
     )
     .unwrap();
     let r = s
-        .rpc_with(&bound, &message, &[(PROOF, proof_header_value(&stale))])
+        .rpc_with(
+            &bound,
+            &message,
+            &[(PROOF, proof_header_value(&stale).unwrap())],
+        )
         .await;
     assert_eq!(r.status, 401);
     assert!(r.challenge().contains(PROOF_REQUIRED), "{}", r.challenge());

@@ -101,12 +101,50 @@ pub struct PolicyDecision {
     pub determining: Vec<DeterminingPolicy>,
     /// Whose approval is needed, for [`PolicyOutcome::NeedsApproval`].
     pub approval: Option<String>,
-    /// Why, in words.
-    pub reasons: Vec<String>,
+    /// Why, in words, each reason naming the policy it is about when it is about one.
+    pub reasons: Vec<PolicyReason>,
+}
+
+/// One reason of a [`PolicyDecision`]: its words, and the id of the policy it is about
+/// (a permit that allowed, a forbid that denied or asks for approval, a policy that could
+/// not be evaluated), or `None` for a reason about the request itself (an action not in
+/// the schema, a detail that does not fit it, no permit).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PolicyReason {
+    /// The id of the policy the reason is about, if it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// The explanation.
+    pub message: String,
+}
+
+impl PolicyReason {
+    /// A reason about no one policy.
+    pub fn general(message: impl Into<String>) -> Self {
+        PolicyReason {
+            policy: None,
+            message: message.into(),
+        }
+    }
+
+    /// A reason about the policy `id`.
+    pub fn about(id: impl Into<String>, message: impl Into<String>) -> Self {
+        PolicyReason {
+            policy: Some(id.into()),
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for PolicyReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
 }
 
 impl PolicyDecision {
     pub(crate) fn deny(reasons: Vec<String>) -> Self {
+        let reasons = reasons.into_iter().map(PolicyReason::general).collect();
         PolicyDecision {
             outcome: PolicyOutcome::Deny,
             determining: Vec::new(),
@@ -228,7 +266,10 @@ fn explain_step(
     let earlier = step.block != usize::MAX;
     let agent = step_agent(tx, step);
     let approval = decision.outcome == PolicyOutcome::NeedsApproval;
-    for reason in &mut decision.reasons {
+    for PolicyReason {
+        message: reason, ..
+    } in &mut decision.reasons
+    {
         if resources > 1 {
             *reason = format!("for resource `{resource}`: {reason}");
         }
@@ -585,7 +626,8 @@ struct Answer<'p> {
     allow: bool,
     /// The policies Cedar gives as reasons.
     reasons: Vec<&'p Policy>,
-    errors: Vec<String>,
+    /// Each error with the id of the policy that could not be evaluated.
+    errors: Vec<(String, String)>,
 }
 
 impl<'p> Answer<'p> {
@@ -604,7 +646,12 @@ impl<'p> Answer<'p> {
                 continue;
             }
             let response = authorizer.is_authorized(request, set, entities);
-            errors.extend(response.diagnostics().errors().map(ToString::to_string));
+            errors.extend(response.diagnostics().errors().map(|e| {
+                let policy = match e {
+                    cedar_policy::AuthorizationError::PolicyEvaluationError(p) => p.policy_id(),
+                };
+                (policy.to_string(), e.to_string())
+            }));
             for policy in response
                 .diagnostics()
                 .reason()
@@ -643,12 +690,17 @@ fn decide_with(
     if !answer.errors.is_empty() {
         // Cedar skips a policy that errors; an erroring forbid must not let a permit
         // through, so any error is a deny.
-        let mut reasons: Vec<String> = answer
+        let mut reasons: Vec<PolicyReason> = answer
             .errors
             .into_iter()
-            .map(|e| format!("{e}: the request is denied because a policy could not be evaluated"))
+            .map(|(policy, e)| PolicyReason {
+                policy: Some(policy),
+                message: format!(
+                    "{e}: the request is denied because a policy could not be evaluated"
+                ),
+            })
             .collect();
-        reasons.sort();
+        reasons.sort_by(|a, b| a.message.cmp(&b.message));
         return PolicyDecision {
             outcome: PolicyOutcome::Deny,
             determining: found
@@ -663,7 +715,7 @@ fn decide_with(
     if answer.allow {
         let reasons = found
             .iter()
-            .map(|d| format!("permitted by `{}`", d.id))
+            .map(|d| PolicyReason::about(&d.id, format!("permitted by `{}`", d.id)))
             .collect();
         return PolicyDecision {
             outcome: PolicyOutcome::Allow,
@@ -697,12 +749,15 @@ fn decide_with(
             let reasons = found
                 .iter()
                 .map(|d| {
-                    format!(
-                        "`{}` needs approval: {}",
-                        d.id,
-                        d.annotations
-                            .get(APPROVAL_ANNOTATION)
-                            .map_or("", String::as_str)
+                    PolicyReason::about(
+                        &d.id,
+                        format!(
+                            "`{}` needs approval: {}",
+                            d.id,
+                            d.annotations
+                                .get(APPROVAL_ANNOTATION)
+                                .map_or("", String::as_str)
+                        ),
                     )
                 })
                 .collect();
@@ -713,7 +768,7 @@ fn decide_with(
                 reasons,
             };
         }
-        let mut reasons = vec![no_permit()];
+        let mut reasons = vec![PolicyReason::general(no_permit())];
         reasons.extend(forbid_reasons(&found));
         return PolicyDecision {
             outcome: PolicyOutcome::Deny,
@@ -731,7 +786,7 @@ fn decide_with(
     }
 }
 
-fn forbid_reasons(found: &[DeterminingPolicy]) -> Vec<String> {
+fn forbid_reasons(found: &[DeterminingPolicy]) -> Vec<PolicyReason> {
     found
         .iter()
         .map(|d| {
@@ -739,10 +794,11 @@ fn forbid_reasons(found: &[DeterminingPolicy]) -> Vec<String> {
                 .annotations
                 .get(REASON_ANNOTATION)
                 .or_else(|| d.annotations.get(APPROVAL_ANNOTATION));
-            match why {
+            let message = match why {
                 Some(why) => format!("forbidden by `{}`: {why}", d.id),
                 None => format!("forbidden by `{}`", d.id),
-            }
+            };
+            PolicyReason::about(&d.id, message)
         })
         .collect()
 }

@@ -77,7 +77,8 @@ pub mod testing;
 
 pub use error::{Diagnostic, FormatError, LimitExceeded, PolicyError, Severity};
 pub use eval::{
-    DeterminingPolicy, Effect, PolicyDecision, PolicyOutcome, Step, Transaction, RESOURCE_FIELDS,
+    DeterminingPolicy, Effect, PolicyDecision, PolicyOutcome, PolicyReason, Step, Transaction,
+    RESOURCE_FIELDS,
 };
 pub use format::{format_policies, FORMAT_INDENT, FORMAT_LINE_WIDTH};
 pub use store::{

@@ -307,7 +307,12 @@ fn run_case(loaded: &Loaded, dir: &Path, case: serde_json::Value) -> Result<(), 
             problems.push(format!(
                 "expected outcome {outcome:?}, got {:?} ({})",
                 decision.outcome,
-                decision.reasons.join("; ")
+                decision
+                    .reasons
+                    .iter()
+                    .map(|r| r.message.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
             ));
         }
     }

@@ -254,7 +254,10 @@ fn erroring_forbid_fails_closed() {
         earlier: &[],
     });
     assert_eq!(decision.outcome, PolicyOutcome::Deny, "{decision:?}");
-    assert!(decision.reasons[0].contains("overflow"), "{decision:?}");
+    assert!(
+        decision.reasons[0].message.contains("overflow"),
+        "{decision:?}"
+    );
     // Without the error the permit applies.
     assert_eq!(read(&store, &[]), PolicyOutcome::Allow);
 }

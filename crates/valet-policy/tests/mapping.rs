@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use proptest::prelude::*;
 use tempfile::TempDir;
-use valet_policy::{PolicyOutcome, PolicyStore, Transaction};
+use valet_policy::{PolicyOutcome, PolicyReason, PolicyStore, Transaction};
 use valet_token::details::{FieldValue, TransactionDetails};
 
 const SCHEMA: &str = r#"entity Agent { subject: String, client: String, depth: Long, chain: Set<String> };
@@ -112,7 +112,10 @@ forbid (principal, action, resource == Resource::"payroll");"#,
     assert_eq!(decision.outcome, PolicyOutcome::Deny);
     assert_eq!(
         decision.reasons,
-        vec!["for resource `payroll`: forbidden by `p.1`: payroll is off limits".to_owned()]
+        vec![PolicyReason::about(
+            "p.1",
+            "for resource `payroll`: forbidden by `p.1`: payroll is off limits"
+        )]
     );
 }
 
@@ -166,7 +169,9 @@ when {
     assert_eq!(decision.outcome, PolicyOutcome::Deny);
     assert_eq!(
         decision.reasons,
-        vec!["transaction field `pages` must be an integer, found string"]
+        vec![PolicyReason::general(
+            "transaction field `pages` must be an integer, found string"
+        )]
     );
 }
 
@@ -232,7 +237,7 @@ proptest! {
         });
         if text.parse::<valet_token::Decimal>().is_err() {
             prop_assert_eq!(decision.outcome, PolicyOutcome::Deny);
-            prop_assert!(decision.reasons.iter().any(|r| r.contains("`amount`")));
+            prop_assert!(decision.reasons.iter().any(|r| r.message.contains("`amount`")));
         }
     }
 }
@@ -272,7 +277,7 @@ fn the_work_of_one_request_is_bounded() {
     let d = decide(&locations(900), &[]);
     assert_eq!(d.outcome, PolicyOutcome::Deny);
     assert!(
-        d.reasons[0].contains("more than 32 resources"),
+        d.reasons[0].message.contains("more than 32 resources"),
         "{:?}",
         d.reasons
     );
@@ -280,7 +285,9 @@ fn the_work_of_one_request_is_bounded() {
     let d = decide(&locations(32), &earlier);
     assert_eq!(d.outcome, PolicyOutcome::Deny);
     assert!(
-        d.reasons[0].starts_with("judging this request takes 512 policy evaluations (16 steps"),
+        d.reasons[0]
+            .message
+            .starts_with("judging this request takes 512 policy evaluations (16 steps"),
         "{:?}",
         d.reasons
     );
@@ -290,4 +297,59 @@ fn the_work_of_one_request_is_bounded() {
         PolicyOutcome::Allow
     );
     assert_eq!(decide(&locations(32), &[]).outcome, PolicyOutcome::Allow);
+}
+
+/// Each reason names the policy it is about by id, whatever its words say: a forbid whose
+/// reason text names another policy is still the reason of its own id, and an error names
+/// the policy that could not be evaluated.
+#[test]
+fn every_reason_names_its_policy_by_id() {
+    let (_d, store) = store_with(
+        r#"permit (principal, action, resource);
+@id("a")
+forbid (principal, action, resource) when { context has urgent && context.urgent };
+@id("b")
+@reason("stricter than `a`")
+forbid (principal, action, resource) when { context has urgent && context.urgent };"#,
+    );
+    let scopes = vec!["files:read".to_owned()];
+    let details = TransactionDetails::new("file").field("urgent", FieldValue::Bool(true));
+    let tx = Transaction {
+        agent: "bot",
+        subject: "alice",
+        client: "bot",
+        chain: &[],
+        action: "read_file",
+        audience: "https://files.example.com",
+        scopes: &scopes,
+        details: Some(&details),
+        earlier: &[],
+    };
+    let decision = store.evaluate(&tx);
+    assert_eq!(decision.outcome, PolicyOutcome::Deny);
+    assert_eq!(
+        decision.reasons,
+        vec![
+            PolicyReason::about("a", "forbidden by `a`"),
+            PolicyReason::about("b", "forbidden by `b`: stricter than `a`"),
+        ]
+    );
+
+    let (_d, store) = store_with(
+        r#"permit (principal, action, resource);
+@id("overflows")
+forbid (principal, action, resource) when { principal.depth * 9223372036854775807 > 100 };"#,
+    );
+    // Two delegates: the forbid overflows, cannot be evaluated, and its error names it.
+    let chain = vec!["a".to_owned(), "b".to_owned()];
+    let decision = store.evaluate(&Transaction {
+        agent: "b",
+        chain: &chain,
+        ..tx
+    });
+    assert_eq!(decision.outcome, PolicyOutcome::Deny, "{decision:?}");
+    assert!(!decision.reasons.is_empty());
+    for r in &decision.reasons {
+        assert_eq!(r.policy.as_deref(), Some("overflows"), "{r:?}");
+    }
 }

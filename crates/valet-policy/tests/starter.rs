@@ -115,7 +115,9 @@ fn approval_without_permit_stays_deny() {
     let s = scopes(&["tools:read"]);
     let decision = store.evaluate(&tx("delete_file", &s, None));
     assert_eq!(decision.outcome, PolicyOutcome::Deny, "{decision:?}");
-    assert!(decision.reasons[0].contains("no policy permits `delete_file`"));
+    assert!(decision.reasons[0]
+        .message
+        .contains("no policy permits `delete_file`"));
 }
 
 #[test]
@@ -132,7 +134,7 @@ fn over_ceiling_is_denied() {
     assert!(decision
         .reasons
         .iter()
-        .any(|r| r.contains("USD payments are limited to 2000.00")));
+        .any(|r| r.message.contains("USD payments are limited to 2000.00")));
 }
 
 #[test]
@@ -178,7 +180,10 @@ fn mapping_errors_name_the_field() {
         let decision = store.evaluate(&tx("pay_invoice", &s, Some(&details)));
         assert_eq!(decision.outcome, PolicyOutcome::Deny, "{decision:?}");
         assert!(
-            decision.reasons.iter().any(|r| r.contains(expected)),
+            decision
+                .reasons
+                .iter()
+                .any(|r| r.message.contains(expected)),
             "expected `{expected}` in {:?}",
             decision.reasons
         );
@@ -201,7 +206,7 @@ fn unknown_action_is_denied_by_name() {
     let decision = store.evaluate(&tx("format_disk", &s, None));
     assert_eq!(decision.outcome, PolicyOutcome::Deny);
     assert!(
-        decision.reasons[0].contains("`format_disk`"),
+        decision.reasons[0].message.contains("`format_disk`"),
         "{decision:?}"
     );
 }

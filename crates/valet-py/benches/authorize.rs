@@ -60,9 +60,17 @@ fn authorize(c: &mut Criterion) {
             .with("currency", "USD")
             .with("recipient", "alice@example.com"),
     );
-    assert!(authorizer.authorize(&child, &request).allowed());
+    assert!(authorizer
+        .authorize(&child, &request, &valet::Presentation::new())
+        .allowed());
     c.bench_function("authorize attenuated payment (rust)", |b| {
-        b.iter(|| black_box(authorizer.authorize(black_box(&child), black_box(&request))))
+        b.iter(|| {
+            black_box(authorizer.authorize(
+                black_box(&child),
+                black_box(&request),
+                &valet::Presentation::new(),
+            ))
+        })
     });
 }
 

@@ -172,7 +172,7 @@ impl Decision {
     /// `"allow"`, `"deny"` or `"needs_approval"`.
     #[getter]
     fn outcome(&self) -> &'static str {
-        match self.inner.outcome {
+        match self.inner.outcome() {
             valet::Outcome::Allow => "allow",
             valet::Outcome::Deny => "deny",
             valet::Outcome::NeedsApproval => "needs_approval",
@@ -191,25 +191,25 @@ impl Decision {
     /// possession, `"proof"` when the proof itself is refused), `block` and `policy`.
     #[getter]
     fn reasons(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialize_to_py(py, &self.inner.reasons)
+        serialize_to_py(py, &self.inner.reasons())
     }
 
     /// For `"needs_approval"`: what to ask the human.
     #[getter]
     fn approval(&self) -> Option<String> {
-        self.inner.approval.clone()
+        self.inner.approval().map(str::to_owned)
     }
 
     /// The Cedar policies that determined the outcome, as dicts.
     #[getter]
     fn determining_policies(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialize_to_py(py, &self.inner.determining_policies)
+        serialize_to_py(py, &self.inner.determining_policies())
     }
 
     /// The token's claims as a dict, when it could be read.
     #[getter]
     fn claims(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        match &self.inner.claims {
+        match self.inner.claims() {
             Some(c) => serialize_to_py(py, c),
             None => Ok(py.None()),
         }
@@ -218,21 +218,21 @@ impl Decision {
     /// Whether the token's signatures were checked and valid.
     #[getter]
     fn token_verified(&self) -> bool {
-        self.inner.token_verified
+        self.inner.token_verified()
     }
 
     /// The key of the proof of possession presented (`"ed25519/<hex>"`), if any; whether it
     /// was accepted is in `reasons`.
     #[getter]
     fn proof_key(&self) -> Option<String> {
-        self.inner.audit.proof_key.map(|k| k.to_string())
+        self.inner.proof_key().map(|k| k.to_string())
     }
 
     /// Every signed approval presented, accepted or not, as dicts with `approver`,
     /// `expires_at`, `accepted` and, when it was not used, `refused` (why).
     #[getter]
     fn approvals(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialize_to_py(py, &self.inner.audit.approvals)
+        serialize_to_py(py, &self.inner.approvals())
     }
 
     /// The chain of custody: one dict per attenuation block, with `block`, `delegate`,
@@ -240,20 +240,20 @@ impl Decision {
     /// signed the block) and `verified` (whether that signature was checked).
     #[getter]
     fn chain(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialize_to_py(py, &self.inner.audit.chain)
+        serialize_to_py(py, &self.inner.audit().chain)
     }
 
     /// The audit record of this decision, as a dict.
     #[getter]
     fn audit(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialize_to_py(py, &self.inner.audit)
+        serialize_to_py(py, self.inner.audit())
     }
 
     /// The decision as a dict (the audit record is under `"audit"`).
     fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
         let mut json =
             serde_json::to_value(&self.inner).map_err(|e| ValetError::new_err(e.to_string()))?;
-        let audit = serde_json::to_value(&self.inner.audit)
+        let audit = serde_json::to_value(self.inner.audit())
             .map_err(|e| ValetError::new_err(e.to_string()))?;
         if let Some(obj) = json.as_object_mut() {
             obj.insert("audit".into(), audit);
@@ -266,7 +266,12 @@ impl Decision {
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        let reasons: Vec<String> = self.inner.reasons.iter().map(ToString::to_string).collect();
+        let reasons: Vec<String> = self
+            .inner
+            .reasons()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
         let reasons = reasons.into_pyobject(py)?.repr()?;
         Ok(format!(
             "Decision(outcome='{}', reasons={reasons})",
@@ -400,21 +405,15 @@ impl Authorizer {
         let inner = &self.inner;
         let decision = if let Ok(t) = token.cast::<Token>() {
             let t = &t.get().inner;
-            py.detach(|| inner.authorize_presented(t, req, &presented))
+            py.detach(|| inner.authorize(t, req, &presented))
         } else if let Ok(s) = token.cast::<PyString>() {
             let text = s.to_str()?.trim().to_owned();
-            // A token read before is shared, not parsed again (see `read_token`).
-            py.detach(|| match inner.read_token_base64(&text) {
-                Ok(t) => inner.authorize_presented(&t, req, &presented),
-                // Unreadable tokens get the authorizer's own refusal.
-                Err(_) => inner.authorize_base64(&text, req),
-            })
+            // A token read before is shared, not parsed again (see `read_token`); an
+            // unreadable one gets the authorizer's own refusal.
+            py.detach(|| inner.authorize_encoded(valet::Encoded::Base64(&text), req, &presented))
         } else if let Ok(b) = token.cast::<PyBytes>() {
             let bytes = b.as_bytes().to_vec();
-            py.detach(|| match inner.read_token(&bytes) {
-                Ok(t) => inner.authorize_presented(&t, req, &presented),
-                Err(_) => inner.authorize_bytes(&bytes, req),
-            })
+            py.detach(|| inner.authorize_encoded(valet::Encoded::Bytes(&bytes), req, &presented))
         } else {
             return Err(PyTypeError::new_err(format!(
                 "`token` must be a Token, str or bytes, not {}",

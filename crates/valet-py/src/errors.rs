@@ -68,12 +68,12 @@ create_exception!(
 pub(crate) fn token_error(e: RustTokenError) -> PyErr {
     let message = e.to_string();
     match e {
-        RustTokenError::Format(_)
-        | RustTokenError::TooLarge { .. }
-        | RustTokenError::TooManyBlocks { .. } => TokenFormatError::new_err(message),
+        RustTokenError::Format(_) | RustTokenError::TooLarge { .. } => {
+            TokenFormatError::new_err(message)
+        }
         RustTokenError::Signature => SignatureError::new_err(message),
         RustTokenError::Widening(_) => WideningError::new_err(message),
-        RustTokenError::UnknownKey(_) | RustTokenError::NoKeyId => ValetKeyError::new_err(message),
+        RustTokenError::UnknownKey(_) => ValetKeyError::new_err(message),
         _ => TokenError::new_err(message),
     }
 }

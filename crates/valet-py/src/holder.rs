@@ -210,8 +210,8 @@ impl HolderProof {
     }
 
     /// The JSON form, to send beside the token (e.g. in a request header).
-    fn to_json(&self) -> String {
-        self.inner.to_json()
+    fn to_json(&self) -> PyResult<String> {
+        self.inner.to_json().map_err(proof_error)
     }
 
     /// The holder's public key.
@@ -320,8 +320,8 @@ impl Approval {
     }
 
     /// The JSON form, to hand to the agent, which sends it beside its token.
-    fn to_json(&self) -> String {
-        self.inner.to_json()
+    fn to_json(&self) -> PyResult<String> {
+        self.inner.to_json().map_err(proof_error)
     }
 
     /// The approver's public key.

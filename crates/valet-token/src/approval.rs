@@ -8,8 +8,9 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::agent_keys::{SigningKey, VerifyingKey};
 use crate::error::TokenError;
-use crate::holder::{details_digest, token_digest, SigningKey, VerifyingKey};
+use crate::holder::{details_digest, token_digest};
 use crate::model::{rfc3339, unix_secs, Audience};
 use crate::token::Token;
 use crate::verify::Request;
@@ -146,9 +147,7 @@ impl Approval {
             expires_at: unix_secs(expires_at),
             signature: Vec::new(),
         };
-        approval.signature = key
-            .sign(&approval.signing_input())
-            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        approval.signature = key.sign(&approval.signing_input());
         Ok(approval)
     }
 
@@ -232,8 +231,11 @@ impl Approval {
     }
 
     /// The JSON form.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+    pub fn to_json(&self) -> Result<String, TokenError> {
+        serde_json::to_string(self).map_err(|e| TokenError::Json {
+            what: "approval",
+            reason: e.to_string(),
+        })
     }
 
     /// Reads the JSON form. An approval of `valet-approval/v1` (without `token_digest`) is
@@ -321,7 +323,7 @@ mod tests {
         let lines: Vec<&str> = input.split('\n').collect();
         assert_eq!(lines[0], "valet-approval/v2");
         assert_eq!(lines[2], token_digest(&token));
-        let back = Approval::from_json(&approval.to_json()).unwrap();
+        let back = Approval::from_json(&approval.to_json().unwrap()).unwrap();
         assert_eq!(back, approval);
         assert_eq!(back.id(), approval.id());
         assert_eq!(
@@ -383,7 +385,7 @@ mod tests {
             now + Duration::from_secs(60),
         )
         .unwrap();
-        let mut v1: serde_json::Value = serde_json::from_str(&approval.to_json()).unwrap();
+        let mut v1: serde_json::Value = serde_json::from_str(&approval.to_json().unwrap()).unwrap();
         v1.as_object_mut().unwrap().remove("token_digest");
         let err = Approval::from_json(&v1.to_string())
             .unwrap_err()

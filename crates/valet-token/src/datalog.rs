@@ -20,7 +20,7 @@ pub(crate) enum CheckKind<'a> {
     FieldLimit(&'a FieldLimit),
     Actions(&'a ActionLimit),
     Depth(u64),
-    Holder(&'a str),
+    Holder(&'a crate::agent_keys::VerifyingKey),
     Raw(&'a str),
 }
 
@@ -129,7 +129,7 @@ fn code_in(kind: &CheckKind<'_>, form: Form) -> (String, Params) {
             "check if token_blocks($n), $n <= {max}".to_owned()
         }
         CheckKind::Holder(key) => {
-            p.insert("holder".into(), Term::Str((*key).to_owned()));
+            p.insert("holder".into(), Term::Str(key.to_string()));
             "check if request_holder({holder})".to_owned()
         }
         CheckKind::Raw(text) => (*text).to_owned(),

@@ -52,19 +52,12 @@ pub enum TokenError {
     /// The bytes or text are not a token.
     #[error("not a valet token: {0}")]
     Format(String),
-    /// The token is bigger than the configured cap.
+    /// The token is bigger than the verifier's limit: it is refused unread
+    /// ([`Verifier::read_token`](crate::Verifier::read_token)).
     #[error("the token is {size} bytes, more than the limit of {max}")]
     TooLarge {
         /// Its size.
         size: usize,
-        /// The configured limit.
-        max: usize,
-    },
-    /// The token has more blocks than the configured cap.
-    #[error("the token has {count} blocks, more than the limit of {max}")]
-    TooManyBlocks {
-        /// How many it has.
-        count: usize,
         /// The configured limit.
         max: usize,
     },
@@ -88,15 +81,23 @@ pub enum TokenError {
     /// The token names a key that the key set does not hold.
     #[error("the token was signed by key id {0}, which this verifier does not trust: add that public key to the key set, or mint a new token with a trusted key")]
     UnknownKey(KeyId),
-    /// The token names no key id and the key set cannot pick one.
-    #[error("the token names no key id and the key set holds several keys")]
-    NoKeyId,
     /// A signature does not verify.
     #[error("the token's signature does not verify: it was altered or signed by another key")]
     Signature,
     /// A Datalog check written by hand does not parse.
     #[error("invalid Datalog: {0}")]
     Datalog(String),
+    /// A proof of possession or an approval could not be written as JSON.
+    #[error("cannot write the {what} as JSON: {reason}")]
+    Json {
+        /// What was being written.
+        what: &'static str,
+        /// Why it failed.
+        reason: String,
+    },
+    /// The operating system's random generator failed, so no nonce could be drawn.
+    #[error("the operating system's random generator failed: {0}")]
+    Random(String),
 }
 
 /// An error reading or writing keys.
@@ -125,6 +126,6 @@ pub enum KeyError {
         mode: u32,
     },
     /// The file exists and overwriting was not asked for.
-    #[error("{0} already exists: remove it or pass --force to overwrite it")]
+    #[error("{0} already exists: remove it, or allow overwriting it")]
     Exists(String),
 }

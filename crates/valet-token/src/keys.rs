@@ -65,11 +65,16 @@ impl fmt::Debug for RootKeyPair {
 }
 
 impl RootKeyPair {
-    /// A new random key pair.
+    /// A new random Ed25519 key pair, from the operating system's generator.
+    ///
+    /// # Panics
+    ///
+    /// If the operating system's generator fails, as [`rand_core::OsRng`] does: no key can
+    /// be made without it.
     pub fn generate(id: KeyId) -> Self {
         RootKeyPair {
             id,
-            pair: KeyPair::new(),
+            pair: KeyPair::new_with_rng(biscuit_auth::Algorithm::Ed25519, &mut rand_core::OsRng),
         }
     }
 

@@ -96,7 +96,10 @@
 //!
 //! **Binding.** A block (authority or attenuation) may carry the context member
 //! `"holder": "ed25519/<64 hex digits>"` and the check `check if request_holder({holder})`,
-//! placed after the depth check and before raw checks. From that block on, a request needs
+//! placed after the depth check and before raw checks (the member is written exactly so,
+//! with lowercase hex: a block whose holder is any other text is refused as malformed when
+//! the token is read, as is a block signed as a third-party block by a key that is not an
+//! Ed25519 key). From that block on, a request needs
 //! a [`HolderProof`]: JSON `{"key", "timestamp", "nonce", "signature"}` (signature base64url),
 //! the holder's Ed25519 signature of these lines joined by `\n` ([`HolderProof::signing_input`]):
 //!
@@ -174,9 +177,11 @@
 
 #![forbid(unsafe_code)]
 
+mod agent_keys;
 mod approval;
 mod datalog;
 pub mod details;
+mod encoding;
 pub(crate) mod engine;
 mod error;
 mod holder;
@@ -185,12 +190,13 @@ mod model;
 mod token;
 mod verify;
 
+pub use agent_keys::{SigningKey, VerifyingKey};
 pub use approval::{Approval, ApprovalError, ApproverSet, APPROVAL_CONTEXT};
 pub use details::{Decimal, DecimalError, FieldValue, TransactionDetails};
 pub use error::{KeyError, RequestError, TokenError};
 pub use holder::{
-    details_digest, token_digest, HolderOptions, HolderProof, ReplayCache, ReplayError, SigningKey,
-    VerifyingKey, PROOF_CONTEXT,
+    details_digest, token_digest, HolderOptions, HolderProof, ReplayCache, ReplayError,
+    PROOF_CONTEXT,
 };
 pub use keys::{KeyId, KeySet, RootKeyPair, RootPublicKey};
 pub use model::{

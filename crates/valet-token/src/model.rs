@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
+use crate::agent_keys::VerifyingKey;
 use crate::details::{Decimal, FieldValue};
 use crate::error::TokenError;
 use crate::keys::KeyId;
@@ -527,13 +528,18 @@ pub(crate) struct BlockSpec {
     pub max_depth: Option<u32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
-    /// The holder key the block binds the token to (`ed25519/<hex>`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub holder: Option<String>,
+    /// The holder key the block binds the token to, written `ed25519/<64 lowercase hex
+    /// digits>` exactly (any other text is refused when the token is read).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::agent_keys::canonical_key"
+    )]
+    pub holder: Option<VerifyingKey>,
     /// The key that signed the block as a third-party block, read from the token's
     /// envelope (never from the context); trusted only once the signatures verify.
     #[serde(skip)]
-    pub signer: Option<String>,
+    pub signer: Option<VerifyingKey>,
 }
 
 /// What one attenuation block narrows, as recorded in the chain of custody.
@@ -568,11 +574,11 @@ pub struct Link {
     /// The holder key this block binds the token to (`ed25519/<hex>`): from here on, a
     /// request needs a proof of possession signed by that key.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub holder: Option<String>,
+    pub holder: Option<VerifyingKey>,
     /// The key that signed this block (a Biscuit third-party block), `ed25519/<hex>`: who
     /// delegated, as a signature rather than a claim.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub signed_by: Option<String>,
+    pub signed_by: Option<VerifyingKey>,
     /// `true` when `signed_by` was checked as part of a verified signature chain; `false`
     /// for a self-asserted link (an unsigned block, or a token whose signatures were not
     /// checked).
@@ -585,40 +591,25 @@ pub struct Link {
 pub struct RevocationId(pub Vec<u8>);
 
 impl RevocationId {
-    /// Parses the hex form.
+    /// Parses the hex form (upper or lower case, surrounding whitespace ignored); `None`
+    /// for empty text, an odd number of digits or anything but hex digits.
     pub fn from_hex(text: &str) -> Option<Self> {
         let text = text.trim();
-        if !text.len().is_multiple_of(2) || text.is_empty() {
+        if text.is_empty() {
             return None;
         }
-        let bytes: Option<Vec<u8>> = (0..text.len())
-            .step_by(2)
-            .map(|i| {
-                text.get(i..i + 2)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-            })
-            .collect();
-        bytes.map(RevocationId)
+        ::hex::decode(text).ok().map(RevocationId)
     }
 }
 
 impl fmt::Display for RevocationId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         // Hex in chunks written straight to the formatter: no allocation.
         let mut buf = [0u8; 64];
         for chunk in self.0.chunks(32) {
-            let mut n = 0;
-            for b in chunk {
-                for nibble in [b >> 4, b & 0xf] {
-                    if let (Some(slot), Some(d)) = (buf.get_mut(n), DIGITS.get(usize::from(nibble)))
-                    {
-                        *slot = *d;
-                        n += 1;
-                    }
-                }
-            }
-            f.write_str(std::str::from_utf8(buf.get(..n).unwrap_or_default()).unwrap_or_default())?;
+            let out = buf.get_mut(..chunk.len() * 2).ok_or(fmt::Error)?;
+            ::hex::encode_to_slice(chunk, out).map_err(|_| fmt::Error)?;
+            f.write_str(std::str::from_utf8(out).map_err(|_| fmt::Error)?)?;
         }
         Ok(())
     }
@@ -669,7 +660,7 @@ pub struct Claims {
     /// The holder key of the last block that binds one (`ed25519/<hex>`): the key whose
     /// proof of possession the token needs. `None` for a bearer token.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub holder: Option<String>,
+    pub holder: Option<VerifyingKey>,
 }
 
 impl Claims {
@@ -758,7 +749,7 @@ impl Claims {
             chain: Vec::with_capacity(rest.len()),
             revocation_ids,
             remaining_depth: root.max_depth,
-            holder: root.holder.clone(),
+            holder: root.holder,
         };
         for (i, spec) in rest.iter().enumerate() {
             if spec.sub.is_some() || spec.client.is_some() || !spec.details.is_empty() {
@@ -790,12 +781,12 @@ impl Claims {
                 actions: spec.actions.clone(),
                 max_depth: spec.max_depth,
                 checks: spec.checks.clone(),
-                holder: spec.holder.clone(),
-                signed_by: spec.signer.clone(),
+                holder: spec.holder,
+                signed_by: spec.signer,
                 verified: false,
             });
             if spec.holder.is_some() {
-                claims.holder.clone_from(&spec.holder);
+                claims.holder = spec.holder;
             }
         }
         Ok(claims)

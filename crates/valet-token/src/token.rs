@@ -6,7 +6,9 @@ use std::time::{Duration, SystemTime};
 use biscuit_auth::UnverifiedBiscuit;
 use prost::Message;
 
+use crate::agent_keys::VerifyingKey;
 use crate::datalog::block_builder;
+use crate::encoding::{decode_base64url, encode_base64url};
 use crate::error::TokenError;
 use crate::keys::RootKeyPair;
 use crate::model::{
@@ -88,7 +90,7 @@ impl Token {
                     spec.valet
                 )));
             }
-            spec.signer = crate::holder::external_signer(signed.external_signature.as_ref());
+            spec.signer = crate::holder::external_signer(i, signed.external_signature.as_ref())?;
             specs.push(spec);
             revocation_ids.push(RevocationId(signed.signature.clone()));
             blocks.push(DecodedBlock {
@@ -212,7 +214,7 @@ pub struct TokenBuilder {
     token_id: Option<String>,
     details: Vec<AuthorizationDetail>,
     max_depth: Option<u32>,
-    holder: Option<crate::holder::VerifyingKey>,
+    holder: Option<VerifyingKey>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -297,7 +299,7 @@ impl TokenBuilder {
     /// Binds the token to the agent's public key: every request then needs a proof of
     /// possession signed by that key (see [`HolderProof`](crate::HolderProof)).
     #[must_use]
-    pub fn holder(mut self, key: crate::holder::VerifyingKey) -> Self {
+    pub fn holder(mut self, key: VerifyingKey) -> Self {
         self.holder = Some(key);
         self
     }
@@ -377,7 +379,7 @@ impl Issuer {
             exp: Some(exp),
             details: grant.details,
             max_depth: grant.max_depth,
-            holder: grant.holder.map(|k| k.to_string()),
+            holder: grant.holder,
             ..BlockSpec::default()
         };
         let block = block_builder(&spec, 0)?;
@@ -405,7 +407,7 @@ pub struct Attenuation {
     max_depth: Option<u32>,
     checks: Vec<String>,
     now: Option<SystemTime>,
-    holder: Option<crate::holder::VerifyingKey>,
+    holder: Option<VerifyingKey>,
 }
 
 impl Attenuation {
@@ -543,7 +545,7 @@ impl Attenuation {
     /// of possession. When the parent is bound, sign the block with the parent holder's key
     /// ([`Token::attenuate_signed`]), or the parent's binding can no longer be met.
     #[must_use]
-    pub fn holder(mut self, key: crate::holder::VerifyingKey) -> Self {
+    pub fn holder(mut self, key: VerifyingKey) -> Self {
         self.holder = Some(key);
         self
     }
@@ -652,81 +654,8 @@ impl Attenuation {
             actions: self.actions,
             max_depth: self.max_depth,
             checks: self.checks,
-            holder: self.holder.map(|k| k.to_string()),
+            holder: self.holder,
             ..BlockSpec::default()
         })
-    }
-}
-
-const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-/// base64url without padding.
-pub(crate) fn encode_base64url(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk.first().copied().unwrap_or(0),
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let emit = chunk.len() + 1;
-        for i in 0..emit {
-            let idx = ((n >> (18 - 6 * i)) & 63) as usize;
-            out.push(char::from(B64.get(idx).copied().unwrap_or(b'A')));
-        }
-    }
-    out
-}
-
-/// base64url, with or without padding; standard-alphabet `+`/`/` are refused.
-pub(crate) fn decode_base64url(text: &str) -> Result<Vec<u8>, TokenError> {
-    let text = text.trim_end_matches('=');
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let mut acc: u32 = 0;
-    let mut bits = 0;
-    for (i, c) in text.bytes().enumerate() {
-        let v = match c {
-            b'A'..=b'Z' => c - b'A',
-            b'a'..=b'z' => c - b'a' + 26,
-            b'0'..=b'9' => c - b'0' + 52,
-            b'-' => 62,
-            b'_' => 63,
-            _ => {
-                return Err(TokenError::Format(format!(
-                    "character {} of the token text is not base64url",
-                    i + 1
-                )))
-            }
-        };
-        acc = (acc << 6) | u32::from(v);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push(((acc >> bits) & 0xff) as u8);
-        }
-    }
-    if bits >= 6 {
-        return Err(TokenError::Format(
-            "the token text is truncated (its base64url length is impossible)".into(),
-        ));
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn base64url_round_trip() {
-        for len in 0..40 {
-            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
-            let text = encode_base64url(&bytes);
-            assert!(!text.contains('='));
-            assert_eq!(decode_base64url(&text).unwrap(), bytes);
-        }
-        assert!(decode_base64url("ab+c").is_err());
-        assert!(decode_base64url("a").is_err());
     }
 }

@@ -11,6 +11,7 @@ use biscuit_auth::error::{FailedCheck, Logic, RunLimit, Token as BiscuitError};
 use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, UnverifiedBiscuit};
 use serde::Serialize;
 
+use crate::agent_keys::VerifyingKey;
 use crate::datalog::{check_kinds, CheckKind};
 use crate::details::{FieldValue, TransactionDetails, DEFAULT_MAX_DETAIL_FIELDS};
 use crate::engine::{PrepareError, Prepared, Refusal};
@@ -521,8 +522,8 @@ impl Verifier {
     /// before [`verify`](Self::verify) checks it. Bytes over the size limit are refused
     /// unread.
     pub fn read_token(&self, bytes: &[u8]) -> Result<Arc<Token>, TokenError> {
-        if let Some(reason) = self.too_large(bytes.len()) {
-            return Err(TokenError::Format(reason.message));
+        if let Some(error) = self.too_large_error(bytes.len()) {
+            return Err(error);
         }
         let Some(cache) = &self.cache else {
             return Token::from_bytes(bytes).map(Arc::new);
@@ -538,7 +539,7 @@ impl Verifier {
     /// Reads a token from base64url text, as [`Token::from_base64`] does, sharing a token
     /// read before as [`read_token`](Self::read_token) does.
     pub fn read_token_base64(&self, text: &str) -> Result<Arc<Token>, TokenError> {
-        self.read_token(&crate::token::decode_base64url(text.trim())?)
+        self.read_token(&crate::encoding::decode_base64url(text.trim())?)
     }
 
     /// Verifies a token for one request at time `now`, with no proof of possession.
@@ -647,17 +648,18 @@ impl Verifier {
             .or_else(|| claim_refusal(token, request, now, revoked))
     }
 
+    /// The error of bytes over the size limit.
+    fn too_large_error(&self, len: usize) -> Option<TokenError> {
+        (len > self.limits.max_token_bytes).then_some(TokenError::TooLarge {
+            size: len,
+            max: self.limits.max_token_bytes,
+        })
+    }
+
     /// The refusal of bytes over the size limit.
     fn too_large(&self, len: usize) -> Option<Reason> {
-        (len > self.limits.max_token_bytes).then(|| {
-            Reason::new(
-                ReasonKind::TooLarge,
-                format!(
-                    "the token is {len} bytes, more than the limit of {}",
-                    self.limits.max_token_bytes
-                ),
-            )
-        })
+        self.too_large_error(len)
+            .map(|e| Reason::new(ReasonKind::TooLarge, e.to_string()))
     }
 
     /// The refusal of a token over the size or block-count limit.
@@ -719,14 +721,14 @@ impl Verifier {
         token: &Token,
         request: &Request,
         now: SystemTime,
-        holders: &[String],
+        holders: &[VerifyingKey],
     ) -> Result<(), Vec<Reason>> {
         if self.reference_datalog {
             let mut facts = request_facts(request, now, token.block_count());
             facts.extend(
                 holders
                     .iter()
-                    .map(|h| bb::fact("request_holder", &[bb::string(h)])),
+                    .map(|h| bb::fact("request_holder", &[bb::string(&h.to_string())])),
             );
             return self.run_biscuit_authorizer(&chain.biscuit, token, request, facts);
         }
@@ -1091,7 +1093,7 @@ fn datalog_facts(
     request: &Request,
     now: SystemTime,
     blocks: usize,
-    holders: &[String],
+    holders: &[VerifyingKey],
 ) -> Vec<dl::Fact> {
     let mut facts = Vec::with_capacity(8 + holders.len());
     let mut push = |symbols: &mut SymbolTable, name: &str, terms: Vec<dl::Term>| {
@@ -1155,7 +1157,7 @@ fn datalog_facts(
         }
     }
     for h in holders {
-        let t = text(symbols, h);
+        let t = text(symbols, &h.to_string());
         push(symbols, "request_holder", vec![t]);
     }
     facts

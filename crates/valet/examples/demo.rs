@@ -17,14 +17,14 @@ fn payment(amount: &str, currency: &str, recipient: &str) -> TransactionDetails 
 }
 
 fn show(step: &str, d: &Decision) {
-    println!("{step}\n  -> {}", d.outcome);
-    if let Some(a) = &d.approval {
+    println!("{step}\n  -> {}", d.outcome());
+    if let Some(a) = d.approval() {
         println!("     approval needed: {a}");
     }
-    for r in &d.reasons {
+    for r in d.reasons() {
         println!("     - {r}");
     }
-    let audit = &d.audit;
+    let audit = d.audit();
     println!(
         "     audit: subject={} agent={} chain=[{}] policies=[{}]",
         audit.subject.as_deref().unwrap_or("?"),
@@ -98,6 +98,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &authorizer.authorize(
             &child,
             &pay_req(payment("50.00", "USD", "alice@example.com")),
+            &valet::Presentation::new(),
         ),
     );
     show(
@@ -105,11 +106,16 @@ fn main() -> Result<(), Box<dyn Error>> {
         &authorizer.authorize(
             &child,
             &pay_req(payment("50.01", "USD", "alice@example.com")),
+            &valet::Presentation::new(),
         ),
     );
     show(
         "3. invoice-agent pays bob 20.00 USD",
-        &authorizer.authorize(&child, &pay_req(payment("20.00", "USD", "bob@example.com"))),
+        &authorizer.authorize(
+            &child,
+            &pay_req(payment("20.00", "USD", "bob@example.com")),
+            &valet::Presentation::new(),
+        ),
     );
     show(
         "4. invoice-agent presents its token at another server",
@@ -117,6 +123,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             &child,
             &Request::new(Audience::parse("https://evil.example")?, "pay_invoice")
                 .details(payment("50.00", "USD", "alice@example.com")),
+            &valet::Presentation::new(),
         ),
     );
     show(
@@ -124,6 +131,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &authorizer.authorize(
             &token,
             &pay_req(payment("700.00", "USD", "carol@example.com")),
+            &valet::Presentation::new(),
         ),
     );
     show(
@@ -131,6 +139,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &authorizer.authorize(
             &token,
             &pay_req(payment("10.00", "USD", "dave@example.com")),
+            &valet::Presentation::new(),
         ),
     );
     let big_grant = Issuer::new(root.clone()).mint_at(
@@ -143,7 +152,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     )?;
     show(
         "6b. with a 5000.00 token, the orchestrator pays alice 2500.00 USD (above the policy ceiling)",
-        &authorizer.authorize(&big_grant, &pay_req(payment("2500.00", "USD", "alice@example.com"))),
+        &authorizer.authorize(&big_grant, &pay_req(payment("2500.00", "USD", "alice@example.com")), &valet::Presentation::new()),
     );
     let other_client = Issuer::new(root.clone()).mint_at(
         TokenBuilder::new("alice@example.com", "https://travel-agent.example/client")
@@ -157,17 +166,23 @@ fn main() -> Result<(), Box<dyn Error>> {
         &authorizer.authorize(
             &other_client,
             &pay_req(payment("30.00", "EUR", "bob@example.com")),
+            &valet::Presentation::new(),
         ),
     );
     show(
         "7. the orchestrator reads the calendar",
-        &authorizer.authorize(&token, &Request::new(tools.clone(), "read_calendar")),
+        &authorizer.authorize(
+            &token,
+            &Request::new(tools.clone(), "read_calendar"),
+            &valet::Presentation::new(),
+        ),
     );
     show(
         "8. a malformed transaction: amount `12.5x`",
         &authorizer.authorize(
             &token,
             &pay_req(payment("12.5x", "USD", "alice@example.com")),
+            &valet::Presentation::new(),
         ),
     );
     clock.advance(Duration::from_secs(6 * 60));
@@ -176,6 +191,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         &authorizer.authorize(
             &child,
             &pay_req(payment("10.00", "USD", "alice@example.com")),
+            &valet::Presentation::new(),
         ),
     );
     if let Some(id) = token.revocation_ids().first() {
@@ -183,7 +199,11 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     show(
         "10. the person revokes the orchestrator's token; it reads the calendar again",
-        &authorizer.authorize(&token, &Request::new(tools, "read_calendar")),
+        &authorizer.authorize(
+            &token,
+            &Request::new(tools, "read_calendar"),
+            &valet::Presentation::new(),
+        ),
     );
 
     println!("\naudit log ({} records), last one:", audit.records().len());

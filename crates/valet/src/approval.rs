@@ -5,13 +5,11 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use serde::Serialize;
-use valet_token::{
-    Approval, ApproverSet, HolderOptions, HolderProof, Request, Token, VerifyingKey,
-};
+use valet_token::{Approval, ApproverSet, HolderOptions, HolderProof, Request, Token};
 
-use crate::authorizer::AuthorizerBuilder;
-use crate::decision::{Decision, Layer, Outcome, Reason};
+use crate::audit::ApprovalRecord;
+use crate::decision::Parts;
+use crate::outcome::{Layer, Outcome, Reason};
 use crate::stores::{ApprovalId, ApprovalStore, MemoryApprovals, Spent, StoreError};
 
 /// The default longest lifetime of an approval an authorizer accepts: 15 minutes.
@@ -48,27 +46,13 @@ impl Presentation {
     }
 }
 
-/// What the audit record keeps of one presented approval.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct ApprovalRecord {
-    /// The approver's key.
-    pub approver: VerifyingKey,
-    /// Its expiry, Unix seconds.
-    pub expires_at: u64,
-    /// Whether it turned a needs-approval into an allow.
-    pub accepted: bool,
-    /// Why it was not used, when it was not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub refused: Option<String>,
-}
-
 /// The authorizer builder's holder and approval settings.
 #[derive(Clone)]
 pub(crate) struct Extras {
     pub(crate) holder: HolderOptions,
-    approvers: ApproverSet,
-    max_approval_lifetime: Duration,
-    store: Option<Arc<dyn ApprovalStore>>,
+    pub(crate) approvers: ApproverSet,
+    pub(crate) max_approval_lifetime: Duration,
+    pub(crate) store: Option<Arc<dyn ApprovalStore>>,
 }
 
 impl Default for Extras {
@@ -129,60 +113,6 @@ impl ApprovalState {
     }
 }
 
-impl AuthorizerBuilder {
-    /// Refuses tokens that bind no holder key (default: bearer tokens allowed).
-    #[must_use]
-    pub fn require_holder_binding(mut self, required: bool) -> Self {
-        self.extra.holder.require_binding = required;
-        self
-    }
-
-    /// How old (default 60 s) and how far ahead (default 5 s) a proof of possession may be.
-    #[must_use]
-    pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
-        self.extra.holder.max_proof_age = max_age;
-        self.extra.holder.max_proof_skew = max_skew;
-        self
-    }
-
-    /// Replaces every holder option.
-    #[must_use]
-    pub fn holder_options(mut self, options: HolderOptions) -> Self {
-        self.extra.holder = options;
-        self
-    }
-
-    /// Trusts this approver's key for signed approvals.
-    #[must_use]
-    pub fn approver(mut self, key: VerifyingKey) -> Self {
-        self.extra.approvers.insert(key);
-        self
-    }
-
-    /// Trusts these approvers' keys (replacing any set before).
-    #[must_use]
-    pub fn approvers(mut self, approvers: ApproverSet) -> Self {
-        self.extra.approvers = approvers;
-        self
-    }
-
-    /// The longest an approval may still be valid when presented (default 15 minutes).
-    #[must_use]
-    pub fn max_approval_lifetime(mut self, max: Duration) -> Self {
-        self.extra.max_approval_lifetime = max;
-        self
-    }
-
-    /// Records spent approvals in this store (default: a [`MemoryApprovals`] of this
-    /// authorizer's own). Authorizers sharing one store accept each approval once between
-    /// them; when the store errs, the request is denied.
-    #[must_use]
-    pub fn approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
-        self.extra.store = Some(store);
-        self
-    }
-}
-
 /// Why one presented approval did not settle the request.
 enum Refusal {
     /// It is not usable for this request: the decision stays needs-approval.
@@ -237,26 +167,27 @@ fn spend(
     }
 }
 
-/// Turns a needs-approval decision into an allow when one presented approval, signed by
-/// a trusted approver, approves exactly this request made with this token and has not
-/// been spent; denies the request when the approval store cannot answer; records every
-/// presented approval in the audit record.
+/// Turns the parts of a needs-approval decision into an allow when one presented approval,
+/// signed by a trusted approver, approves exactly this request made with this token and
+/// has not been spent; into a deny when the approval store cannot answer; and keeps a
+/// record of every presented approval.
 pub(crate) fn settle(
-    mut decision: Decision,
+    mut parts: Parts,
     state: &ApprovalState,
     token: &Token,
     request: &Request,
-    presented: &crate::Presentation,
+    approvals: &[Approval],
     now: SystemTime,
-) -> Decision {
-    if presented.approvals.is_empty() {
-        return decision;
+) -> Parts {
+    if approvals.is_empty() {
+        return parts;
     }
-    let subject = decision.subject().unwrap_or_default().to_owned();
+    let subject = parts.subject().unwrap_or_default().to_owned();
+    let asked = parts.outcome == Outcome::NeedsApproval;
     let mut accepted = false;
     let mut store_failed = false;
-    for approval in &presented.approvals {
-        let refused = if decision.outcome != Outcome::NeedsApproval {
+    for approval in approvals {
+        let refused = if !asked {
             Some("no policy asked for an approval".to_owned())
         } else if accepted {
             Some("another approval was used".to_owned())
@@ -273,7 +204,7 @@ pub(crate) fn settle(
         };
         if refused.is_none() {
             accepted = true;
-            decision.reasons.push(Reason::new(
+            parts.reasons.push(Reason::new(
                 Layer::Approval,
                 format!(
                     "approved by {} (valid until {})",
@@ -281,8 +212,8 @@ pub(crate) fn settle(
                     valet_token::rfc3339(approval.expires_at)
                 ),
             ));
-        } else if decision.outcome == Outcome::NeedsApproval {
-            decision.reasons.push(Reason::new(
+        } else if asked {
+            parts.reasons.push(Reason::new(
                 Layer::Approval,
                 format!(
                     "an approval was not used: {}",
@@ -290,7 +221,7 @@ pub(crate) fn settle(
                 ),
             ));
         }
-        decision.audit.approvals.push(ApprovalRecord {
+        parts.approvals.push(ApprovalRecord {
             approver: approval.approver,
             expires_at: approval.expires_at,
             accepted: refused.is_none(),
@@ -298,17 +229,12 @@ pub(crate) fn settle(
         });
     }
     if accepted {
-        decision.outcome = Outcome::Allow;
-        decision.approval = None;
-        decision.audit.outcome = Outcome::Allow;
-        decision.audit.approval = None;
+        parts.outcome = Outcome::Allow;
+        parts.approval = None;
     } else if store_failed {
         // Fail closed: without the store no approval can be spent, so none is asked for.
-        decision.outcome = Outcome::Deny;
-        decision.approval = None;
-        decision.audit.outcome = Outcome::Deny;
-        decision.audit.approval = None;
+        parts.outcome = Outcome::Deny;
+        parts.approval = None;
     }
-    decision.audit.reasons = decision.reasons.clone();
-    decision
+    parts
 }

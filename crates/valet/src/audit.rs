@@ -3,12 +3,11 @@
 use serde::Serialize;
 use valet_token::{Link, RevocationId, TransactionDetails, VerifyingKey};
 
-use crate::approval::ApprovalRecord;
-
-use crate::decision::{Outcome, Reason};
+use crate::outcome::{Outcome, Reason};
 use valet_policy::DeterminingPolicy;
 
-/// What is recorded for every decision.
+/// What is recorded for every decision. Built with the [`Decision`](crate::Decision) it
+/// records, from the same parts, and never edited afterwards.
 #[derive(Clone, Debug, Serialize)]
 pub struct AuditRecord {
     /// When the decision was made (RFC 3339, the verifier's clock).
@@ -63,6 +62,20 @@ pub struct AuditRecord {
     /// Every signed approval presented, accepted or not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRecord>,
+}
+
+/// What the audit record keeps of one presented approval.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ApprovalRecord {
+    /// The approver's key.
+    pub approver: VerifyingKey,
+    /// Its expiry, Unix seconds.
+    pub expires_at: u64,
+    /// Whether it turned a needs-approval into an allow.
+    pub accepted: bool,
+    /// Why it was not used, when it was not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
 }
 
 /// The claims of a token whose signatures were not verified, as it states them.

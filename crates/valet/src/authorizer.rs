@@ -1,14 +1,20 @@
 //! The Authorizer: the token layer first, then the owner's Cedar policies.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use valet_policy::{PolicyOutcome, PolicyStore, Step, Transaction};
-use valet_token::{rfc3339, Claims, KeySet, Limits, Request, Token, Verdict, Verifier};
+use valet_token::{
+    Approval, ApproverSet, Claims, HolderOptions, HolderProof, KeySet, Limits, Request, Token,
+    Verdict, Verifier, VerifyingKey,
+};
 
-use crate::audit::{AuditRecord, UnverifiedClaims};
-use crate::decision::{Decision, Layer, Outcome, Reason};
+use crate::approval::Presentation;
+use crate::decision::{Decision, Parts};
+use crate::outcome::{Layer, Outcome, Reason};
 use crate::stores::{
-    AuditSink, Clock, MemoryRevocations, NoAudit, RevocationStore, StoreCheck, SystemClock,
+    ApprovalStore, AuditSink, Clock, MemoryRevocations, NoAudit, RevocationStore, StoreCheck,
+    SystemClock,
 };
 
 /// Joins the token layer and the policy layer into one decision. Build once, share across
@@ -39,7 +45,7 @@ pub struct AuthorizerBuilder {
     revocations: Arc<dyn RevocationStore>,
     audit: Arc<dyn AuditSink>,
     clock: Arc<dyn Clock>,
-    pub(crate) extra: crate::approval::Extras,
+    extra: crate::approval::Extras,
     cache_capacity: usize,
     policy_index: bool,
 }
@@ -114,6 +120,61 @@ impl AuthorizerBuilder {
     }
 }
 
+// The holder and approval settings.
+impl AuthorizerBuilder {
+    /// Refuses tokens that bind no holder key (default: bearer tokens allowed).
+    #[must_use]
+    pub fn require_holder_binding(mut self, required: bool) -> Self {
+        self.extra.holder.require_binding = required;
+        self
+    }
+
+    /// How old (default 60 s) and how far ahead (default 5 s) a proof of possession may be.
+    #[must_use]
+    pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
+        self.extra.holder.max_proof_age = max_age;
+        self.extra.holder.max_proof_skew = max_skew;
+        self
+    }
+
+    /// Replaces every holder option.
+    #[must_use]
+    pub fn holder_options(mut self, options: HolderOptions) -> Self {
+        self.extra.holder = options;
+        self
+    }
+
+    /// Trusts this approver's key for signed approvals.
+    #[must_use]
+    pub fn approver(mut self, key: VerifyingKey) -> Self {
+        self.extra.approvers.insert(key);
+        self
+    }
+
+    /// Trusts these approvers' keys (replacing any set before).
+    #[must_use]
+    pub fn approvers(mut self, approvers: ApproverSet) -> Self {
+        self.extra.approvers = approvers;
+        self
+    }
+
+    /// The longest an approval may still be valid when presented (default 15 minutes).
+    #[must_use]
+    pub fn max_approval_lifetime(mut self, max: Duration) -> Self {
+        self.extra.max_approval_lifetime = max;
+        self
+    }
+
+    /// Records spent approvals in this store (default: a [`MemoryApprovals`](crate::MemoryApprovals) of this
+    /// authorizer's own). Authorizers sharing one store accept each approval once between
+    /// them; when the store errs, the request is denied.
+    #[must_use]
+    pub fn approval_store(mut self, store: Arc<dyn ApprovalStore>) -> Self {
+        self.extra.store = Some(store);
+        self
+    }
+}
+
 impl Authorizer {
     /// Starts an authorizer trusting `keys` and judging with `policies`.
     pub fn builder(keys: KeySet, policies: impl Into<Arc<PolicyStore>>) -> AuthorizerBuilder {
@@ -157,147 +218,67 @@ impl Authorizer {
         self.verifier.read_token_base64(text)
     }
 
-    /// Judges a token given as base64url text.
-    pub fn authorize_base64(&self, token: &str, request: &Request) -> Decision {
-        match self.read_token_base64(token) {
-            Ok(t) => self.authorize(&t, request),
-            Err(e) => self.refuse_unreadable(e.to_string(), request),
-        }
-    }
-
-    /// Judges a token given in binary form.
-    pub fn authorize_bytes(&self, token: &[u8], request: &Request) -> Decision {
-        if token.len() > self.verifier.limits().max_token_bytes {
-            return self.refuse_unreadable(
-                format!(
-                    "the token is {} bytes, more than the limit of {}",
-                    token.len(),
-                    self.verifier.limits().max_token_bytes
-                ),
-                request,
-            );
-        }
-        match self.read_token(token) {
-            Ok(t) => self.authorize(&t, request),
-            Err(e) => self.refuse_unreadable(e.to_string(), request),
-        }
-    }
-
-    /// Judges one request: the token layer (signatures, audience, expiry, scopes, every
-    /// block's limits), then the Cedar policies on the transaction. Never panics and never
-    /// returns an error: every failure is a `Deny` with its reason.
-    pub fn authorize(&self, token: &Token, request: &Request) -> Decision {
-        self.authorize_presented(token, request, &crate::Presentation::new())
-    }
-
-    /// Judges one request as [`authorize`](Self::authorize) does, with what the agent sent
-    /// beside the token: the holder's proof of possession (checked whenever present, needed
-    /// when the token is bound) and signed approvals (an approval by a trusted approver for
-    /// exactly this request turns a needs-approval into an allow, once).
-    pub fn authorize_presented(
+    /// Decides one request: the token layer (signatures, audience, expiry, scopes, every
+    /// block's limits, the holder's proof of possession), then the Cedar policies on the
+    /// transaction, then the signed approvals presented. This is the one method every
+    /// decision on an action goes through; [`authorize_encoded`](Self::authorize_encoded)
+    /// reads the token first and then decides here.
+    ///
+    /// `presented` is what the agent sent beside the token: the holder's proof of
+    /// possession (checked whenever present, needed when the token is bound) and signed
+    /// approvals (an approval by a trusted approver for exactly this request turns a
+    /// needs-approval into an allow, once). Pass [`Presentation::new`] when nothing was.
+    ///
+    /// Never panics and never returns an error: every failure is a `Deny` with its reason.
+    /// The decision is recorded in the audit sink before it is returned; when the sink
+    /// fails, an allow or a needs-approval becomes a deny.
+    pub fn authorize(
         &self,
         token: &Token,
         request: &Request,
-        presented: &crate::Presentation,
+        presented: &Presentation,
     ) -> Decision {
-        let now = self.clock.now();
-        let revocations = StoreCheck(self.revocations.as_ref());
-        // Refusals the token's own statements decide (revoked, expired, not yet valid,
-        // another audience, too large) come first: no signature, no request copy.
-        if let Some(r) = self
-            .verifier
-            .early_refusal(token, request, now, &revocations)
-        {
-            let decision = self.finish(
-                Outcome::Deny,
-                vec![token_reason(r)],
-                None,
-                Vec::new(),
-                Some(token.shared_claims()),
-                false,
-                request,
-                now,
-            );
-            // The proof was not checked: its key is not recorded as if it had signed.
-            return self.record(decision);
-        }
-        // Every scope the policies will see is checked by every block's Datalog.
-        let granted = token.unverified_scopes();
-        let token_request = if granted.iter().all(|s| request.scopes.contains(s)) {
-            std::borrow::Cow::Borrowed(request)
-        } else {
-            let mut r = request.clone();
-            for s in granted {
-                if !r.scopes.contains(s) {
-                    r.scopes.push(s.clone());
-                }
-            }
-            std::borrow::Cow::Owned(r)
-        };
-        let verdict = self.verifier.verify_with_proof(
+        self.decide(
             token,
-            &token_request,
+            request,
             presented.proof.as_ref(),
-            now,
-            &revocations,
-        );
-        let proof_key = presented.proof.as_ref().map(|p| p.key);
-        let proof_verified = match &verdict {
-            Verdict::Allowed(_) => proof_key.is_some(),
-            Verdict::Denied(d) => d.proof_verified,
-        };
-        let decision = match verdict {
-            Verdict::Denied(denial) => self.token_denial(denial, token, request, now),
-            Verdict::Allowed(verified) => {
-                let claims = verified.into_claims();
-                let decision = self.judge_policies(claims, request, now);
-                crate::approval::settle(decision, &self.approvals, token, request, presented, now)
-            }
-        };
-        let mut decision = decision;
-        // Only the key of a proof that verified: anyone can name a victim's key.
-        decision.audit.proof_key = proof_key.filter(|_| proof_verified);
-        self.record(decision)
+            Question::Action(&presented.approvals),
+        )
+    }
+
+    /// Reads a token given in binary form or as base64url text (through the shared
+    /// cache of tokens read, as [`read_token`](Self::read_token) does) and decides as
+    /// [`authorize`](Self::authorize) does. A token that cannot be read is a `Deny` whose
+    /// reason says why, recorded like any other decision.
+    pub fn authorize_encoded(
+        &self,
+        token: Encoded<'_>,
+        request: &Request,
+        presented: &Presentation,
+    ) -> Decision {
+        match self.read_encoded(token) {
+            Ok(t) => self.authorize(&t, request, presented),
+            Err(message) => self.refuse_unreadable(message, request),
+        }
     }
 
     /// Judges a request on the token alone, without the policies: what a resource server
     /// needs for protocol messages that act on nothing (an MCP `initialize` or
-    /// `tools/list`). The same checks as [`authorize_presented`](Self::authorize_presented)
-    /// makes before the policies (early refusals, signatures, every block's checks, the
-    /// holder's proof, consumed from the same replay cache), with the same clock and
-    /// revocations, recorded in the same audit sink. An allow here says nothing about
-    /// what the policies would decide of an action.
+    /// `tools/list`). It is a different question from [`authorize`](Self::authorize)'s
+    /// (may this token speak to this audience at all, not may it take this action), so
+    /// it has its own name: no policy is evaluated and no approval can be used, and an
+    /// allow here says nothing about what the policies would decide of an action. The
+    /// token layer's checks are the same (early refusals, signatures, every block's
+    /// checks, the holder's proof, consumed from the same replay cache), with the same
+    /// clock and revocations, and the decision is built and recorded in the same audit
+    /// sink the same way.
     pub fn verify_presented(
         &self,
         token: &Token,
         request: &Request,
-        proof: Option<&valet_token::HolderProof>,
+        proof: Option<&HolderProof>,
     ) -> Decision {
-        let now = self.clock.now();
-        let revocations = StoreCheck(self.revocations.as_ref());
-        let verdict = self
-            .verifier
-            .verify_with_proof(token, request, proof, now, &revocations);
-        let proof_verified = match &verdict {
-            Verdict::Allowed(_) => proof.is_some(),
-            Verdict::Denied(d) => d.proof_verified,
-        };
-        let decision = match verdict {
-            Verdict::Denied(denial) => self.token_denial(denial, token, request, now),
-            Verdict::Allowed(verified) => self.finish(
-                Outcome::Allow,
-                Vec::new(),
-                None,
-                Vec::new(),
-                Some(Arc::new(verified.into_claims())),
-                true,
-                request,
-                now,
-            ),
-        };
-        let mut decision = decision;
-        decision.audit.proof_key = proof.map(|p| p.key).filter(|_| proof_verified);
-        self.record(decision)
+        self.decide(token, request, proof, Question::Token)
     }
 
     /// The longest lifetime of a signed approval this authorizer accepts, when it trusts
@@ -306,37 +287,96 @@ impl Authorizer {
         self.approvals.lifetime()
     }
 
-    /// The decision on a token the token layer refused.
-    fn token_denial(
-        &self,
-        denial: valet_token::Denial,
-        token: &Token,
-        request: &Request,
-        now: std::time::SystemTime,
-    ) -> Decision {
-        let reasons = denial.reasons.into_iter().map(token_reason).collect();
-        let claims = match denial.claims {
-            Some(c) => Arc::new(c),
-            None => token.shared_claims(),
-        };
-        self.finish(
-            Outcome::Deny,
-            reasons,
-            None,
-            Vec::new(),
-            Some(claims),
-            denial.signature_verified,
-            request,
-            now,
-        )
+    /// A token read from its encoding, or why it cannot be.
+    fn read_encoded(&self, token: Encoded<'_>) -> Result<Arc<Token>, String> {
+        match token {
+            Encoded::Bytes(bytes) => {
+                let max = self.verifier.limits().max_token_bytes;
+                if bytes.len() > max {
+                    return Err(format!(
+                        "the token is {} bytes, more than the limit of {max}",
+                        bytes.len()
+                    ));
+                }
+                self.read_token(bytes).map_err(|e| e.to_string())
+            }
+            Encoded::Base64(text) => self.read_token_base64(text).map_err(|e| e.to_string()),
+        }
     }
 
-    fn judge_policies(
+    /// The one path of every decision: the token layer, then (for an action) the
+    /// policies and the approvals; the parts gathered, then the decision built and
+    /// recorded once.
+    fn decide(
         &self,
-        claims: Claims,
+        token: &Token,
         request: &Request,
-        now: std::time::SystemTime,
+        proof: Option<&HolderProof>,
+        question: Question<'_>,
     ) -> Decision {
+        let now = self.clock.now();
+        let revocations = StoreCheck(self.revocations.as_ref());
+        let verdict = match question {
+            Question::Action(_) => {
+                // Refusals the token's own statements decide (revoked, expired, not yet
+                // valid, another audience, too large) come first: no signature, no
+                // request copy. The proof was not checked: its key is not recorded.
+                if let Some(r) = self
+                    .verifier
+                    .early_refusal(token, request, now, &revocations)
+                {
+                    let parts = Parts::token(
+                        Outcome::Deny,
+                        vec![token_reason(r)],
+                        Some(token.shared_claims()),
+                        false,
+                    );
+                    return self.record(parts, request, now);
+                }
+                // Every scope the policies will see is checked by every block's Datalog.
+                let granted = token.unverified_scopes();
+                let token_request = if granted.iter().all(|s| request.scopes.contains(s)) {
+                    std::borrow::Cow::Borrowed(request)
+                } else {
+                    let mut r = request.clone();
+                    for s in granted {
+                        if !r.scopes.contains(s) {
+                            r.scopes.push(s.clone());
+                        }
+                    }
+                    std::borrow::Cow::Owned(r)
+                };
+                self.verifier
+                    .verify_with_proof(token, &token_request, proof, now, &revocations)
+            }
+            Question::Token => {
+                self.verifier
+                    .verify_with_proof(token, request, proof, now, &revocations)
+            }
+        };
+        let proof_verified = match &verdict {
+            Verdict::Allowed(_) => proof.is_some(),
+            Verdict::Denied(d) => d.proof_verified,
+        };
+        let mut parts = match (verdict, question) {
+            (Verdict::Denied(denial), _) => token_denial(denial, token),
+            (Verdict::Allowed(verified), Question::Action(approvals)) => {
+                let parts = self.judge_policies(verified.into_claims(), request);
+                crate::approval::settle(parts, &self.approvals, token, request, approvals, now)
+            }
+            (Verdict::Allowed(verified), Question::Token) => Parts::token(
+                Outcome::Allow,
+                Vec::new(),
+                Some(Arc::new(verified.into_claims())),
+                true,
+            ),
+        };
+        // Only the key of a proof that verified: anyone can name a victim's key.
+        parts.proof_key = proof.map(|p| p.key).filter(|_| proof_verified);
+        self.record(parts, request, now)
+    }
+
+    fn judge_policies(&self, claims: Claims, request: &Request) -> Parts {
         let chain = claims.delegates();
         let names = |scopes: &std::collections::BTreeSet<valet_token::Scope>| -> Vec<String> {
             scopes.iter().map(|s| s.as_str().to_owned()).collect()
@@ -381,17 +421,13 @@ impl Authorizer {
         };
         let mut reasons: Vec<Reason> = pd
             .reasons
-            .iter()
-            .map(|m| Reason {
+            .into_iter()
+            .map(|r| Reason {
                 layer: Layer::Policy,
                 kind: None,
                 block: None,
-                policy: pd
-                    .determining
-                    .iter()
-                    .find(|p| m.contains(&format!("`{}`", p.id)))
-                    .map(|p| p.id.clone()),
-                message: m.clone(),
+                policy: r.policy,
+                message: r.message,
             })
             .collect();
         if outcome != Outcome::Allow {
@@ -423,18 +459,19 @@ impl Authorizer {
                 ));
             }
         }
-        self.finish(
+        Parts {
             outcome,
             reasons,
-            pd.approval.clone(),
-            pd.determining,
-            Some(Arc::new(claims)),
-            true,
-            request,
-            now,
-        )
+            approval: pd.approval,
+            determining: pd.determining,
+            claims: Some(Arc::new(claims)),
+            token_verified: true,
+            proof_key: None,
+            approvals: Vec::new(),
+        }
     }
 
+    /// The decision on a token that could not be read.
     fn refuse_unreadable(&self, message: String, request: &Request) -> Decision {
         let reason = Reason {
             layer: Layer::Token,
@@ -443,102 +480,69 @@ impl Authorizer {
             policy: None,
             message,
         };
-        let d = self.finish(
-            Outcome::Deny,
-            vec![reason],
-            None,
-            Vec::new(),
-            None,
-            false,
+        self.record(
+            Parts::token(Outcome::Deny, vec![reason], None, false),
             request,
             self.clock.now(),
-        );
-        self.record(d)
+        )
     }
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "one place assembles every part of a decision"
-    )]
-    fn finish(
-        &self,
-        outcome: Outcome,
-        reasons: Vec<Reason>,
-        approval: Option<String>,
-        determining: Vec<valet_policy::DeterminingPolicy>,
-        claims: Option<Arc<Claims>>,
-        token_verified: bool,
-        request: &Request,
-        now: std::time::SystemTime,
-    ) -> Decision {
-        // A token whose signatures were not verified is recorded under a name that says
-        // so: whoever sent it could have written any subject, client or delegate.
-        let verified = claims.as_ref().filter(|_| token_verified);
-        let unverified = claims
-            .as_ref()
-            .filter(|_| !token_verified)
-            .map(|c| UnverifiedClaims {
-                token_id: c.token_id.clone(),
-                subject: c.subject.clone(),
-                client: c.client.clone(),
-                agent: c.agent().to_owned(),
-                chain: c.chain.clone(),
-                revocation_ids: c.revocation_ids.clone(),
-            });
-        let audit = AuditRecord {
-            time: rfc3339(
-                now.duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs()),
-            ),
-            outcome,
-            reasons: reasons.clone(),
-            approval: approval.clone(),
-            token_id: verified.and_then(|c| c.token_id.clone()),
-            subject: verified.map(|c| c.subject.clone()),
-            client: verified.map(|c| c.client.clone()),
-            agent: verified.map(|c| c.agent().to_owned()),
-            chain: verified.map(|c| c.chain.clone()).unwrap_or_default(),
-            token_verified,
-            unverified_claims: unverified,
-            audience: request.audience.as_str().to_owned(),
-            action: request.action.clone(),
-            authorization_details: request.details.clone(),
-            determining_policies: determining.clone(),
-            revocation_ids: verified
-                .map(|c| c.revocation_ids.clone())
-                .unwrap_or_default(),
-            proof_key: None,
-            approvals: Vec::new(),
+    /// Builds the decision of these parts and writes its audit record. An allow or a
+    /// needs-approval that cannot be audited is refused: a deny built anew from the same
+    /// parts with the audit failure among its reasons, and recorded in turn.
+    fn record(&self, parts: Parts, request: &Request, now: std::time::SystemTime) -> Decision {
+        let decision = Decision::new(parts, request, now);
+        let Err(e) = self.audit.record(decision.audit()) else {
+            return decision;
         };
-        Decision {
-            outcome,
-            reasons,
-            approval,
-            determining_policies: determining,
-            claims,
-            token_verified,
-            audit,
+        if decision.outcome() == Outcome::Deny {
+            return decision;
         }
+        let mut parts = decision.into_parts();
+        parts.outcome = Outcome::Deny;
+        parts.approval = None;
+        parts.reasons.push(Reason::new(
+            Layer::Audit,
+            format!("the decision could not be audited, so it is refused: {e}"),
+        ));
+        let refused = Decision::new(parts, request, now);
+        let _ = self.audit.record(refused.audit());
+        refused
     }
+}
 
-    /// Writes the audit record; an allow that cannot be audited becomes a deny.
-    fn record(&self, mut decision: Decision) -> Decision {
-        if let Err(e) = self.audit.record(&decision.audit) {
-            if decision.outcome != Outcome::Deny {
-                decision.outcome = Outcome::Deny;
-                decision.approval = None;
-                let reason = Reason::new(
-                    Layer::Audit,
-                    format!("the decision could not be audited, so it is refused: {e}"),
-                );
-                decision.reasons.push(reason);
-                decision.audit.outcome = Outcome::Deny;
-                decision.audit.reasons = decision.reasons.clone();
-                let _ = self.audit.record(&decision.audit);
-            }
-        }
-        decision
-    }
+/// What a decision answers.
+#[derive(Clone, Copy)]
+enum Question<'a> {
+    /// May the token take the request's action? The policies decide after the token
+    /// layer, and these approvals may settle a needs-approval.
+    Action(&'a [Approval]),
+    /// Is the token good for this audience at all? The token layer alone decides.
+    Token,
+}
+
+/// A token given in an encoded form, for [`Authorizer::authorize_encoded`].
+#[derive(Clone, Copy, Debug)]
+pub enum Encoded<'a> {
+    /// The token's binary form.
+    Bytes(&'a [u8]),
+    /// The token as base64url text.
+    Base64(&'a str),
+}
+
+/// The parts of the decision on a token the token layer refused.
+fn token_denial(denial: valet_token::Denial, token: &Token) -> Parts {
+    let reasons = denial.reasons.into_iter().map(token_reason).collect();
+    let claims = match denial.claims {
+        Some(c) => Arc::new(c),
+        None => token.shared_claims(),
+    };
+    Parts::token(
+        Outcome::Deny,
+        reasons,
+        Some(claims),
+        denial.signature_verified,
+    )
 }
 
 /// A token layer reason as a decision's reason.

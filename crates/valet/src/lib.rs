@@ -6,13 +6,15 @@ mod audit;
 mod authorizer;
 mod decision;
 mod error;
+mod outcome;
 mod stores;
 
-pub use approval::{ApprovalRecord, Presentation, DEFAULT_MAX_APPROVAL_LIFETIME};
-pub use audit::{AuditRecord, UnverifiedClaims};
-pub use authorizer::{Authorizer, AuthorizerBuilder};
-pub use decision::{Decision, Layer, Outcome, Reason};
+pub use approval::{Presentation, DEFAULT_MAX_APPROVAL_LIFETIME};
+pub use audit::{ApprovalRecord, AuditRecord, UnverifiedClaims};
+pub use authorizer::{Authorizer, AuthorizerBuilder, Encoded};
+pub use decision::Decision;
 pub use error::Error;
+pub use outcome::{Layer, Outcome, Reason};
 pub use stores::{
     ApprovalId, ApprovalStore, AuditSink, Clock, FileRevocations, FixedClock, JsonLinesAudit,
     MemoryApprovals, MemoryAudit, MemoryRevocations, NoAudit, RevocationStore, Spent, StoreError,

@@ -107,20 +107,22 @@ fn a_bound_token_needs_its_proof_and_the_decision_records_it() {
     let agent = SigningKey::generate();
     let token = w.mint(Some(&agent));
     let req = pay_request("50.00", "bob@example.com");
-    let stolen = w.authorizer.authorize(&token, &req);
-    assert_eq!(stolen.outcome, Outcome::Deny);
+    let stolen = w
+        .authorizer
+        .authorize(&token, &req, &valet::Presentation::new());
+    assert_eq!(stolen.outcome(), Outcome::Deny);
     assert!(
-        stolen.reasons[0]
+        stolen.reasons()[0]
             .message
             .contains("the request carries no valid proof of possession"),
         "{stolen}"
     );
     let d = w
         .authorizer
-        .authorize_presented(&token, &req, &w.prove(&agent, &token, &req));
-    assert_eq!(d.outcome, Outcome::Allow, "{d}");
-    assert_eq!(d.audit.proof_key, Some(agent.public()));
-    let line = d.audit.to_json_line();
+        .authorize(&token, &req, &w.prove(&agent, &token, &req));
+    assert_eq!(d.outcome(), Outcome::Allow, "{d}");
+    assert_eq!(d.audit().proof_key, Some(agent.public()));
+    let line = d.audit().to_json_line();
     assert!(
         line.contains(&format!("\"proof_key\":\"{}\"", agent.public())),
         "{line}"
@@ -146,20 +148,14 @@ fn a_verified_chain_of_custody_is_in_the_audit_record() {
     let req = pay_request("50.00", "bob@example.com");
     let d = w
         .authorizer
-        .authorize_presented(&child, &req, &w.prove(&sub, &child, &req));
-    assert_eq!(d.outcome, Outcome::Allow, "{d}");
-    let chain = &d.audit.chain;
-    assert_eq!(
-        chain[0].signed_by.as_deref(),
-        Some(orchestrator.public().to_string().as_str())
-    );
-    assert_eq!(
-        chain[0].holder.as_deref(),
-        Some(sub.public().to_string().as_str())
-    );
+        .authorize(&child, &req, &w.prove(&sub, &child, &req));
+    assert_eq!(d.outcome(), Outcome::Allow, "{d}");
+    let chain = &d.audit().chain;
+    assert_eq!(chain[0].signed_by, Some(orchestrator.public()));
+    assert_eq!(chain[0].holder, Some(sub.public()));
     assert!(chain[0].verified);
     assert!(!chain[1].verified, "an unsigned link is self-asserted");
-    let line = d.audit.to_json_line();
+    let line = d.audit().to_json_line();
     assert!(line.contains("\"verified\":true"), "{line}");
     assert!(line.contains("\"verified\":false"), "{line}");
 }
@@ -170,48 +166,50 @@ fn an_approval_allows_exactly_the_approved_transaction_once() {
     let token = w.mint(None);
     let req = pay_request("900.00", "bob@example.com");
     assert_eq!(
-        w.authorizer.authorize(&token, &req).outcome,
+        w.authorizer
+            .authorize(&token, &req, &valet::Presentation::new())
+            .outcome(),
         Outcome::NeedsApproval
     );
     let approval = w.approve(&token, &req, 300);
     // 901.00 is not 900.00.
     let more = pay_request("901.00", "bob@example.com");
-    let d = w.authorizer.authorize_presented(
+    let d = w.authorizer.authorize(
         &token,
         &more,
         &Presentation::new().approval(approval.clone()),
     );
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
-    assert!(!d.audit.approvals[0].accepted);
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
+    assert!(!d.audit().approvals[0].accepted);
     assert!(
-        d.audit.approvals[0]
+        d.audit().approvals[0]
             .refused
             .as_deref()
             .unwrap()
             .contains("another transaction"),
         "{:?}",
-        d.audit.approvals
+        d.audit().approvals
     );
     // Nor is another recipient.
     let other = pay_request("900.00", "carol@example.com");
-    let d = w.authorizer.authorize_presented(
+    let d = w.authorizer.authorize(
         &token,
         &other,
         &Presentation::new().approval(approval.clone()),
     );
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
     // The approved transaction is allowed, and the audit record says by whom.
-    let d = w.authorizer.authorize_presented(
+    let d = w.authorizer.authorize(
         &token,
         &req,
         &Presentation::new().approval(approval.clone()),
     );
-    assert_eq!(d.outcome, Outcome::Allow, "{d}");
-    assert_eq!(d.audit.outcome, Outcome::Allow);
-    assert!(d.audit.approvals[0].accepted);
-    assert_eq!(d.audit.approvals[0].approver, w.owner.public());
+    assert_eq!(d.outcome(), Outcome::Allow, "{d}");
+    assert_eq!(d.audit().outcome, Outcome::Allow);
+    assert!(d.audit().approvals[0].accepted);
+    assert_eq!(d.audit().approvals[0].approver, w.owner.public());
     assert!(d
-        .reasons
+        .reasons()
         .iter()
         .any(|r| r.layer == Layer::Approval && r.message.contains("approved by")));
     let recorded = w.audit.records();
@@ -219,9 +217,9 @@ fn an_approval_allows_exactly_the_approved_transaction_once() {
     // It allows one request only.
     let d = w
         .authorizer
-        .authorize_presented(&token, &req, &Presentation::new().approval(approval));
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
-    assert!(d.audit.approvals[0]
+        .authorize(&token, &req, &Presentation::new().approval(approval));
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
+    assert!(d.audit().approvals[0]
         .refused
         .as_deref()
         .unwrap()
@@ -243,9 +241,9 @@ fn an_expired_approval_does_not_approve() {
     .unwrap();
     let d = w
         .authorizer
-        .authorize_presented(&token, &req, &Presentation::new().approval(expired));
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
-    assert!(d.audit.approvals[0]
+        .authorize(&token, &req, &Presentation::new().approval(expired));
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
+    assert!(d.audit().approvals[0]
         .refused
         .as_deref()
         .unwrap()
@@ -254,8 +252,8 @@ fn an_expired_approval_does_not_approve() {
     let long = w.approve(&token, &req, 3600);
     let d = w
         .authorizer
-        .authorize_presented(&token, &req, &Presentation::new().approval(long));
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+        .authorize(&token, &req, &Presentation::new().approval(long));
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
 }
 
 #[test]
@@ -264,13 +262,13 @@ fn an_approval_from_an_untrusted_key_or_altered_does_not_approve() {
     let token = w.mint(None);
     let req = pay_request("900.00", "bob@example.com");
     let stranger = SigningKey::generate();
-    let d = w.authorizer.authorize_presented(
+    let d = w.authorizer.authorize(
         &token,
         &req,
         &Presentation::new().approval(w.approve_with(&stranger, &token, &req, 300)),
     );
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
-    assert!(d.audit.approvals[0]
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
+    assert!(d.audit().approvals[0]
         .refused
         .as_deref()
         .unwrap()
@@ -280,8 +278,8 @@ fn an_approval_from_an_untrusted_key_or_altered_does_not_approve() {
     altered.expires_at += 60;
     let d = w
         .authorizer
-        .authorize_presented(&token, &req, &Presentation::new().approval(altered));
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+        .authorize(&token, &req, &Presentation::new().approval(altered));
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
     // An approval for another subject.
     let bob = Approval::sign(
         &w.owner,
@@ -293,8 +291,8 @@ fn an_approval_from_an_untrusted_key_or_altered_does_not_approve() {
     .unwrap();
     let d = w
         .authorizer
-        .authorize_presented(&token, &req, &Presentation::new().approval(bob));
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+        .authorize(&token, &req, &Presentation::new().approval(bob));
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
 }
 
 #[test]
@@ -303,12 +301,12 @@ fn an_approval_never_turns_a_deny_into_an_allow() {
     let token = w.mint(None);
     // Not an allowlisted recipient: a forbid, not an approval.
     let req = pay_request("900.00", "mallory@example.com");
-    let d = w.authorizer.authorize_presented(
+    let d = w.authorizer.authorize(
         &token,
         &req,
         &Presentation::new().approval(w.approve(&token, &req, 300)),
     );
-    assert_eq!(d.outcome, Outcome::Deny, "{d}");
+    assert_eq!(d.outcome(), Outcome::Deny, "{d}");
 }
 
 #[test]
@@ -316,22 +314,28 @@ fn bearer_tokens_work_unless_binding_is_required() {
     let w = world();
     let token = w.mint(None);
     let req = pay_request("50.00", "bob@example.com");
-    assert_eq!(w.authorizer.authorize(&token, &req).outcome, Outcome::Allow);
+    assert_eq!(
+        w.authorizer
+            .authorize(&token, &req, &valet::Presentation::new())
+            .outcome(),
+        Outcome::Allow
+    );
     let strict = world_with(|b| b.require_holder_binding(true));
     let token = strict.mint(None);
-    let d = strict.authorizer.authorize(&token, &req);
-    assert_eq!(d.outcome, Outcome::Deny);
+    let d = strict
+        .authorizer
+        .authorize(&token, &req, &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny);
     assert!(
-        d.reasons[0].message.contains("bound to a holder key"),
+        d.reasons()[0].message.contains("bound to a holder key"),
         "{d}"
     );
     let agent = SigningKey::generate();
     let bound = strict.mint(Some(&agent));
-    let d =
-        strict
-            .authorizer
-            .authorize_presented(&bound, &req, &strict.prove(&agent, &bound, &req));
-    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+    let d = strict
+        .authorizer
+        .authorize(&bound, &req, &strict.prove(&agent, &bound, &req));
+    assert_eq!(d.outcome(), Outcome::Allow, "{d}");
 }
 
 #[test]
@@ -348,8 +352,8 @@ fn token_only_judgement_shares_the_proof_replay_cache_and_the_audit() {
     let d = w
         .authorizer
         .verify_presented(&token, &listing, Some(&proof));
-    assert!(d.allowed(), "{:?}", d.reasons);
-    assert!(d.token_verified);
+    assert!(d.allowed(), "{:?}", d.reasons());
+    assert!(d.token_verified());
     // The same proof again, on either path, is a replay.
     let again = w
         .authorizer
@@ -357,16 +361,14 @@ fn token_only_judgement_shares_the_proof_replay_cache_and_the_audit() {
     assert!(!again.allowed());
     assert!(
         again
-            .reasons
+            .reasons()
             .iter()
             .any(|r| r.message.contains("already used")),
         "{:?}",
-        again.reasons
+        again.reasons()
     );
     let presented = Presentation::new().proof(proof);
-    let policy_path = w
-        .authorizer
-        .authorize_presented(&token, &listing, &presented);
+    let policy_path = w.authorizer.authorize(&token, &listing, &presented);
     assert!(!policy_path.allowed());
     // Without its proof a bound token is refused; a copied token proves nothing.
     assert!(!w
@@ -402,31 +404,33 @@ fn an_approval_cannot_be_spent_by_another_token_of_the_same_person() {
     let other = w.mint_other_agent();
     let req = pay_request("900.00", "bob@example.com");
     assert_eq!(
-        w.authorizer.authorize(&other, &req).outcome,
+        w.authorizer
+            .authorize(&other, &req, &valet::Presentation::new())
+            .outcome(),
         Outcome::NeedsApproval
     );
     let approval = w.approve(&token, &req, 300);
-    let d = w.authorizer.authorize_presented(
+    let d = w.authorizer.authorize(
         &other,
         &req,
         &Presentation::new().approval(approval.clone()),
     );
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
-    assert!(!d.audit.approvals[0].accepted);
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
+    assert!(!d.audit().approvals[0].accepted);
     assert!(
-        d.audit.approvals[0]
+        d.audit().approvals[0]
             .refused
             .as_deref()
             .unwrap()
             .contains("this approval is for another token"),
         "{:?}",
-        d.audit.approvals
+        d.audit().approvals
     );
     // The token it was signed for can still spend it: a refused approval is not spent.
     let d = w
         .authorizer
-        .authorize_presented(&token, &req, &Presentation::new().approval(approval));
-    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+        .authorize(&token, &req, &Presentation::new().approval(approval));
+    assert_eq!(d.outcome(), Outcome::Allow, "{d}");
 }
 
 #[test]
@@ -436,12 +440,12 @@ fn an_approval_is_spent_once_across_authorizers_sharing_a_store() {
     let token = w.mint(None);
     let req = pay_request("900.00", "bob@example.com");
     let approval = w.approve(&token, &req, 300);
-    let d = w.authorizer.authorize_presented(
+    let d = w.authorizer.authorize(
         &token,
         &req,
         &Presentation::new().approval(approval.clone()),
     );
-    assert_eq!(d.outcome, Outcome::Allow, "{d}");
+    assert_eq!(d.outcome(), Outcome::Allow, "{d}");
     // A second authorizer (another replica, another process) sharing the store.
     let replica = Authorizer::builder(
         KeySet::new().with(w.root.public()),
@@ -451,9 +455,9 @@ fn an_approval_is_spent_once_across_authorizers_sharing_a_store() {
     .approver(w.owner.public())
     .approval_store(store)
     .build();
-    let d = replica.authorize_presented(&token, &req, &Presentation::new().approval(approval));
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
-    assert!(d.audit.approvals[0]
+    let d = replica.authorize(&token, &req, &Presentation::new().approval(approval));
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
+    assert!(d.audit().approvals[0]
         .refused
         .as_deref()
         .unwrap()
@@ -477,18 +481,20 @@ fn an_unreachable_approval_store_is_a_deny() {
     let approval = w.approve(&token, &req, 300);
     let d = w
         .authorizer
-        .authorize_presented(&token, &req, &Presentation::new().approval(approval));
-    assert_eq!(d.outcome, Outcome::Deny, "{d}");
-    assert_eq!(d.audit.outcome, Outcome::Deny);
-    assert_eq!(d.approval, None);
-    assert!(!d.audit.approvals[0].accepted);
+        .authorize(&token, &req, &Presentation::new().approval(approval));
+    assert_eq!(d.outcome(), Outcome::Deny, "{d}");
+    assert_eq!(d.audit().outcome, Outcome::Deny);
+    assert_eq!(d.approval(), None);
+    assert!(!d.audit().approvals[0].accepted);
     assert!(
-        d.reasons.iter().any(|r| r.layer == Layer::Approval
+        d.reasons().iter().any(|r| r.layer == Layer::Approval
             && r.message.contains("the approval store is unreachable")),
         "{d}"
     );
     assert_eq!(w.audit.records().last().unwrap().outcome, Outcome::Deny);
     // Without an approval the store is not asked: the request still needs one.
-    let d = w.authorizer.authorize(&token, &req);
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{d}");
+    let d = w
+        .authorizer
+        .authorize(&token, &req, &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{d}");
 }

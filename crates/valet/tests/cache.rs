@@ -78,8 +78,8 @@ fn op() -> impl Strategy<Value = Op> {
 
 fn summary(d: &Decision) -> (Outcome, Vec<String>) {
     (
-        d.outcome,
-        d.reasons.iter().map(|r| r.message.clone()).collect(),
+        d.outcome(),
+        d.reasons().iter().map(|r| r.message.clone()).collect(),
     )
 }
 
@@ -122,8 +122,8 @@ proptest! {
                     // Twice each: the second presentation of the same bytes hits the cache.
                     for _ in 0..2 {
                         prop_assert_eq!(
-                            summary(&fast.authorize_bytes(&bytes, &req)),
-                            summary(&plain.authorize_bytes(&bytes, &req))
+                            summary(&fast.authorize_encoded(valet::Encoded::Bytes(&bytes), &req, &valet::Presentation::new())),
+                            summary(&plain.authorize_encoded(valet::Encoded::Bytes(&bytes), &req, &valet::Presentation::new()))
                         );
                     }
                 }
@@ -162,25 +162,59 @@ fn a_cached_token_is_refused_once_revoked_or_expired_or_tampered() {
             .with("recipient", "alice@example.com"),
     );
     let bytes = tokens[2].to_bytes().to_vec();
-    assert!(az.authorize_bytes(&bytes, &req).allowed());
-    assert!(az.authorize_bytes(&bytes, &req).allowed());
+    assert!(az
+        .authorize_encoded(
+            valet::Encoded::Bytes(&bytes),
+            &req,
+            &valet::Presentation::new()
+        )
+        .allowed());
+    assert!(az
+        .authorize_encoded(
+            valet::Encoded::Bytes(&bytes),
+            &req,
+            &valet::Presentation::new()
+        )
+        .allowed());
     // A flipped bit in the last signature: different bytes, verified afresh, refused.
     let mut tampered = bytes.clone();
     let last = tampered.len() - 40;
     tampered[last] ^= 0x80;
-    assert!(!az.authorize_bytes(&tampered, &req).allowed());
+    assert!(!az
+        .authorize_encoded(
+            valet::Encoded::Bytes(&tampered),
+            &req,
+            &valet::Presentation::new()
+        )
+        .allowed());
     // Expiry still applies to a cached chain.
     clock.advance(Duration::from_secs(500));
-    assert!(!az.authorize_bytes(&bytes, &req).allowed());
+    assert!(!az
+        .authorize_encoded(
+            valet::Encoded::Bytes(&bytes),
+            &req,
+            &valet::Presentation::new()
+        )
+        .allowed());
     clock.set(now());
-    assert!(az.authorize_bytes(&bytes, &req).allowed());
+    assert!(az
+        .authorize_encoded(
+            valet::Encoded::Bytes(&bytes),
+            &req,
+            &valet::Presentation::new()
+        )
+        .allowed());
     // So does revocation.
     revocations
         .revoke(tokens[2].revocation_ids()[1].clone())
         .unwrap();
-    let d = az.authorize_bytes(&bytes, &req);
+    let d = az.authorize_encoded(
+        valet::Encoded::Bytes(&bytes),
+        &req,
+        &valet::Presentation::new(),
+    );
     assert!(!d.allowed());
-    assert!(d.reasons[0].message.contains("revoked"));
+    assert!(d.reasons()[0].message.contains("revoked"));
 }
 
 #[test]
@@ -209,14 +243,17 @@ fn early_refusals_are_denies_and_passing_them_still_needs_the_signatures() {
         .map(|t| (t, false))
         .chain(tokens(&forger).into_iter().map(|t| (t, true)))
     {
-        let d = az.authorize(&t, &elsewhere);
+        let d = az.authorize(&t, &elsewhere, &valet::Presentation::new());
         assert!(!d.allowed());
-        assert!(!d.token_verified);
-        assert_eq!(d.reasons[0].kind, Some(valet_token::ReasonKind::Audience));
-        let d = az.authorize(&t, &good);
+        assert!(!d.token_verified());
+        assert_eq!(d.reasons()[0].kind, Some(valet_token::ReasonKind::Audience));
+        let d = az.authorize(&t, &good, &valet::Presentation::new());
         assert_eq!(d.allowed(), !forged);
         if forged {
-            assert_eq!(d.reasons[0].kind, Some(valet_token::ReasonKind::Signature));
+            assert_eq!(
+                d.reasons()[0].kind,
+                Some(valet_token::ReasonKind::Signature)
+            );
         }
     }
 }
@@ -249,7 +286,7 @@ fn a_token_read_again_is_shared_only_with_the_cache_on() {
         Audience::parse("https://pay.example.com").unwrap(),
         "read_file",
     );
-    let _ = cached.authorize(&first, &req);
+    let _ = cached.authorize(&first, &req, &valet::Presentation::new());
     let (a, b) = (
         cached.read_token(bytes).unwrap(),
         cached.read_token(bytes).unwrap(),

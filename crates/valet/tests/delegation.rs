@@ -66,21 +66,22 @@ fn a_delegate_cannot_name_itself_into_a_permit() {
     // The token may not read files: no policy permits its client.
     let token = mint(&root, "https://orchestrator.example/client", &[]);
     assert_eq!(
-        az.authorize(&token, &files("read_file")).outcome,
+        az.authorize(&token, &files("read_file"), &valet::Presentation::new())
+            .outcome(),
         Outcome::Deny
     );
     // Naming the delegate `auditor` is a claim, not an identity.
     let child = token
         .attenuate(Attenuation::new().delegate("auditor"))
         .unwrap();
-    let d = az.authorize(&child, &files("read_file"));
-    assert_eq!(d.outcome, Outcome::Deny, "{:?}", d.reasons);
+    let d = az.authorize(&child, &files("read_file"), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny, "{:?}", d.reasons());
     assert!(
-        d.reasons[0]
+        d.reasons()[0]
             .message
             .contains("who delegated to `auditor`, is not allowed this request"),
         "{:?}",
-        d.reasons
+        d.reasons()
     );
 }
 
@@ -102,21 +103,21 @@ forbid (principal == Agent::"browser-agent", action == Action::"write_file", res
     let browser = token
         .attenuate(Attenuation::new().delegate("browser-agent"))
         .unwrap();
-    let d = az.authorize(&browser, &files("write_file"));
-    assert_eq!(d.outcome, Outcome::Deny);
+    let d = az.authorize(&browser, &files("write_file"), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny);
     // The browser agent appends a block naming itself `orchestrator`.
     let renamed = browser
         .attenuate(Attenuation::new().delegate("orchestrator"))
         .unwrap();
-    let d = az.authorize(&renamed, &files("write_file"));
-    assert_eq!(d.outcome, Outcome::Deny, "{:?}", d.reasons);
+    let d = az.authorize(&renamed, &files("write_file"), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny, "{:?}", d.reasons());
     assert_eq!(
-        d.reasons[0].message,
+        d.reasons()[0].message,
         "`browser-agent`, who delegated to `orchestrator`, is not allowed this request, and a \
          delegate is never allowed more than its delegator: forbidden by `no-browser`: the \
          browser agent never writes files"
     );
-    assert_eq!(d.reasons[0].policy.as_deref(), Some("no-browser"));
+    assert_eq!(d.reasons()[0].policy.as_deref(), Some("no-browser"));
     // The audit record names the whole chain, the forbidden agent included.
     let record = audit.records().pop().unwrap();
     let names: Vec<_> = record
@@ -138,20 +139,21 @@ when { context.scopes.contains("sandbox") };"#,
     );
     let token = mint(&root, "bot", &["sandbox", "tools:read"]);
     assert_eq!(
-        az.authorize(&token, &files("read_file")).outcome,
+        az.authorize(&token, &files("read_file"), &valet::Presentation::new())
+            .outcome(),
         Outcome::Deny
     );
     let narrowed = token
         .attenuate(Attenuation::new().scopes([Scope::parse("tools:read").unwrap()]))
         .unwrap();
-    let d = az.authorize(&narrowed, &files("read_file"));
-    assert_eq!(d.outcome, Outcome::Deny, "{:?}", d.reasons);
+    let d = az.authorize(&narrowed, &files("read_file"), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny, "{:?}", d.reasons());
     assert!(
-        d.reasons[0]
+        d.reasons()[0]
             .message
             .starts_with("the token as of block 0 is not allowed"),
         "{:?}",
-        d.reasons
+        d.reasons()
     );
 }
 
@@ -169,8 +171,12 @@ fn an_unverified_token_is_audited_under_unverified_claims() {
         }
     }
     assert!(flipped > 0, "the subject is in the token");
-    let d = az.authorize_bytes(&bytes, &files("read_file"));
-    assert_eq!(d.outcome, Outcome::Deny);
+    let d = az.authorize_encoded(
+        valet::Encoded::Bytes(&bytes),
+        &files("read_file"),
+        &valet::Presentation::new(),
+    );
+    assert_eq!(d.outcome(), Outcome::Deny);
     let record = audit.records().pop().unwrap();
     assert!(!record.token_verified);
     assert_eq!(record.subject, None);
@@ -183,8 +189,8 @@ fn an_unverified_token_is_audited_under_unverified_claims() {
     assert!(line.get("subject").is_none(), "{line}");
     assert_eq!(line["unverified_claims"]["subject"], "elice@example.com");
     // A verified token is recorded as before.
-    let d = az.authorize(&token, &files("read_file"));
-    assert_eq!(d.outcome, Outcome::Allow);
+    let d = az.authorize(&token, &files("read_file"), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Allow);
     let record = audit.records().pop().unwrap();
     assert_eq!(record.subject.as_deref(), Some("alice@example.com"));
     assert!(record.unverified_claims.is_none());
@@ -208,8 +214,8 @@ fn a_proof_key_is_audited_only_when_the_proof_verified() {
     // A proof signed by the attacker, relabelled with the victim's key.
     let mut forged = HolderProof::sign(&agent, &token, &request, now()).unwrap();
     forged.key = victim.public();
-    let d = az.authorize_presented(&token, &request, &Presentation::new().proof(forged));
-    assert_eq!(d.outcome, Outcome::Deny);
+    let d = az.authorize(&token, &request, &Presentation::new().proof(forged));
+    assert_eq!(d.outcome(), Outcome::Deny);
     assert_eq!(audit.records().pop().unwrap().proof_key, None);
     // An expired token: the proof is never checked, so its key is not recorded.
     let late = Request::new(
@@ -217,13 +223,13 @@ fn a_proof_key_is_audited_only_when_the_proof_verified() {
         "read_file",
     );
     let proof = HolderProof::sign(&victim, &token, &late, now()).unwrap();
-    let d = az.authorize_presented(&token, &late, &Presentation::new().proof(proof));
-    assert_eq!(d.outcome, Outcome::Deny);
+    let d = az.authorize(&token, &late, &Presentation::new().proof(proof));
+    assert_eq!(d.outcome(), Outcome::Deny);
     assert_eq!(audit.records().pop().unwrap().proof_key, None);
     // The holder's own proof is recorded.
     let proof = HolderProof::sign(&agent, &token, &request, now()).unwrap();
-    let d = az.authorize_presented(&token, &request, &Presentation::new().proof(proof));
-    assert_eq!(d.outcome, Outcome::Allow, "{:?}", d.reasons);
+    let d = az.authorize(&token, &request, &Presentation::new().proof(proof));
+    assert_eq!(d.outcome(), Outcome::Allow, "{:?}", d.reasons());
     assert_eq!(
         audit.records().pop().unwrap().proof_key,
         Some(agent.public())
@@ -344,7 +350,7 @@ fn judge(
     if let Some(key) = holder {
         presented = presented.proof(HolderProof::sign(key, token, request, now()).unwrap());
     }
-    az.authorize_presented(token, request, &presented)
+    az.authorize(token, request, &presented)
 }
 
 proptest! {
@@ -404,9 +410,9 @@ proptest! {
             }
             let after = judge(&az, &token, &request, holder.as_ref());
             prop_assert!(
-                rank(after.outcome) <= rank(before.outcome),
+                rank(after.outcome()) <= rank(before.outcome()),
                 "block {b:?} raised {:?} to {:?}: {:?}\npolicies:\n{}",
-                before.outcome, after.outcome, after.reasons, policies.concat()
+                before.outcome(), after.outcome(), after.reasons(), policies.concat()
             );
             before = after;
         }

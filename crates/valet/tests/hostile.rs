@@ -116,16 +116,20 @@ fn clock_before_not_before_or_after_expiry_is_refused() {
     let token = mint(&root, grant().not_before(now() + Duration::from_secs(60)));
     let clock = Arc::new(FixedClock::new(now()));
     let az = authorizer(&root, clock.clone(), Arc::new(MemoryAudit::new()));
-    let d = az.authorize(&token, &request());
-    assert_eq!(d.outcome, Outcome::Deny);
-    assert_eq!(d.reasons[0].kind, Some(ReasonKind::NotYetValid));
+    let d = az.authorize(&token, &request(), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny);
+    assert_eq!(d.reasons()[0].kind, Some(ReasonKind::NotYetValid));
     clock.set(now() + Duration::from_secs(60));
-    assert!(az.authorize(&token, &request()).allowed());
+    assert!(az
+        .authorize(&token, &request(), &valet::Presentation::new())
+        .allowed());
     clock.set(now() + Duration::from_secs(600));
-    assert!(az.authorize(&token, &request()).allowed());
+    assert!(az
+        .authorize(&token, &request(), &valet::Presentation::new())
+        .allowed());
     clock.set(now() + Duration::from_secs(601));
-    let d = az.authorize(&token, &request());
-    assert_eq!(d.reasons[0].kind, Some(ReasonKind::Expired));
+    let d = az.authorize(&token, &request(), &valet::Presentation::new());
+    assert_eq!(d.reasons()[0].kind, Some(ReasonKind::Expired));
 }
 
 #[test]
@@ -146,18 +150,22 @@ fn internal_failures_on_the_decision_path_are_denies() {
     )
     .clock(Arc::new(Broken))
     .build();
-    let d = az.authorize(&token, &request());
-    assert_eq!(d.outcome, Outcome::Deny);
+    let d = az.authorize(&token, &request(), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny);
     // The epoch itself is simply before the token was issued: a deny too.
     let az = authorizer(&root, before_epoch, Arc::new(MemoryAudit::new()));
-    assert_eq!(az.authorize(&token, &request()).outcome, Outcome::Deny);
+    assert_eq!(
+        az.authorize(&token, &request(), &valet::Presentation::new())
+            .outcome(),
+        Outcome::Deny
+    );
     // An empty key set trusts nothing.
     let az = Authorizer::builder(KeySet::new(), PolicyStore::load(POLICIES).unwrap())
         .clock(Arc::new(FixedClock::new(now())))
         .build();
-    let d = az.authorize(&token, &request());
-    assert_eq!(d.outcome, Outcome::Deny);
-    assert_eq!(d.reasons[0].kind, Some(ReasonKind::UnknownKey));
+    let d = az.authorize(&token, &request(), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny);
+    assert_eq!(d.reasons()[0].kind, Some(ReasonKind::UnknownKey));
     // A Datalog budget of nothing.
     let az = Authorizer::builder(
         KeySet::new().with(root.public()),
@@ -169,9 +177,9 @@ fn internal_failures_on_the_decision_path_are_denies() {
         ..Limits::default()
     })
     .build();
-    let d = az.authorize(&token, &request());
-    assert_eq!(d.outcome, Outcome::Deny);
-    assert_eq!(d.reasons[0].kind, Some(ReasonKind::RunLimit));
+    let d = az.authorize(&token, &request(), &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny);
+    assert_eq!(d.reasons()[0].kind, Some(ReasonKind::RunLimit));
 }
 
 #[test]
@@ -193,10 +201,10 @@ fn no_secret_in_messages_records_or_debug_output() {
 
     let mut outputs: Vec<String> = Vec::new();
     let mut decide = |t: &Token, r: &Request| {
-        let d = az.authorize(t, r);
+        let d = az.authorize(t, r, &valet::Presentation::new());
         outputs.push(format!("{d}"));
         outputs.push(format!("{d:?}"));
-        outputs.push(d.audit.to_json_line());
+        outputs.push(d.audit().to_json_line());
         outputs.push(serde_json::to_string(&d).unwrap());
     };
     decide(&token, &request());
@@ -209,7 +217,11 @@ fn no_secret_in_messages_records_or_debug_output() {
     decide(&token, &request());
     outputs.push(format!(
         "{:?}",
-        az.authorize_base64(&token_text[..60], &request())
+        az.authorize_encoded(
+            valet::Encoded::Base64(&token_text[..60]),
+            &request(),
+            &valet::Presentation::new()
+        )
     ));
     outputs.push(format!("{token:?}"));
     outputs.push(format!("{root:?}"));

@@ -97,7 +97,7 @@ impl World {
 }
 
 fn messages(d: &Decision) -> String {
-    d.reasons
+    d.reasons()
         .iter()
         .map(ToString::to_string)
         .collect::<Vec<_>>()
@@ -109,29 +109,35 @@ fn attenuated_sub_agent_is_held_to_its_limits() {
     let w = world();
     let child = w.sub_agent();
 
-    let ok = w
-        .authorizer
-        .authorize(&child, &pay_request("50.00", "alice@example.com"));
-    assert_eq!(ok.outcome, Outcome::Allow, "{}", messages(&ok));
-    assert!(ok.token_verified);
+    let ok = w.authorizer.authorize(
+        &child,
+        &pay_request("50.00", "alice@example.com"),
+        &valet::Presentation::new(),
+    );
+    assert_eq!(ok.outcome(), Outcome::Allow, "{}", messages(&ok));
+    assert!(ok.token_verified());
     assert_eq!(ok.subject(), Some("alice@example.com"));
     assert_eq!(ok.chain()[0].delegate.as_deref(), Some("invoice-agent"));
 
-    let over = w
-        .authorizer
-        .authorize(&child, &pay_request("50.01", "alice@example.com"));
-    assert_eq!(over.outcome, Outcome::Deny);
-    assert_eq!(over.reasons[0].layer, Layer::Token);
-    assert_eq!(over.reasons[0].block, Some(1));
+    let over = w.authorizer.authorize(
+        &child,
+        &pay_request("50.01", "alice@example.com"),
+        &valet::Presentation::new(),
+    );
+    assert_eq!(over.outcome(), Outcome::Deny);
+    assert_eq!(over.reasons()[0].layer, Layer::Token);
+    assert_eq!(over.reasons()[0].block, Some(1));
     assert_eq!(
-        over.reasons[0].message,
+        over.reasons()[0].message,
         "block 1 (delegate: invoice-agent) limits payment amount to 50.00, requested `50.01`"
     );
 
-    let bob = w
-        .authorizer
-        .authorize(&child, &pay_request("50.00", "bob@example.com"));
-    assert_eq!(bob.outcome, Outcome::Deny);
+    let bob = w.authorizer.authorize(
+        &child,
+        &pay_request("50.00", "bob@example.com"),
+        &valet::Presentation::new(),
+    );
+    assert_eq!(bob.outcome(), Outcome::Deny);
     assert!(messages(&bob).contains("recipient"), "{}", messages(&bob));
 
     let elsewhere = Request::new(
@@ -139,10 +145,12 @@ fn attenuated_sub_agent_is_held_to_its_limits() {
         "pay_invoice",
     )
     .details(payment("50.00", "alice@example.com"));
-    let d = w.authorizer.authorize(&child, &elsewhere);
-    assert_eq!(d.outcome, Outcome::Deny);
+    let d = w
+        .authorizer
+        .authorize(&child, &elsewhere, &valet::Presentation::new());
+    assert_eq!(d.outcome(), Outcome::Deny);
     assert_eq!(
-        d.reasons[0].message,
+        d.reasons()[0].message,
         "token is for https://pay.example.com, presented at https://other.example.com"
     );
 }
@@ -151,22 +159,24 @@ fn attenuated_sub_agent_is_held_to_its_limits() {
 fn a_policy_ceiling_below_the_token_limit_denies_and_names_the_policy() {
     let w = world();
     let token = w.mint("https://orchestrator.example/client", "5000.00", 900);
-    let d = w
-        .authorizer
-        .authorize(&token, &pay_request("2500.00", "alice@example.com"));
-    assert_eq!(d.outcome, Outcome::Deny, "{}", messages(&d));
-    assert!(d.token_verified);
+    let d = w.authorizer.authorize(
+        &token,
+        &pay_request("2500.00", "alice@example.com"),
+        &valet::Presentation::new(),
+    );
+    assert_eq!(d.outcome(), Outcome::Deny, "{}", messages(&d));
+    assert!(d.token_verified());
     let ids: Vec<_> = d
-        .determining_policies
+        .determining_policies()
         .iter()
         .map(|p| p.id.as_str())
         .collect();
     assert!(ids.contains(&"payments-ceiling-usd"), "{ids:?}");
     assert!(d
-        .reasons
+        .reasons()
         .iter()
         .any(|r| r.layer == Layer::Policy && r.policy.as_deref() == Some("payments-ceiling-usd")));
-    assert!(d.approval.is_none());
+    assert!(d.approval().is_none());
 }
 
 #[test]
@@ -175,19 +185,21 @@ fn a_payment_above_the_threshold_needs_approval() {
     let d = w.authorizer.authorize(
         &w.orchestrator(),
         &pay_request("600.00", "alice@example.com"),
+        &valet::Presentation::new(),
     );
-    assert_eq!(d.outcome, Outcome::NeedsApproval, "{}", messages(&d));
+    assert_eq!(d.outcome(), Outcome::NeedsApproval, "{}", messages(&d));
     assert!(!d.allowed());
     assert_eq!(
-        d.approval.as_deref(),
+        d.approval(),
         Some("payments above 500.00 need the account owner's approval")
     );
     // Just under the threshold is a plain allow.
     let d = w.authorizer.authorize(
         &w.orchestrator(),
         &pay_request("500.00", "alice@example.com"),
+        &valet::Presentation::new(),
     );
-    assert_eq!(d.outcome, Outcome::Allow, "{}", messages(&d));
+    assert_eq!(d.outcome(), Outcome::Allow, "{}", messages(&d));
 }
 
 #[test]
@@ -196,10 +208,12 @@ fn two_clients_for_one_person_are_audited_under_their_own_identity() {
     let a = w.mint("https://agent-a.example/client", "1000.00", 900);
     let b = w.mint("https://agent-b.example/client", "1000.00", 900);
     for t in [&a, &b] {
-        let d = w
-            .authorizer
-            .authorize(t, &pay_request("10.00", "bob@example.com"));
-        assert_eq!(d.outcome, Outcome::Allow, "{}", messages(&d));
+        let d = w.authorizer.authorize(
+            t,
+            &pay_request("10.00", "bob@example.com"),
+            &valet::Presentation::new(),
+        );
+        assert_eq!(d.outcome(), Outcome::Allow, "{}", messages(&d));
     }
     let records = w.audit.records();
     assert_eq!(records.len(), 2);
@@ -228,14 +242,17 @@ fn a_revoked_parent_revokes_its_attenuated_child() {
         .attenuate(Attenuation::new().delegate("invoice-agent"))
         .unwrap();
     let req = pay_request("10.00", "alice@example.com");
-    assert!(w.authorizer.authorize(&child, &req).allowed());
+    assert!(w
+        .authorizer
+        .authorize(&child, &req, &valet::Presentation::new())
+        .allowed());
     w.revocations
         .revoke(parent.revocation_ids()[0].clone())
         .unwrap();
     for t in [&parent, &child] {
-        let d = w.authorizer.authorize(t, &req);
-        assert_eq!(d.outcome, Outcome::Deny);
-        assert_eq!(d.reasons[0].kind, Some(token::ReasonKind::Revoked));
+        let d = w.authorizer.authorize(t, &req, &valet::Presentation::new());
+        assert_eq!(d.outcome(), Outcome::Deny);
+        assert_eq!(d.reasons()[0].kind, Some(token::ReasonKind::Revoked));
     }
 }
 
@@ -250,8 +267,14 @@ fn revoking_a_child_block_leaves_the_parent_usable() {
         .revoke(child.revocation_ids()[1].clone())
         .unwrap();
     let req = pay_request("10.00", "alice@example.com");
-    assert!(!w.authorizer.authorize(&child, &req).allowed());
-    assert!(w.authorizer.authorize(&parent, &req).allowed());
+    assert!(!w
+        .authorizer
+        .authorize(&child, &req, &valet::Presentation::new())
+        .allowed());
+    assert!(w
+        .authorizer
+        .authorize(&parent, &req, &valet::Presentation::new())
+        .allowed());
 }
 
 #[test]
@@ -259,13 +282,17 @@ fn a_token_expiring_between_two_steps_of_one_task() {
     let w = world();
     let token = w.mint("https://orchestrator.example/client", "1000.00", 60);
     let req = pay_request("10.00", "alice@example.com");
-    let first = w.authorizer.authorize(&token, &req);
-    assert_eq!(first.outcome, Outcome::Allow, "{}", messages(&first));
+    let first = w
+        .authorizer
+        .authorize(&token, &req, &valet::Presentation::new());
+    assert_eq!(first.outcome(), Outcome::Allow, "{}", messages(&first));
     w.clock.advance(Duration::from_secs(61));
-    let second = w.authorizer.authorize(&token, &req);
-    assert_eq!(second.outcome, Outcome::Deny);
-    assert_eq!(second.reasons[0].kind, Some(token::ReasonKind::Expired));
-    assert!(second.reasons[0].message.starts_with("token expired at "));
+    let second = w
+        .authorizer
+        .authorize(&token, &req, &valet::Presentation::new());
+    assert_eq!(second.outcome(), Outcome::Deny);
+    assert_eq!(second.reasons()[0].kind, Some(token::ReasonKind::Expired));
+    assert!(second.reasons()[0].message.starts_with("token expired at "));
 }
 
 #[test]
@@ -273,10 +300,12 @@ fn malformed_transactions_are_denied_naming_the_field() {
     let w = world();
     let token = w.orchestrator();
     // An amount that is not a decimal: the token's limit cannot read it.
-    let d = w
-        .authorizer
-        .authorize(&token, &pay_request("12.5x", "alice@example.com"));
-    assert_eq!(d.outcome, Outcome::Deny);
+    let d = w.authorizer.authorize(
+        &token,
+        &pay_request("12.5x", "alice@example.com"),
+        &valet::Presentation::new(),
+    );
+    assert_eq!(d.outcome(), Outcome::Deny);
     assert!(messages(&d).contains("amount"), "{}", messages(&d));
 
     // With a token that has no amount limit, the policy layer reads and refuses it.
@@ -307,12 +336,14 @@ fn malformed_transactions_are_denied_naming_the_field() {
         ),
     ];
     for (details, field) in cases {
-        let d = w
-            .authorizer
-            .authorize(&plain, &Request::new(pay(), "pay_invoice").details(details));
-        assert_eq!(d.outcome, Outcome::Deny, "{field}");
+        let d = w.authorizer.authorize(
+            &plain,
+            &Request::new(pay(), "pay_invoice").details(details),
+            &valet::Presentation::new(),
+        );
+        assert_eq!(d.outcome(), Outcome::Deny, "{field}");
         assert!(
-            d.reasons
+            d.reasons()
                 .iter()
                 .any(|r| r.layer == Layer::Policy && r.message.contains(&format!("`{field}`"))),
             "{field}: {}",
@@ -341,9 +372,13 @@ fn unreadable_tokens_are_denied_and_audited() {
         "AAAA",
         &w.orchestrator().to_base64()[..40],
     ] {
-        let d = w.authorizer.authorize_base64(text, &req);
-        assert_eq!(d.outcome, Outcome::Deny, "{text}");
-        assert!(!d.token_verified);
+        let d = w.authorizer.authorize_encoded(
+            valet::Encoded::Base64(text),
+            &req,
+            &valet::Presentation::new(),
+        );
+        assert_eq!(d.outcome(), Outcome::Deny, "{text}");
+        assert!(!d.token_verified());
     }
     assert_eq!(w.audit.records().len(), 4);
 }
@@ -364,8 +399,16 @@ fn audit_records_are_json_lines_without_token_or_key_material() {
     .clock(w.clock.clone())
     .audit(sink)
     .build();
-    authorizer.authorize(&child, &pay_request("50.00", "alice@example.com"));
-    authorizer.authorize(&child, &pay_request("70.00", "alice@example.com"));
+    authorizer.authorize(
+        &child,
+        &pay_request("50.00", "alice@example.com"),
+        &valet::Presentation::new(),
+    );
+    authorizer.authorize(
+        &child,
+        &pay_request("70.00", "alice@example.com"),
+        &valet::Presentation::new(),
+    );
     let text = std::fs::read_to_string(&path).unwrap();
     let lines: Vec<_> = text.lines().collect();
     assert_eq!(lines.len(), 2);
@@ -413,8 +456,9 @@ fn an_audit_sink_that_fails_turns_an_allow_into_a_deny() {
     let d = authorizer.authorize(
         &w.orchestrator(),
         &pay_request("10.00", "alice@example.com"),
+        &valet::Presentation::new(),
     );
-    assert_eq!(d.outcome, Outcome::Deny);
+    assert_eq!(d.outcome(), Outcome::Deny);
     assert!(messages(&d).contains("could not be audited"));
 }
 
@@ -435,18 +479,26 @@ fn file_revocations_are_read_on_demand() {
     .revocations(store.clone())
     .build();
     let req = pay_request("10.00", "alice@example.com");
-    assert!(authorizer.authorize(&token, &req).allowed());
+    assert!(authorizer
+        .authorize(&token, &req, &valet::Presentation::new())
+        .allowed());
     FileRevocations::append(&path, &token.revocation_ids()[0]).unwrap();
     // Not yet re-read: still in force until reload.
-    assert!(authorizer.authorize(&token, &req).allowed());
+    assert!(authorizer
+        .authorize(&token, &req, &valet::Presentation::new())
+        .allowed());
     store.reload().unwrap();
-    assert!(!authorizer.authorize(&token, &req).allowed());
+    assert!(!authorizer
+        .authorize(&token, &req, &valet::Presentation::new())
+        .allowed());
 
     std::fs::write(&path, "zz-not-hex\n").unwrap();
     let err = store.reload().unwrap_err();
     assert!(err.to_string().contains(":1:"), "{err}");
     // The bad edit leaves the previous list in force.
-    assert!(!authorizer.authorize(&token, &req).allowed());
+    assert!(!authorizer
+        .authorize(&token, &req, &valet::Presentation::new())
+        .allowed());
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -471,10 +523,12 @@ fn the_authorizer_is_shared_across_threads() {
             let child = child.clone();
             std::thread::spawn(move || {
                 let amount = if i % 2 == 0 { "50.00" } else { "50.01" };
-                let d = w
-                    .authorizer
-                    .authorize(&child, &pay_request(amount, "alice@example.com"));
-                (i, d.outcome)
+                let d = w.authorizer.authorize(
+                    &child,
+                    &pay_request(amount, "alice@example.com"),
+                    &valet::Presentation::new(),
+                );
+                (i, d.outcome())
             })
         })
         .collect();

@@ -152,7 +152,7 @@ impl Server {
                         "subject": auth.subject(),
                         "agent": auth.agent(),
                         "delegates": auth.delegates(),
-                        "outcome": auth.decision.outcome,
+                        "outcome": auth.decision.outcome(),
                     }
                 }))
             }

@@ -148,13 +148,19 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
 /// Appends a block built by hand with biscuit-auth (no valet validation): `context` is
 /// the block's context string, `code` its Datalog.
 pub fn append_raw(token: &Token, context: &str, code: &str) -> Token {
+    Token::from_bytes(&append_raw_bytes(token, context, code)).unwrap()
+}
+
+/// The bytes of [`append_raw`]'s token, for blocks that reading the token refuses.
+pub fn append_raw_bytes(token: &Token, context: &str, code: &str) -> Vec<u8> {
     let builder = biscuit_auth::builder::BlockBuilder::new()
         .context(context.to_owned())
         .code(code)
         .unwrap();
-    let appended = biscuit_auth::UnverifiedBiscuit::from(token.to_bytes())
+    biscuit_auth::UnverifiedBiscuit::from(token.to_bytes())
         .unwrap()
         .append(builder)
-        .unwrap();
-    Token::from_bytes(&appended.to_vec().unwrap()).unwrap()
+        .unwrap()
+        .to_vec()
+        .unwrap()
 }
