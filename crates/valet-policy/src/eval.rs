@@ -10,9 +10,10 @@ use serde::{Deserialize, Serialize};
 use valet_token::details::{FieldValue, TransactionDetails};
 use valet_token::Decimal;
 
+use crate::annotations::{annotations_of, APPROVAL_ANNOTATION, REASON_ANNOTATION};
 use crate::index::lookups;
 use crate::schema::{ActionSpec, FieldType, RESERVED_CONTEXT};
-use crate::store::{annotations_of, Loaded, PolicyStore, APPROVAL_ANNOTATION, REASON_ANNOTATION};
+use crate::store::{Loaded, PolicyStore};
 
 /// The details fields that name the resource rather than describe the transaction.
 pub const RESOURCE_FIELDS: [&str; 2] = ["identifier", "locations"];

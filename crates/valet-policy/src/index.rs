@@ -11,8 +11,8 @@ use cedar_policy::{
 };
 use serde_json::Value;
 
+use crate::annotations::APPROVAL_ANNOTATION;
 use crate::schema::ActionSpec;
-use crate::store::APPROVAL_ANNOTATION;
 
 /// The policies of one action: those whose action scope names it, one of its groups, or
 /// no action at all. Any other policy is false for this action without being evaluated

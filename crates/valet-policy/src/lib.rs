@@ -67,20 +67,22 @@
 
 #![forbid(unsafe_code)]
 
+mod annotations;
 mod error;
 mod eval;
 mod format;
 mod index;
+mod limits;
 mod schema;
 mod store;
 pub mod testing;
 
+pub use annotations::{APPROVAL_ANNOTATION, ID_ANNOTATION, REASON_ANNOTATION};
 pub use error::{Diagnostic, FormatError, LimitExceeded, PolicyError, Severity};
 pub use eval::{
     DeterminingPolicy, Effect, PolicyDecision, PolicyOutcome, PolicyReason, Step, Transaction,
     RESOURCE_FIELDS,
 };
 pub use format::{format_policies, FORMAT_INDENT, FORMAT_LINE_WIDTH};
-pub use store::{
-    PolicyLimits, PolicyStore, APPROVAL_ANNOTATION, ID_ANNOTATION, REASON_ANNOTATION, SCHEMA_FILE,
-};
+pub use limits::PolicyLimits;
+pub use store::{PolicyStore, SCHEMA_FILE};

@@ -1,6 +1,6 @@
 //! Loading a policy directory: parse, validate, and keep the result ready for requests.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -12,47 +12,14 @@ use cedar_policy::{
     ValidationMode, Validator,
 };
 
+use crate::annotations::{APPROVAL_ANNOTATION, ID_ANNOTATION};
 use crate::error::{Diagnostic, LimitExceeded, PolicyError, Severity};
 use crate::index::{index_by_action, ActionPolicies};
+use crate::limits::PolicyLimits;
 use crate::schema::{action_table, ActionSpec};
 
 /// The name of the schema file in a policy directory.
 pub const SCHEMA_FILE: &str = "schema.cedarschema";
-
-/// The annotation that names a policy.
-pub const ID_ANNOTATION: &str = "id";
-/// The annotation that turns a `forbid` into a step-up: the text says whose approval
-/// is needed.
-pub const APPROVAL_ANNOTATION: &str = "approval";
-/// An optional annotation with a human-readable reason, quoted in denials.
-pub const REASON_ANNOTATION: &str = "reason";
-
-/// Bounds on what a policy directory may hold, checked before anything is parsed, and on
-/// the work one request may take.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PolicyLimits {
-    /// The most `.cedar` files in the directory. Default 1024.
-    pub max_files: usize,
-    /// The largest size of one file (policy or schema), in bytes. Default 1 MiB.
-    pub max_file_bytes: u64,
-    /// The most resources one request may name (its `identifier` and `locations`, each
-    /// judged). Default 32.
-    pub max_resources: usize,
-    /// The most Cedar evaluations one request may take: the steps of its delegation chain
-    /// times its resources. Default 128 (a few milliseconds).
-    pub max_evaluations: usize,
-}
-
-impl Default for PolicyLimits {
-    fn default() -> Self {
-        PolicyLimits {
-            max_files: 1024,
-            max_file_bytes: 1024 * 1024,
-            max_resources: 32,
-            max_evaluations: 128,
-        }
-    }
-}
 
 /// Where a policy came from.
 #[derive(Clone, Debug)]
@@ -588,14 +555,6 @@ fn schema_offset(text: &str, problem: &str) -> usize {
         }
     }
     quoted("`").and_then(|name| text.find(name)).unwrap_or(0)
-}
-
-/// The string annotations of a policy, in key order.
-pub(crate) fn annotations_of(policy: &Policy) -> BTreeMap<String, String> {
-    policy
-        .annotations()
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,28 @@
+//! Bounds on a policy directory and on the work one request may take.
+
+/// Bounds on what a policy directory may hold, checked before anything is parsed, and on
+/// the work one request may take.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PolicyLimits {
+    /// The most `.cedar` files in the directory. Default 1024.
+    pub max_files: usize,
+    /// The largest size of one file (policy or schema), in bytes. Default 1 MiB.
+    pub max_file_bytes: u64,
+    /// The most resources one request may name (its `identifier` and `locations`, each
+    /// judged). Default 32.
+    pub max_resources: usize,
+    /// The most Cedar evaluations one request may take: the steps of its delegation chain
+    /// times its resources. Default 128 (a few milliseconds).
+    pub max_evaluations: usize,
+}
+
+impl Default for PolicyLimits {
+    fn default() -> Self {
+        PolicyLimits {
+            max_files: 1024,
+            max_file_bytes: 1024 * 1024,
+            max_resources: 32,
+            max_evaluations: 128,
+        }
+    }
+}
