@@ -96,6 +96,39 @@ pub(crate) fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// Byte offset of the first label of a miette diagnostic.
+fn label_offset(d: &dyn miette::Diagnostic) -> Option<usize> {
+    d.labels()
+        .and_then(|mut labels| labels.next())
+        .map(|l| l.offset())
+}
+
+/// A diagnostic's message: the error, then its help when there is one.
+fn message_of(d: &dyn miette::Diagnostic) -> String {
+    let mut message = d.to_string();
+    if let Some(help) = d.help() {
+        message.push_str(": ");
+        message.push_str(&help.to_string());
+    }
+    message
+}
+
+/// A Cedar (miette) diagnostic as a [`Diagnostic`] at its first label in `text`.
+pub(crate) fn diagnostic_of(
+    file: &Path,
+    text: &str,
+    d: &dyn miette::Diagnostic,
+    severity: Severity,
+) -> Diagnostic {
+    Diagnostic::at_offset(
+        file,
+        text,
+        label_offset(d).unwrap_or(0),
+        severity,
+        message_of(d),
+    )
+}
+
 /// A configured limit that a policy directory exceeds.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

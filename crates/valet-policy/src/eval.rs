@@ -12,8 +12,9 @@ use valet_token::Decimal;
 
 use crate::annotations::{annotations_of, APPROVAL_ANNOTATION, REASON_ANNOTATION};
 use crate::index::lookups;
+use crate::loaded::Loaded;
 use crate::schema::{ActionSpec, FieldType, RESERVED_CONTEXT};
-use crate::store::{Loaded, PolicyStore};
+use crate::store::PolicyStore;
 
 /// The details fields that name the resource rather than describe the transaction.
 pub const RESOURCE_FIELDS: [&str; 2] = ["identifier", "locations"];
@@ -479,7 +480,7 @@ fn build_request(
         // computed once at load; cloning shares the entities.
         Some(actions) => actions.clone().add_entities([agent, resource_entity], None),
         // No action has a group, attribute or tag: requests decide the same without the
-        // action entities (see `store::needed_by_requests`).
+        // action entities (see `loaded::needed_by_requests`).
         None => Entities::from_entities([agent, resource_entity], None),
     }
     .map_err(|e| vec![format!("entities: {e}")])?;

@@ -348,7 +348,8 @@ mod tests {
     };
     use super::*;
     use crate::eval::decide_request;
-    use crate::store::{load_sources, Loaded, PolicySource, SCHEMA_FILE};
+    use crate::load::SCHEMA_FILE;
+    use crate::loaded::{load_sources, Loaded, PolicySource};
 
     fn key(text: &str) -> Key {
         let p = Policy::from_str(text).unwrap();

@@ -73,6 +73,8 @@ mod eval;
 mod format;
 mod index;
 mod limits;
+mod load;
+mod loaded;
 mod schema;
 mod store;
 pub mod testing;
@@ -85,4 +87,5 @@ pub use eval::{
 };
 pub use format::{format_policies, FORMAT_INDENT, FORMAT_LINE_WIDTH};
 pub use limits::PolicyLimits;
-pub use store::{PolicyStore, SCHEMA_FILE};
+pub use load::SCHEMA_FILE;
+pub use store::PolicyStore;

@@ -43,7 +43,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::PolicyError;
 use crate::eval::{decide, PolicyOutcome};
-use crate::store::{Loaded, PolicyStore};
+use crate::loaded::Loaded;
+use crate::store::PolicyStore;
 
 /// The result of one test case.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
