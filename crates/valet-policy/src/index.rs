@@ -347,7 +347,7 @@ mod tests {
         REQUEST_AUDIENCES, REQUEST_CURRENCIES, REQUEST_RECIPIENTS, REQUEST_RESOURCES, SCOPES,
     };
     use super::*;
-    use crate::eval::decide_request;
+    use crate::answer::decide_request;
     use crate::load::SCHEMA_FILE;
     use crate::loaded::{load_sources, Loaded, PolicySource};
 

@@ -68,6 +68,8 @@
 #![forbid(unsafe_code)]
 
 mod annotations;
+mod answer;
+mod decision;
 mod error;
 mod eval;
 mod format;
@@ -75,17 +77,18 @@ mod index;
 mod limits;
 mod load;
 mod loaded;
+mod request;
 mod schema;
 mod store;
 pub mod testing;
+mod transaction;
 
 pub use annotations::{APPROVAL_ANNOTATION, ID_ANNOTATION, REASON_ANNOTATION};
+pub use decision::{DeterminingPolicy, Effect, PolicyDecision, PolicyOutcome, PolicyReason};
 pub use error::{Diagnostic, FormatError, LimitExceeded, PolicyError, Severity};
-pub use eval::{
-    DeterminingPolicy, Effect, PolicyDecision, PolicyOutcome, PolicyReason, Step, Transaction,
-    RESOURCE_FIELDS,
-};
 pub use format::{format_policies, FORMAT_INDENT, FORMAT_LINE_WIDTH};
 pub use limits::PolicyLimits;
 pub use load::SCHEMA_FILE;
+pub use request::RESOURCE_FIELDS;
 pub use store::PolicyStore;
+pub use transaction::{Step, Transaction};

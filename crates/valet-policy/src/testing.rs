@@ -41,8 +41,9 @@ use std::path::{Path, PathBuf};
 use cedar_policy::{Authorizer, Context, Decision, Entities, EntityUid, Request};
 use serde::{Deserialize, Serialize};
 
+use crate::answer::decide;
+use crate::decision::PolicyOutcome;
 use crate::error::PolicyError;
-use crate::eval::{decide, PolicyOutcome};
 use crate::loaded::Loaded;
 use crate::store::PolicyStore;
 
