@@ -26,7 +26,8 @@ use ed25519_dalek::Signer;
 use serde::{Deserialize, Serialize};
 
 use crate::encoding::hex;
-use crate::error::{KeyError, TokenError};
+use crate::error::TokenError;
+use crate::keys::KeyError;
 use crate::keys::{parse_fields, write_file};
 
 /// An Ed25519 public key of an agent (a token holder) or of an approver, written

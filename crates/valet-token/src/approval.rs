@@ -10,10 +10,10 @@ use sha2::{Digest, Sha256};
 
 use crate::agent_keys::{SigningKey, VerifyingKey};
 use crate::error::TokenError;
-use crate::holder::{details_digest, token_digest};
 use crate::model::{rfc3339, unix_secs, Audience};
+use crate::proof::{details_digest, token_digest};
+use crate::request::Request;
 use crate::token::Token;
-use crate::verify::Request;
 
 /// The prefix of every approval signing input.
 pub const APPROVAL_CONTEXT: &str = "valet-approval/v2";
@@ -44,7 +44,7 @@ pub struct Approval {
     /// Unix seconds after which it no longer approves anything.
     pub expires_at: u64,
     /// The Ed25519 signature of the signing input.
-    #[serde(with = "crate::holder::b64")]
+    #[serde(with = "crate::encoding::b64")]
     pub signature: Vec<u8>,
 }
 

@@ -48,6 +48,20 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
     ::hex::encode(bytes)
 }
 
+/// Serde of bytes as base64url text (signatures in JSON).
+pub(crate) mod b64 {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::encode_base64url(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        super::decode_base64url(&String::deserialize(d)?)
+            .map_err(|_| serde::de::Error::custom("the signature is not base64url"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

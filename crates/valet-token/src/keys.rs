@@ -27,7 +27,35 @@ use std::path::Path;
 
 use biscuit_auth::{KeyPair, PrivateKey, PublicKey};
 
-use crate::error::KeyError;
+/// An error reading or writing keys.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key text is not in the documented format.
+    #[error("{0}")]
+    Format(String),
+    /// Reading or writing a key file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A private key file can be read by other users.
+    #[error(
+        "{path} can be read by other users (mode {mode:o}): run `chmod 600 {path}` and try again"
+    )]
+    Permissions {
+        /// The file.
+        path: String,
+        /// Its mode bits.
+        mode: u32,
+    },
+    /// The file exists and overwriting was not asked for.
+    #[error("{0} already exists: remove it, or allow overwriting it")]
+    Exists(String),
+}
 
 /// The id of a root key, written into every token it signs (Biscuit's root key id).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

@@ -179,33 +179,45 @@
 
 mod agent_keys;
 mod approval;
+mod cache;
+mod chain;
 mod datalog;
 pub mod details;
 mod encoding;
 pub(crate) mod engine;
 mod error;
+mod facts;
 mod holder;
 mod keys;
+mod limits;
+mod messages;
 mod model;
+mod proof;
+mod replay;
+mod request;
+mod revocation;
 mod token;
-mod verify;
+mod verdict;
+mod verifier;
 
 pub use agent_keys::{SigningKey, VerifyingKey};
 pub use approval::{Approval, ApprovalError, ApproverSet, APPROVAL_CONTEXT};
-pub use details::{Decimal, DecimalError, FieldValue, TransactionDetails};
-pub use error::{KeyError, RequestError, TokenError};
-pub use holder::{
-    details_digest, token_digest, HolderOptions, HolderProof, ReplayCache, ReplayError,
-    PROOF_CONTEXT,
+pub use cache::{
+    CacheUsage, CACHE_BYTES_PER_TOKEN_BYTE, CACHE_ENTRY_OVERHEAD, DEFAULT_CACHE_BYTES,
 };
-pub use keys::{KeyId, KeySet, RootKeyPair, RootPublicKey};
+pub use details::{Decimal, DecimalError, FieldValue, TransactionDetails};
+pub use error::{RequestError, TokenError};
+pub use holder::HolderOptions;
+pub use keys::{KeyError, KeyId, KeySet, RootKeyPair, RootPublicKey};
+pub use limits::Limits;
 pub use model::{
     rfc3339, ActionLimit, Audience, AuthorizationDetail, Claims, FieldLimit, Limit, Link,
     RevocationId, Scope,
 };
+pub use proof::{details_digest, token_digest, HolderProof, PROOF_CONTEXT};
+pub use replay::{ReplayCache, ReplayError};
+pub use request::Request;
+pub use revocation::{NoRevocations, RevocationCheck};
 pub use token::{Attenuation, Issuer, Token, TokenBuilder, DEFAULT_MAX_LIFETIME};
-pub use verify::{
-    CacheUsage, Denial, Limits, NoRevocations, Reason, ReasonKind, Request, RevocationCheck,
-    Verdict, VerifiedToken, Verifier, CACHE_BYTES_PER_TOKEN_BYTE, CACHE_ENTRY_OVERHEAD,
-    DEFAULT_CACHE_BYTES,
-};
+pub use verdict::{Denial, Reason, ReasonKind, Verdict, VerifiedToken};
+pub use verifier::Verifier;

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 use biscuit_auth::UnverifiedBiscuit;
 use prost::Message;
 
-use crate::agent_keys::VerifyingKey;
+use crate::agent_keys::{SigningKey, VerifyingKey};
 use crate::datalog::block_builder;
 use crate::encoding::{decode_base64url, encode_base64url};
 use crate::error::TokenError;
@@ -90,7 +90,7 @@ impl Token {
                     spec.valet
                 )));
             }
-            spec.signer = crate::holder::external_signer(i, signed.external_signature.as_ref())?;
+            spec.signer = external_signer(i, signed.external_signature.as_ref())?;
             specs.push(spec);
             revocation_ids.push(RevocationId(signed.signature.clone()));
             blocks.push(DecodedBlock {
@@ -199,6 +199,73 @@ impl Token {
     pub(crate) fn raw_bytes(&self) -> &[u8] {
         &self.bytes
     }
+}
+
+impl Token {
+    /// Appends a narrowing signed by `key`, the current holder's key (a Biscuit
+    /// third-party block): the chain of custody then shows, verified, that this key
+    /// delegated. With [`Attenuation::holder`](crate::Attenuation::holder) it hands a bound
+    /// token to a sub-agent's key. Refuses a widening, and a signature by a key other than
+    /// the current holder's when the token is bound.
+    pub fn attenuate_signed(
+        &self,
+        attenuation: crate::Attenuation,
+        key: &SigningKey,
+    ) -> Result<Token, TokenError> {
+        let claims = self.unverified_claims()?;
+        let signer = key.public();
+        if let Some(holder) = &claims.holder {
+            if *holder != signer {
+                return Err(TokenError::Invalid(format!(
+                    "the token is bound to {holder}: sign the delegation with that key, not {signer}"
+                )));
+            }
+        }
+        let spec = attenuation.into_spec(&claims)?;
+        let builder = crate::datalog::block_builder(&spec, self.specs.len())?;
+        let format = |e: biscuit_auth::error::Token| TokenError::Format(e.to_string());
+        let unverified = biscuit_auth::UnverifiedBiscuit::from(self.to_bytes()).map_err(format)?;
+        let private = key.private()?;
+        let block = unverified
+            .third_party_request()
+            .and_then(|r| r.create_block(&private, builder))
+            .and_then(|b| b.serialize())
+            .map_err(format)?;
+        let bytes = unverified
+            .append_third_party(&block)
+            .and_then(|t| t.to_vec())
+            .map_err(format)?;
+        Token::from_bytes(&bytes)
+    }
+}
+
+/// The key that signed block `index` as a third-party block (unverified: read from the
+/// token's envelope). Holders and delegators sign with Ed25519 keys, so a block signed by
+/// any other key, or with a key that does not decode, is refused.
+fn external_signer(
+    index: usize,
+    signature: Option<&biscuit_auth::format::schema::ExternalSignature>,
+) -> Result<Option<VerifyingKey>, TokenError> {
+    let Some(s) = signature else {
+        return Ok(None);
+    };
+    use biscuit_auth::format::schema::public_key::Algorithm as Proto;
+    let refuse = |what: &str| {
+        TokenError::Format(format!(
+            "block {index} is signed by {what}: a delegation is signed by an Ed25519 key"
+        ))
+    };
+    match Proto::from_i32(s.public_key.algorithm) {
+        Some(Proto::Ed25519) => {}
+        Some(Proto::Secp256r1) => return Err(refuse("a P-256 key")),
+        None => return Err(refuse("a key of an unknown algorithm")),
+    }
+    let key =
+        biscuit_auth::PublicKey::from_bytes(&s.public_key.key, biscuit_auth::Algorithm::Ed25519)
+            .map_err(|_| refuse("a key that is not an Ed25519 public key"))?;
+    VerifyingKey::from_biscuit(&key)
+        .map(Some)
+        .ok_or_else(|| refuse("a key that is not an Ed25519 public key"))
 }
 
 /// What a root token grants. Subject, client, at least one audience and an expiry are

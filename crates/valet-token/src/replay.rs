@@ -1,0 +1,182 @@
+//! The replay cache: a bounded set of single-use ids (proof nonces, approvals), in
+//! partitions, each id kept until it expires.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use sha2::{Digest, Sha256};
+
+/// Why a replay cache refused an entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplayError {
+    /// The same id was admitted before and has not expired.
+    #[error("already used")]
+    Replayed,
+    /// The cache holds `capacity` live entries: new ones are refused (fail closed).
+    #[error("the replay cache is full")]
+    Full,
+    /// The entry's partition (one person's agent) holds its quota of live entries: new
+    /// ones of that partition are refused, other partitions are not affected.
+    #[error("the replay cache holds this partition's quota of unexpired entries")]
+    QuotaExceeded,
+    /// The cache's lock was poisoned by a panic elsewhere.
+    #[error("the replay cache is unavailable")]
+    Unavailable,
+}
+
+/// A bounded set of single-use ids (proof nonces, approvals), each kept until it expires.
+///
+/// Ids are admitted into partitions (the verifier uses one partition per person and agent,
+/// the issuer-signed subject and client of the token): each partition holds at most
+/// `per_partition` live ids and the whole cache at most `capacity`, so the traffic of one
+/// person's agent, or a flood by whoever holds its tokens, cannot exhaust the room of
+/// another's; filling the whole cache takes `capacity / per_partition` partitions, each
+/// with tokens of its own from the issuer. When a limit is reached, new ids are refused
+/// rather than old ones forgotten (fail closed). Expired ids are forgotten as time passes,
+/// at a cost proportional to their number. `Send + Sync`; clones of a [`Verifier`](crate::Verifier) share
+/// one cache.
+#[derive(Debug)]
+pub struct ReplayCache {
+    seen: Mutex<Seen>,
+    capacity: usize,
+    per_partition: usize,
+}
+
+#[derive(Debug, Default)]
+struct Seen {
+    /// Id digest -> (expiry, partition digest).
+    ids: HashMap<[u8; 32], (u64, [u8; 32])>,
+    /// Live ids per partition digest.
+    partitions: HashMap<[u8; 32], usize>,
+    /// Id digests by expiry, to forget them when they expire.
+    by_expiry: std::collections::BTreeMap<u64, Vec<[u8; 32]>>,
+}
+
+impl Seen {
+    /// Forgets the ids that expired before `now`.
+    fn prune(&mut self, now: u64) {
+        while let Some(entry) = self.by_expiry.first_entry() {
+            if *entry.key() >= now {
+                break;
+            }
+            let (expiry, digests) = entry.remove_entry();
+            for digest in digests {
+                // An id admitted again since keeps its later expiry.
+                if let Some((_, part)) = self.ids.get(&digest).filter(|(e, _)| *e == expiry) {
+                    let part = *part;
+                    self.ids.remove(&digest);
+                    if let Some(n) = self.partitions.get_mut(&part) {
+                        *n = n.saturating_sub(1);
+                        if *n == 0 {
+                            self.partitions.remove(&part);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl ReplayCache {
+    /// An empty cache holding at most `capacity` live ids, all in one partition's quota
+    /// (see [`with_partition_quota`](Self::with_partition_quota)).
+    pub fn new(capacity: usize) -> Self {
+        ReplayCache {
+            seen: Mutex::new(Seen::default()),
+            capacity,
+            per_partition: capacity,
+        }
+    }
+
+    /// Holds at most `quota` live ids in each partition.
+    #[must_use]
+    pub fn with_partition_quota(mut self, quota: usize) -> Self {
+        self.per_partition = quota;
+        self
+    }
+
+    /// The capacity.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// The most live ids one partition may hold.
+    pub fn partition_quota(&self) -> usize {
+        self.per_partition
+    }
+
+    /// Admits `id` (any bytes; its SHA-256 is kept) until `expires_at` (Unix seconds) in
+    /// the default partition, as [`admit_in`](Self::admit_in) does.
+    pub fn admit(&self, id: &[u8], expires_at: u64, now: u64) -> Result<(), ReplayError> {
+        self.admit_in(&[], id, expires_at, now)
+    }
+
+    /// Admits `id` (any bytes; its SHA-256 is kept) into `partition` (any bytes) until
+    /// `expires_at` (Unix seconds), or refuses it if it is already held, if the cache is
+    /// full of live ids, or if the partition holds its quota of them.
+    pub fn admit_in(
+        &self,
+        partition: &[u8],
+        id: &[u8],
+        expires_at: u64,
+        now: u64,
+    ) -> Result<(), ReplayError> {
+        let digest: [u8; 32] = Sha256::digest(id).into();
+        let part: [u8; 32] = Sha256::digest(partition).into();
+        let mut seen = self.seen.lock().map_err(|_| ReplayError::Unavailable)?;
+        seen.prune(now);
+        if seen.ids.contains_key(&digest) {
+            return Err(ReplayError::Replayed);
+        }
+        if seen.ids.len() >= self.capacity {
+            return Err(ReplayError::Full);
+        }
+        if seen.partitions.get(&part).copied().unwrap_or(0) >= self.per_partition {
+            return Err(ReplayError::QuotaExceeded);
+        }
+        seen.ids.insert(digest, (expires_at, part));
+        seen.by_expiry.entry(expires_at).or_default().push(digest);
+        *seen.partitions.entry(part).or_insert(0) += 1;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replay_cache_refuses_repeats_and_fails_closed_when_full() {
+        let cache = ReplayCache::new(2);
+        assert_eq!(cache.admit(b"a", 100, 10), Ok(()));
+        assert_eq!(cache.admit(b"a", 100, 10), Err(ReplayError::Replayed));
+        assert_eq!(cache.admit(b"b", 20, 10), Ok(()));
+        assert_eq!(cache.admit(b"c", 100, 10), Err(ReplayError::Full));
+        // Once `b` expires its room is reused.
+        assert_eq!(cache.admit(b"c", 100, 21), Ok(()));
+        assert_eq!(cache.admit(b"a", 100, 21), Err(ReplayError::Replayed));
+        // An expired id may come back (its proof is stale by then anyway).
+        assert_eq!(cache.admit(b"a", 200, 101), Ok(()));
+    }
+
+    #[test]
+    fn replay_cache_partitions_keep_one_partition_from_exhausting_another() {
+        let cache = ReplayCache::new(4).with_partition_quota(2);
+        assert_eq!(cache.admit_in(b"t1", b"a", 100, 10), Ok(()));
+        assert_eq!(cache.admit_in(b"t1", b"b", 100, 10), Ok(()));
+        assert_eq!(
+            cache.admit_in(b"t1", b"c", 100, 10),
+            Err(ReplayError::QuotaExceeded)
+        );
+        assert_eq!(cache.admit_in(b"t2", b"c", 100, 10), Ok(()));
+        assert_eq!(
+            cache.admit_in(b"t2", b"a", 100, 10),
+            Err(ReplayError::Replayed)
+        );
+        assert_eq!(cache.admit_in(b"t3", b"d", 100, 10), Ok(()));
+        assert_eq!(cache.admit_in(b"t4", b"e", 100, 10), Err(ReplayError::Full));
+        // Expired ids give their partition's room back.
+        assert_eq!(cache.admit_in(b"t1", b"f", 200, 101), Ok(()));
+    }
+}

@@ -1,0 +1,413 @@
+//! The verifier: the signature chain, then every block's checks against one request,
+//! with the holder checks and the cache of verified tokens.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::cache::{
+    CacheUsage, DigestCache, CACHE_BYTES_PER_TOKEN_BYTE, CACHE_ENTRY_OVERHEAD, DEFAULT_CACHE_BYTES,
+};
+use crate::chain::VerifiedChain;
+use crate::datalog::CheckKind;
+use crate::encoding::decode_base64url;
+use crate::error::TokenError;
+use crate::holder::{HolderOptions, HolderState};
+use crate::keys::KeySet;
+use crate::limits::Limits;
+use crate::messages::describe;
+use crate::model::unix_secs;
+use crate::proof::HolderProof;
+use crate::request::Request;
+use crate::revocation::RevocationCheck;
+use crate::token::{sha256, Token};
+use crate::verdict::{Denial, Reason, ReasonKind, Verdict, VerifiedToken};
+
+/// Checks tokens against the key set, with limits. Build once and share: it is `Send + Sync`.
+#[derive(Clone, Debug)]
+pub struct Verifier {
+    keys: KeySet,
+    limits: Limits,
+    holder: HolderState,
+    cache: Option<Arc<DigestCache<VerifiedChain>>>,
+    reference_datalog: bool,
+}
+
+impl Verifier {
+    /// A verifier trusting these keys, with default limits.
+    pub fn new(keys: KeySet) -> Self {
+        Verifier {
+            keys,
+            limits: Limits::default(),
+            holder: HolderState::default(),
+            cache: None,
+            reference_datalog: false,
+        }
+    }
+
+    /// Runs the blocks' checks with Biscuit's own authorizer, built on every call, instead
+    /// of the chain's prepared Datalog. Decisions are the same (tests compare them); this
+    /// exists for those tests and to measure the difference.
+    #[doc(hidden)]
+    pub fn with_reference_datalog(mut self) -> Self {
+        self.reference_datalog = true;
+        self
+    }
+
+    /// Keeps up to `capacity` verified tokens (0: none), with their verified signature
+    /// chains and prepared Datalog, keyed by the SHA-256 digest of the token bytes, and
+    /// together at most [`DEFAULT_CACHE_BYTES`] (see
+    /// [`with_cache_bytes`](Self::with_cache_bytes)). Only tokens whose signatures
+    /// verified are kept, so forged tokens take no room. A repeat presentation of the same
+    /// bytes then skips only what is a pure function of them: reading the token, checking
+    /// its signatures and preparing its blocks' Datalog. Revocation, time, audience,
+    /// holder proofs and every Datalog check are still evaluated on every call.
+    #[must_use]
+    pub fn with_cache(mut self, capacity: usize) -> Self {
+        let bytes = self
+            .cache
+            .as_ref()
+            .map_or(DEFAULT_CACHE_BYTES, |c| c.max_bytes());
+        self.cache = (capacity > 0).then(|| Arc::new(DigestCache::new(capacity, bytes)));
+        self
+    }
+
+    /// Bounds the memory the cache of verified tokens may take, estimated from each
+    /// token's size ([`CACHE_BYTES_PER_TOKEN_BYTE`] per byte of token plus
+    /// [`CACHE_ENTRY_OVERHEAD`]); the least recently inserted entries of a shard make way.
+    /// Keeps the entry count set by [`with_cache`](Self::with_cache) (0 bytes turns the
+    /// cache off).
+    #[must_use]
+    pub fn with_cache_bytes(mut self, max_bytes: usize) -> Self {
+        let capacity = self.cache.as_ref().map_or(0, |c| c.capacity());
+        self.cache = (capacity > 0 && max_bytes > 0)
+            .then(|| Arc::new(DigestCache::new(capacity, max_bytes)));
+        self
+    }
+
+    /// How many verified tokens the cache holds, and their estimated memory in bytes.
+    pub fn cache_usage(&self) -> CacheUsage {
+        self.cache
+            .as_ref()
+            .map_or_else(CacheUsage::default, |c| c.usage())
+    }
+
+    /// Replaces the limits.
+    #[must_use]
+    pub fn with_limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The limits in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The key set.
+    pub fn keys(&self) -> &KeySet {
+        &self.keys
+    }
+
+    /// Refuses tokens that bind no holder key (`true`), or lets bearer tokens through
+    /// (`false`, the default).
+    #[must_use]
+    pub fn require_holder_binding(mut self, required: bool) -> Self {
+        self.holder.options_mut().require_binding = required;
+        self
+    }
+
+    /// Sets how old (`max_age`) and how far ahead (`max_skew`) a proof's timestamp may be.
+    #[must_use]
+    pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
+        self.holder.options_mut().max_proof_age = max_age;
+        self.holder.options_mut().max_proof_skew = max_skew;
+        self
+    }
+
+    /// Replaces every holder option (and starts a new, empty replay cache).
+    #[must_use]
+    pub fn with_holder_options(mut self, options: HolderOptions) -> Self {
+        self.holder = HolderState::new(options);
+        self
+    }
+
+    /// The holder options in force.
+    pub fn holder_options(&self) -> &HolderOptions {
+        self.holder.options()
+    }
+
+    /// Verifies token bytes (binary form).
+    pub fn verify_bytes(
+        &self,
+        bytes: &[u8],
+        request: &Request,
+        now: SystemTime,
+        revoked: &dyn RevocationCheck,
+    ) -> Verdict {
+        if let Some(reason) = self.too_large(bytes.len()) {
+            return Verdict::deny(reason, None);
+        }
+        match Token::from_bytes(bytes) {
+            Ok(token) => self.verify(&token, request, now, revoked),
+            Err(e) => Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
+        }
+    }
+
+    /// Reads a token from its binary form, as [`Token::from_bytes`] does. With the cache on
+    /// (see [`with_cache`](Self::with_cache)), a token read before is shared rather than
+    /// parsed again: reading is a pure function of the bytes, and nothing read is trusted
+    /// before [`verify`](Self::verify) checks it. Bytes over the size limit are refused
+    /// unread.
+    pub fn read_token(&self, bytes: &[u8]) -> Result<Arc<Token>, TokenError> {
+        if let Some(error) = self.too_large_error(bytes.len()) {
+            return Err(error);
+        }
+        let Some(cache) = &self.cache else {
+            return Token::from_bytes(bytes).map(Arc::new);
+        };
+        let digest = sha256(bytes);
+        if let Some(hit) = cache.get(&digest) {
+            return Ok(Arc::clone(&hit.token));
+        }
+        // Not cached here: only a token whose signatures verify is (see `verified_chain`).
+        Token::from_bytes_with_digest(bytes, digest).map(Arc::new)
+    }
+
+    /// Reads a token from base64url text, as [`Token::from_base64`] does, sharing a token
+    /// read before as [`read_token`](Self::read_token) does.
+    pub fn read_token_base64(&self, text: &str) -> Result<Arc<Token>, TokenError> {
+        self.read_token(&decode_base64url(text.trim())?)
+    }
+
+    /// Verifies a token for one request at time `now`, with no proof of possession.
+    pub fn verify(
+        &self,
+        token: &Token,
+        request: &Request,
+        now: SystemTime,
+        revoked: &dyn RevocationCheck,
+    ) -> Verdict {
+        self.verify_with_proof(token, request, None, now, revoked)
+    }
+
+    /// Verifies a token for one request at time `now`, with the holder's proof of
+    /// possession when one was sent. A presented proof is always checked, and its nonce is
+    /// consumed when the token's checks allow the request (a proof is single-use).
+    pub fn verify_with_proof(
+        &self,
+        token: &Token,
+        request: &Request,
+        proof: Option<&HolderProof>,
+        now: SystemTime,
+        revoked: &dyn RevocationCheck,
+    ) -> Verdict {
+        if let Some(reason) = self.limit_refusal(token) {
+            return Verdict::deny(reason, None);
+        }
+        // Refusals that need no signature: a deny never needs one, an allow always does.
+        // Decided before the claims are computed, which only the reasons' readers need.
+        if let Some(reason) = claim_refusal(token, request, now, revoked) {
+            return Verdict::deny(reason, token.unverified_claims().ok());
+        }
+        let mut claims = match token.unverified_claims() {
+            Ok(c) => c,
+            Err(e) => return Verdict::deny(Reason::new(ReasonKind::Format, e.to_string()), None),
+        };
+        let Some(key_id) = token.key_id() else {
+            return Verdict::deny(
+                Reason::new(
+                    ReasonKind::UnknownKey,
+                    "the token names no key id: mint tokens with a key id from the key set",
+                ),
+                Some(claims),
+            );
+        };
+        let Some(key) = self.keys.get(key_id) else {
+            return Verdict::deny(
+                Reason::new(
+                    ReasonKind::UnknownKey,
+                    TokenError::UnknownKey(key_id).to_string(),
+                ),
+                Some(claims),
+            );
+        };
+        let Some(chain) = self.verified_chain(token, key) else {
+            return Verdict::deny(
+                Reason::new(ReasonKind::Signature, TokenError::Signature.to_string()),
+                Some(claims),
+            );
+        };
+        let biscuit = &chain.biscuit;
+        let found = match self
+            .holder
+            .check(biscuit, token, request, proof, now, &mut claims)
+        {
+            Ok(h) => h,
+            Err(reason) => {
+                return Verdict::Denied(Denial {
+                    reasons: vec![reason],
+                    claims: Some(claims),
+                    signature_verified: true,
+                    proof_verified: false,
+                })
+            }
+        };
+        let proof_verified = found.proof.is_some();
+        let checked = chain
+            .check(
+                token,
+                request,
+                now,
+                &found.proven,
+                &self.limits,
+                self.reference_datalog,
+            )
+            .and_then(|()| match &found.proof {
+                // The nonce is consumed only for a request the token's checks allow, so
+                // proofs that fail them take no room in the replay cache.
+                Some(p) => self.holder.admit(p, now).map_err(|r| vec![r]),
+                None => Ok(()),
+            });
+        match checked {
+            Ok(()) => Verdict::Allowed(VerifiedToken::new(claims)),
+            Err(reasons) => Verdict::Denied(Denial {
+                reasons,
+                claims: Some(claims),
+                signature_verified: true,
+                proof_verified,
+            }),
+        }
+    }
+
+    /// The refusal this token gets whatever the signatures say, decided from what the token
+    /// states alone: too large, too many blocks, a revoked block, expired or not yet valid
+    /// at `now`, or not for the request's audience. `None` means nothing refuses it early,
+    /// never that it is allowed: [`verify_with_proof`](Self::verify_with_proof) decides that
+    /// (and makes the same early checks first).
+    pub fn early_refusal(
+        &self,
+        token: &Token,
+        request: &Request,
+        now: SystemTime,
+        revoked: &dyn RevocationCheck,
+    ) -> Option<Reason> {
+        self.limit_refusal(token)
+            .or_else(|| claim_refusal(token, request, now, revoked))
+    }
+
+    /// The error of bytes over the size limit.
+    fn too_large_error(&self, len: usize) -> Option<TokenError> {
+        (len > self.limits.max_token_bytes).then_some(TokenError::TooLarge {
+            size: len,
+            max: self.limits.max_token_bytes,
+        })
+    }
+
+    /// The refusal of bytes over the size limit.
+    fn too_large(&self, len: usize) -> Option<Reason> {
+        self.too_large_error(len)
+            .map(|e| Reason::new(ReasonKind::TooLarge, e.to_string()))
+    }
+
+    /// The refusal of a token over the size or block-count limit.
+    fn limit_refusal(&self, token: &Token) -> Option<Reason> {
+        self.too_large(token.raw_bytes().len()).or_else(|| {
+            (token.block_count() > self.limits.max_blocks).then(|| {
+                Reason::new(
+                    ReasonKind::TooLarge,
+                    format!(
+                        "the token has {} blocks, more than the limit of {}",
+                        token.block_count(),
+                        self.limits.max_blocks
+                    ),
+                )
+            })
+        })
+    }
+
+    /// The verified chain of these bytes: from the cache, else parsed and checked (and
+    /// cached when the signatures verify). `None` when a signature does not verify.
+    fn verified_chain(
+        &self,
+        token: &Token,
+        key: &biscuit_auth::PublicKey,
+    ) -> Option<Arc<VerifiedChain>> {
+        let key_bytes = key.to_bytes();
+        if let Some(cache) = &self.cache {
+            if let Some(hit) = cache.get(token.digest()) {
+                // The same bytes verify under one root key only; a hit under another key
+                // (a key set that changed) is checked again.
+                if hit.root_key[..] == key_bytes[..] {
+                    return Some(hit);
+                }
+            }
+        }
+        let chain = Arc::new(VerifiedChain::verify(token, key)?);
+        let token_bytes = token.raw_bytes().len();
+        if let Some(cache) = &self.cache {
+            let weight = token_bytes
+                .saturating_mul(CACHE_BYTES_PER_TOKEN_BYTE)
+                .saturating_add(CACHE_ENTRY_OVERHEAD);
+            cache.insert(*token.digest(), Arc::clone(&chain), weight);
+        }
+        Some(chain)
+    }
+}
+
+/// Refusals decided from the verifier's clock and the token's claims alone, before any
+/// signature is checked.
+fn claim_refusal(
+    token: &Token,
+    request: &Request,
+    now: SystemTime,
+    revoked: &dyn RevocationCheck,
+) -> Option<Reason> {
+    if now < std::time::UNIX_EPOCH {
+        return Some(Reason::new(
+            ReasonKind::Internal,
+            "the verifier's clock reads before 1970: fix the clock",
+        ));
+    }
+    fast_refusal(token, request, now, revoked)
+}
+
+/// Refusals decided from the claims alone, before any signature is checked.
+fn fast_refusal(
+    token: &Token,
+    request: &Request,
+    now: SystemTime,
+    revoked: &dyn RevocationCheck,
+) -> Option<Reason> {
+    if let Some((i, id)) = token
+        .revocation_ids()
+        .iter()
+        .enumerate()
+        .find(|(_, id)| revoked.is_revoked(id))
+    {
+        let mut r = Reason::new(
+            ReasonKind::Revoked,
+            format!("block {i} of the token is revoked (revocation id {id})"),
+        );
+        r.block = Some(i);
+        return Some(r);
+    }
+    let t = unix_secs(now);
+    for (i, spec) in token.specs.iter().enumerate() {
+        // The same kinds, in the same order, as the first checks of `check_kinds`, looked
+        // at without building the list: nothing is allocated unless the token is refused.
+        let kind = if spec.exp.is_some_and(|exp| t > exp) {
+            spec.exp.map(CheckKind::Expiry)
+        } else if spec.nbf.is_some_and(|nbf| t < nbf) {
+            spec.nbf.map(CheckKind::NotBefore)
+        } else {
+            spec.aud
+                .as_ref()
+                .filter(|aud| !aud.contains(&request.audience))
+                .map(CheckKind::Audience)
+        };
+        if let Some(kind) = kind {
+            return Some(describe(&kind, i, spec, request));
+        }
+    }
+    None
+}
