@@ -9,8 +9,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::agent_keys::{SigningKey, VerifyingKey};
+use crate::audience::Audience;
+use crate::clock::{rfc3339, unix_secs};
 use crate::error::TokenError;
-use crate::model::{rfc3339, unix_secs, Audience};
 use crate::proof::{details_digest, token_digest};
 use crate::request::Request;
 use crate::token::Token;

@@ -5,9 +5,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use biscuit_auth::builder::{BlockBuilder, Term};
 
+use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
+use crate::block::BlockSpec;
 use crate::details::Decimal;
 use crate::error::TokenError;
-use crate::model::{ActionLimit, AuthorizationDetail, BlockSpec, FieldLimit, Limit};
+use crate::limit::Limit;
 
 /// What a generated check enforces.
 #[derive(Debug)]

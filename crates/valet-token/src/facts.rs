@@ -7,8 +7,8 @@ use biscuit_auth::builder::{self as bb, Fact};
 use biscuit_auth::datalog::{self as dl, SymbolTable};
 
 use crate::agent_keys::VerifyingKey;
+use crate::clock::unix_secs;
 use crate::details::FieldValue;
-use crate::model::unix_secs;
 use crate::request::Request;
 
 /// The facts a request contributes (the public vocabulary, see the crate docs).

@@ -8,7 +8,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::agent_keys::VerifyingKey;
-use crate::model::{rfc3339, unix_secs, Claims};
+use crate::claims::Claims;
+use crate::clock::{rfc3339, unix_secs};
 use crate::proof::{valid_nonce, HolderProof};
 use crate::replay::{ReplayCache, ReplayError};
 use crate::request::Request;

@@ -179,8 +179,13 @@
 
 mod agent_keys;
 mod approval;
+mod audience;
+mod authorization;
+mod block;
 mod cache;
 mod chain;
+mod claims;
+mod clock;
 mod datalog;
 pub mod details;
 mod encoding;
@@ -189,35 +194,38 @@ mod error;
 mod facts;
 mod holder;
 mod keys;
+mod limit;
 mod limits;
 mod messages;
-mod model;
 mod proof;
 mod replay;
 mod request;
 mod revocation;
+mod scope;
 mod token;
 mod verdict;
 mod verifier;
 
 pub use agent_keys::{SigningKey, VerifyingKey};
 pub use approval::{Approval, ApprovalError, ApproverSet, APPROVAL_CONTEXT};
+pub use audience::Audience;
+pub use authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
 pub use cache::{
     CacheUsage, CACHE_BYTES_PER_TOKEN_BYTE, CACHE_ENTRY_OVERHEAD, DEFAULT_CACHE_BYTES,
 };
+pub use claims::{Claims, Link};
+pub use clock::rfc3339;
 pub use details::{Decimal, DecimalError, FieldValue, TransactionDetails};
 pub use error::{RequestError, TokenError};
 pub use holder::HolderOptions;
 pub use keys::{KeyError, KeyId, KeySet, RootKeyPair, RootPublicKey};
+pub use limit::Limit;
 pub use limits::Limits;
-pub use model::{
-    rfc3339, ActionLimit, Audience, AuthorizationDetail, Claims, FieldLimit, Limit, Link,
-    RevocationId, Scope,
-};
 pub use proof::{details_digest, token_digest, HolderProof, PROOF_CONTEXT};
 pub use replay::{ReplayCache, ReplayError};
 pub use request::Request;
-pub use revocation::{NoRevocations, RevocationCheck};
+pub use revocation::{NoRevocations, RevocationCheck, RevocationId};
+pub use scope::Scope;
 pub use token::{Attenuation, Issuer, Token, TokenBuilder, DEFAULT_MAX_LIFETIME};
 pub use verdict::{Denial, Reason, ReasonKind, Verdict, VerifiedToken};
 pub use verifier::Verifier;

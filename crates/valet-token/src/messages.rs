@@ -2,9 +2,12 @@
 //! in the words a person reading a deny needs (what limited the request, and how).
 
 use crate::agent_keys::VerifyingKey;
+use crate::authorization::AuthorizationDetail;
+use crate::block::BlockSpec;
+use crate::clock::rfc3339;
 use crate::datalog::{check_kinds, generates, CheckKind};
 use crate::details::FieldValue;
-use crate::model::{rfc3339, AuthorizationDetail, BlockSpec, Limit};
+use crate::limit::Limit;
 use crate::request::Request;
 use crate::verdict::{Reason, ReasonKind};
 

@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::agent_keys::{SigningKey, VerifyingKey};
+use crate::clock::unix_secs;
 use crate::details::TransactionDetails;
 use crate::encoding::{encode_base64url, hex};
 use crate::error::TokenError;
-use crate::model::unix_secs;
 use crate::request::Request;
 use crate::token::Token;
 

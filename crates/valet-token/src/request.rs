@@ -3,10 +3,11 @@
 
 use serde::Serialize;
 
+use crate::audience::Audience;
 use crate::details::TransactionDetails;
 use crate::error::RequestError;
 use crate::limits::Limits;
-use crate::model::{Audience, Scope};
+use crate::scope::Scope;
 
 /// What is being attempted: where, which operation, with which transaction details.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

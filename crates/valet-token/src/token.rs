@@ -7,14 +7,18 @@ use biscuit_auth::UnverifiedBiscuit;
 use prost::Message;
 
 use crate::agent_keys::{SigningKey, VerifyingKey};
+use crate::audience::Audience;
+use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
+use crate::block::BlockSpec;
+use crate::claims::Claims;
+use crate::clock::{rfc3339, unix_secs};
 use crate::datalog::block_builder;
 use crate::encoding::{decode_base64url, encode_base64url};
 use crate::error::TokenError;
 use crate::keys::RootKeyPair;
-use crate::model::{
-    unix_secs, ActionLimit, Audience, AuthorizationDetail, BlockSpec, Claims, FieldLimit, Limit,
-    RevocationId, Scope,
-};
+use crate::limit::Limit;
+use crate::revocation::RevocationId;
+use crate::scope::Scope;
 use crate::{details::Decimal, keys::KeyId};
 
 /// The SHA-256 digest of `bytes`.
@@ -659,8 +663,8 @@ impl Attenuation {
             if exp > parent.expires_at {
                 return widen(format!(
                     "expiry {} is later than the parent token's {}",
-                    crate::model::rfc3339(exp),
-                    crate::model::rfc3339(parent.expires_at)
+                    rfc3339(exp),
+                    rfc3339(parent.expires_at)
                 ));
             }
         }

@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::model::Claims;
+use crate::claims::Claims;
 
 /// Why a token was refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -8,6 +8,7 @@ use crate::cache::{
     CacheUsage, DigestCache, CACHE_BYTES_PER_TOKEN_BYTE, CACHE_ENTRY_OVERHEAD, DEFAULT_CACHE_BYTES,
 };
 use crate::chain::VerifiedChain;
+use crate::clock::unix_secs;
 use crate::datalog::CheckKind;
 use crate::encoding::decode_base64url;
 use crate::error::TokenError;
@@ -15,7 +16,6 @@ use crate::holder::{HolderOptions, HolderState};
 use crate::keys::KeySet;
 use crate::limits::Limits;
 use crate::messages::describe;
-use crate::model::unix_secs;
 use crate::proof::HolderProof;
 use crate::request::Request;
 use crate::revocation::RevocationCheck;

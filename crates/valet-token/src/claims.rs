@@ -1,0 +1,232 @@
+//! The claims read from a token: everything it says with each narrowing applied, and
+//! its chain of custody.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::agent_keys::VerifyingKey;
+use crate::audience::Audience;
+use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
+use crate::block::BlockSpec;
+use crate::error::TokenError;
+use crate::keys::KeyId;
+use crate::limit::Limit;
+use crate::revocation::RevocationId;
+use crate::scope::Scope;
+
+/// What one attenuation block narrows, as recorded in the chain of custody.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Link {
+    /// The block's index (1 for the first attenuation).
+    pub block: usize,
+    /// The sub-agent the block was cut for, as its author named it (self-asserted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delegate: Option<String>,
+    /// Audiences narrowed to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audiences: Option<BTreeSet<Audience>>,
+    /// Scopes narrowed to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<BTreeSet<Scope>>,
+    /// Earlier expiry, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+    /// Field limits added.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub limits: Vec<FieldLimit>,
+    /// Action sets added.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub actions: Vec<ActionLimit>,
+    /// Cap on further delegation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<u32>,
+    /// Raw Datalog checks added by hand.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// The holder key this block binds the token to (`ed25519/<hex>`): from here on, a
+    /// request needs a proof of possession signed by that key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<VerifyingKey>,
+    /// The key that signed this block (a Biscuit third-party block), `ed25519/<hex>`: who
+    /// delegated, as a signature rather than a claim.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signed_by: Option<VerifyingKey>,
+    /// `true` when `signed_by` was checked as part of a verified signature chain; `false`
+    /// for a self-asserted link (an unsigned block, or a token whose signatures were not
+    /// checked).
+    pub verified: bool,
+}
+
+/// Everything a token says, with each narrowing applied: what audit and the policy layer use.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Claims {
+    /// The person the agent acts for.
+    pub subject: String,
+    /// The agent the token was minted for (e.g. a client-id URL).
+    pub client: String,
+    /// The token id, if the issuer set one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    /// The signing key's id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<KeyId>,
+    /// Audiences after every narrowing.
+    pub audiences: BTreeSet<Audience>,
+    /// Scopes after every narrowing.
+    pub scopes: BTreeSet<Scope>,
+    /// Scopes the issuer granted, before any narrowing.
+    pub granted_scopes: BTreeSet<Scope>,
+    /// Issue time, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issued_at: Option<u64>,
+    /// Not valid before, Unix seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<u64>,
+    /// The earliest expiry of all blocks, Unix seconds.
+    pub expires_at: u64,
+    /// The root grant's authorization details.
+    pub authorization_details: Vec<AuthorizationDetail>,
+    /// Each attenuation block, in order.
+    pub chain: Vec<Link>,
+    /// Every block's revocation id, authority first.
+    pub revocation_ids: Vec<RevocationId>,
+    /// How many more attenuation blocks may be added, if capped.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_depth: Option<u32>,
+    /// The holder key of the last block that binds one (`ed25519/<hex>`): the key whose
+    /// proof of possession the token needs. `None` for a bearer token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub holder: Option<VerifyingKey>,
+}
+
+impl Claims {
+    /// The acting agent: the last named delegate, else the client.
+    pub fn agent(&self) -> &str {
+        self.chain
+            .iter()
+            .rev()
+            .find_map(|l| l.delegate.as_deref())
+            .unwrap_or(&self.client)
+    }
+
+    /// The named delegates, in order.
+    pub fn delegates(&self) -> Vec<String> {
+        self.chain
+            .iter()
+            .filter_map(|l| l.delegate.clone())
+            .collect()
+    }
+
+    /// The scopes the token granted as of block `block` (0 is the authority block): the
+    /// issuer's grant narrowed by that block and every one before it.
+    pub fn scopes_as_of(&self, block: usize) -> BTreeSet<Scope> {
+        let mut scopes = self.granted_scopes.clone();
+        for link in self.chain.iter().take_while(|l| l.block <= block) {
+            if let Some(narrowed) = &link.scopes {
+                scopes = scopes.intersection(narrowed).cloned().collect();
+            }
+        }
+        scopes
+    }
+
+    /// The expiry as a time.
+    pub fn expiry(&self) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(self.expires_at)
+    }
+
+    /// The effective limit on a field of a detail type: the root grant's (for the first
+    /// grant of that type) met with every block's.
+    pub fn effective_limit(&self, kind: &str, field: &str) -> Option<Limit> {
+        let mut current: Option<Limit> = self
+            .authorization_details
+            .iter()
+            .find(|d| d.kind == kind)
+            .and_then(|d| d.limits.get(field).cloned());
+        for link in &self.chain {
+            for l in link
+                .limits
+                .iter()
+                .filter(|l| l.kind == kind && l.field == field)
+            {
+                current = Some(match &current {
+                    Some(c) => c.meet(&l.limit).unwrap_or_else(|| l.limit.clone()),
+                    None => l.limit.clone(),
+                });
+            }
+        }
+        current
+    }
+
+    pub(crate) fn from_specs(
+        specs: &[BlockSpec],
+        key_id: Option<KeyId>,
+        revocation_ids: Vec<RevocationId>,
+    ) -> Result<Claims, TokenError> {
+        let Some((root, rest)) = specs.split_first() else {
+            return Err(TokenError::Format("the token has no blocks".into()));
+        };
+        let missing = |what: &str| {
+            TokenError::Format(format!(
+                "the authority block has no {what}: it was not minted by valet"
+            ))
+        };
+        let mut claims = Claims {
+            subject: root.sub.clone().ok_or_else(|| missing("subject"))?,
+            client: root.client.clone().ok_or_else(|| missing("client"))?,
+            token_id: root.jti.clone(),
+            key_id,
+            audiences: root.aud.clone().ok_or_else(|| missing("audience"))?,
+            scopes: root.scope.clone().unwrap_or_default(),
+            granted_scopes: root.scope.clone().unwrap_or_default(),
+            issued_at: root.iat,
+            not_before: root.nbf,
+            expires_at: root.exp.ok_or_else(|| missing("expiry"))?,
+            authorization_details: root.details.clone(),
+            chain: Vec::with_capacity(rest.len()),
+            revocation_ids,
+            remaining_depth: root.max_depth,
+            holder: root.holder,
+        };
+        for (i, spec) in rest.iter().enumerate() {
+            if spec.sub.is_some() || spec.client.is_some() || !spec.details.is_empty() {
+                return Err(TokenError::Format(format!(
+                    "block {} tries to set the subject, client or grant, which only the issuer can",
+                    i + 1
+                )));
+            }
+            if let Some(aud) = &spec.aud {
+                claims.audiences = claims.audiences.intersection(aud).cloned().collect();
+            }
+            if let Some(scope) = &spec.scope {
+                claims.scopes = claims.scopes.intersection(scope).cloned().collect();
+            }
+            if let Some(exp) = spec.exp {
+                claims.expires_at = claims.expires_at.min(exp);
+            }
+            claims.remaining_depth = claims.remaining_depth.map(|d| d.saturating_sub(1));
+            if let Some(d) = spec.max_depth {
+                claims.remaining_depth = Some(claims.remaining_depth.map_or(d, |r| r.min(d)));
+            }
+            claims.chain.push(Link {
+                block: i + 1,
+                delegate: spec.delegate.clone(),
+                audiences: spec.aud.clone(),
+                scopes: spec.scope.clone(),
+                expires_at: spec.exp,
+                limits: spec.limits.clone(),
+                actions: spec.actions.clone(),
+                max_depth: spec.max_depth,
+                checks: spec.checks.clone(),
+                holder: spec.holder,
+                signed_by: spec.signer,
+                verified: false,
+            });
+            if spec.holder.is_some() {
+                claims.holder = spec.holder;
+            }
+        }
+        Ok(claims)
+    }
+}
