@@ -295,8 +295,8 @@ mod tests {
     use std::time::{Duration, UNIX_EPOCH};
 
     use super::*;
+    use crate::issuer::{Issuer, TokenBuilder};
     use crate::keys::{KeyId, RootKeyPair};
-    use crate::token::{Issuer, TokenBuilder};
 
     fn mint(root: &RootKeyPair, client: &str, now: SystemTime) -> Token {
         let grant = TokenBuilder::new("alice@example.com", client)

@@ -1,7 +1,7 @@
 //! Times as tokens carry them: whole seconds since the Unix epoch, and RFC 3339 text for
 //! messages.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Seconds since the Unix epoch, saturating for times before it.
 pub(crate) fn unix_secs(t: SystemTime) -> u64 {
@@ -18,4 +18,11 @@ pub fn rfc3339(secs: u64) -> String {
             .ok()
     })
     .unwrap_or_else(|| format!("{secs} seconds after 1970"))
+}
+
+/// When a token or a narrowing expires: a lifetime from the time it is made, or an instant.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Expiry {
+    In(Duration),
+    At(SystemTime),
 }

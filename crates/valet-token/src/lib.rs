@@ -179,6 +179,7 @@
 
 mod agent_keys;
 mod approval;
+mod attenuation;
 mod audience;
 mod authorization;
 mod block;
@@ -193,6 +194,7 @@ pub(crate) mod engine;
 mod error;
 mod facts;
 mod holder;
+mod issuer;
 mod keys;
 mod limit;
 mod limits;
@@ -208,6 +210,7 @@ mod verifier;
 
 pub use agent_keys::{SigningKey, VerifyingKey};
 pub use approval::{Approval, ApprovalError, ApproverSet, APPROVAL_CONTEXT};
+pub use attenuation::Attenuation;
 pub use audience::Audience;
 pub use authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
 pub use cache::{
@@ -218,6 +221,7 @@ pub use clock::rfc3339;
 pub use details::{Decimal, DecimalError, FieldValue, TransactionDetails};
 pub use error::{RequestError, TokenError};
 pub use holder::HolderOptions;
+pub use issuer::{Issuer, TokenBuilder, DEFAULT_MAX_LIFETIME};
 pub use keys::{KeyError, KeyId, KeySet, RootKeyPair, RootPublicKey};
 pub use limit::Limit;
 pub use limits::Limits;
@@ -226,6 +230,6 @@ pub use replay::{ReplayCache, ReplayError};
 pub use request::Request;
 pub use revocation::{NoRevocations, RevocationCheck, RevocationId};
 pub use scope::Scope;
-pub use token::{Attenuation, Issuer, Token, TokenBuilder, DEFAULT_MAX_LIFETIME};
+pub use token::Token;
 pub use verdict::{Denial, Reason, ReasonKind, Verdict, VerifiedToken};
 pub use verifier::Verifier;
