@@ -187,6 +187,7 @@ mod cache;
 mod chain;
 mod claims;
 mod clock;
+mod cost;
 mod datalog;
 pub mod details;
 mod encoding;
