@@ -163,7 +163,7 @@ impl Attenuation {
 
     /// Binds the narrowed copy to the sub-agent's public key: requests then need its proof
     /// of possession. When the parent is bound, sign the block with the parent holder's key
-    /// ([`Token::attenuate_signed`](crate::Token::attenuate_signed)), or the parent's binding can no longer be met.
+    /// (`Token::attenuate_signed`), or the parent's binding can no longer be met.
     #[must_use]
     pub fn holder(mut self, key: VerifyingKey) -> Self {
         self.holder = Some(key);

@@ -7,7 +7,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 const CACHE_SHARDS: usize = 16;
 
-/// The default bound on the estimated memory of a [`Verifier`](crate::Verifier)'s cache of verified tokens
+/// The default bound on the estimated memory of a `Verifier`'s cache of verified tokens
 /// (256 MiB).
 pub const DEFAULT_CACHE_BYTES: usize = 256 * 1024 * 1024;
 
@@ -19,7 +19,7 @@ pub const CACHE_BYTES_PER_TOKEN_BYTE: usize = 40;
 /// The estimated fixed memory of one cached verified token, whatever its size.
 pub const CACHE_ENTRY_OVERHEAD: usize = 4096;
 
-/// What a [`Verifier`](crate::Verifier)'s cache of verified tokens holds.
+/// What a `Verifier`'s cache of verified tokens holds.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CacheUsage {
     /// Verified tokens held.

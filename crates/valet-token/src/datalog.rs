@@ -5,19 +5,21 @@ use std::collections::{BTreeSet, HashMap};
 
 use biscuit_auth::builder::{BlockBuilder, Term};
 
+use crate::audience::Audience;
 use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
 use crate::block::BlockSpec;
 use crate::details::Decimal;
 use crate::error::TokenError;
 use crate::limit::Limit;
+use crate::scope::Scope;
 
 /// What a generated check enforces.
 #[derive(Debug)]
 pub(crate) enum CheckKind<'a> {
     Expiry(u64),
     NotBefore(u64),
-    Audience(&'a BTreeSet<crate::Audience>),
-    Scope(&'a BTreeSet<crate::Scope>),
+    Audience(&'a BTreeSet<Audience>),
+    Scope(&'a BTreeSet<Scope>),
     Grant(&'a [AuthorizationDetail]),
     FieldLimit(&'a FieldLimit),
     Actions(&'a ActionLimit),

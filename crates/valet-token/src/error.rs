@@ -1,5 +1,5 @@
 //! Errors of the token layer. A refused request is not an error: it is a
-//! [`Verdict::Denied`](crate::Verdict) value. Errors are for bad input, bad keys and I/O.
+//! `Verdict::Denied` value. Errors are for bad input, bad keys and I/O.
 
 use crate::keys::KeyId;
 
@@ -53,7 +53,7 @@ pub enum TokenError {
     #[error("not a valet token: {0}")]
     Format(String),
     /// The token is bigger than the verifier's limit: it is refused unread
-    /// ([`Verifier::read_token`](crate::Verifier::read_token)).
+    /// (`Verifier::read_token`).
     #[error("the token is {size} bytes, more than the limit of {max}")]
     TooLarge {
         /// Its size.

@@ -16,7 +16,7 @@ use crate::request::Request;
 use crate::token::Token;
 use crate::verdict::{Reason, ReasonKind};
 
-/// How a [`Verifier`](crate::Verifier) treats holder binding. Defaults: bearer tokens allowed, proofs at
+/// How a `Verifier` treats holder binding. Defaults: bearer tokens allowed, proofs at
 /// most 60 s old and at most 5 s in the future, 500 000 live nonces, at most 5 000 of them
 /// for one person's agent.
 #[derive(Clone, Debug, PartialEq, Eq)]

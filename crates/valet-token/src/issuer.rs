@@ -107,7 +107,7 @@ impl TokenBuilder {
     }
 
     /// Binds the token to the agent's public key: every request then needs a proof of
-    /// possession signed by that key (see [`HolderProof`](crate::HolderProof)).
+    /// possession signed by that key (see [`HolderProof`](crate::proof::HolderProof)).
     #[must_use]
     pub fn holder(mut self, key: VerifyingKey) -> Self {
         self.holder = Some(key);

@@ -34,7 +34,7 @@ pub enum ReplayError {
 /// another's; filling the whole cache takes `capacity / per_partition` partitions, each
 /// with tokens of its own from the issuer. When a limit is reached, new ids are refused
 /// rather than old ones forgotten (fail closed). Expired ids are forgotten as time passes,
-/// at a cost proportional to their number. `Send + Sync`; clones of a [`Verifier`](crate::Verifier) share
+/// at a cost proportional to their number. `Send + Sync`; clones of a `Verifier` share
 /// one cache.
 #[derive(Debug)]
 pub struct ReplayCache {

@@ -24,8 +24,8 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
 }
 
 /// A token as presented: parsed, but its signatures not yet checked. Reading its claims and
-/// attenuating it need no key; only a [`Verifier`](crate::Verifier) turns it into a
-/// [`VerifiedToken`](crate::VerifiedToken).
+/// attenuating it need no key; only a `Verifier` turns it into a
+/// [`VerifiedToken`](crate::verdict::VerifiedToken).
 #[derive(Clone)]
 pub struct Token {
     bytes: Vec<u8>,
@@ -201,7 +201,7 @@ impl Token {
 impl Token {
     /// Appends a narrowing signed by `key`, the current holder's key (a Biscuit
     /// third-party block): the chain of custody then shows, verified, that this key
-    /// delegated. With [`Attenuation::holder`](crate::Attenuation::holder) it hands a bound
+    /// delegated. With [`Attenuation::holder`] it hands a bound
     /// token to a sub-agent's key. Refuses a widening, and a signature by a key other than
     /// the current holder's when the token is bound.
     pub fn attenuate_signed(
