@@ -175,6 +175,7 @@ impl VerifiedChain {
     }
 }
 
+/// The refusal of a chain whose Datalog produced more facts than the limits allow.
 fn too_many_facts(limits: &Limits) -> Reason {
     Reason::new(
         ReasonKind::RunLimit,
@@ -185,6 +186,7 @@ fn too_many_facts(limits: &Limits) -> Reason {
     )
 }
 
+/// The refusal of a chain whose Datalog ran longer than the limits allow.
 fn timeout(limits: &Limits) -> Reason {
     Reason::new(
         ReasonKind::RunLimit,
