@@ -28,7 +28,7 @@ use serde::{Deserialize, Serialize};
 use crate::encoding::hex;
 use crate::error::TokenError;
 use crate::keys::KeyError;
-use crate::keys::{parse_fields, write_file};
+use crate::keys::{parse_fields, read_key_file, write_file};
 
 /// An Ed25519 public key of an agent (a token holder) or of an approver, written
 /// `ed25519/<64 hex digits>`.
@@ -86,15 +86,7 @@ impl VerifyingKey {
 
     /// Reads a public key file.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_text(&text).map_err(|e| match e {
-            KeyError::Format(m) => KeyError::Format(format!("{}: {m}", path.display())),
-            other => other,
-        })
+        read_key_file(path.as_ref(), Self::from_text)
     }
 
     /// Writes the public key file.

@@ -206,15 +206,7 @@ impl RootPublicKey {
 
     /// Reads a public key file.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Self, KeyError> {
-        let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
-            path: path.display().to_string(),
-            source,
-        })?;
-        Self::from_text(&text).map_err(|e| match e {
-            KeyError::Format(m) => KeyError::Format(format!("{}: {m}", path.display())),
-            other => other,
-        })
+        read_key_file(path.as_ref(), Self::from_text)
     }
 
     /// Writes the public key file.
@@ -312,11 +304,19 @@ pub(crate) fn read_private_file<T>(
     from_text: impl FnOnce(&str) -> Result<T, KeyError>,
 ) -> Result<T, KeyError> {
     check_private_permissions(path)?;
+    read_key_file(path, from_text)
+}
+
+/// Reads a key file with `parse`, naming the file in a format error.
+pub(crate) fn read_key_file<K>(
+    path: &Path,
+    parse: impl FnOnce(&str) -> Result<K, KeyError>,
+) -> Result<K, KeyError> {
     let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
         path: path.display().to_string(),
         source,
     })?;
-    from_text(&text).map_err(|e| match e {
+    parse(&text).map_err(|e| match e {
         KeyError::Format(m) => KeyError::Format(format!("{}: {m}", path.display())),
         other => other,
     })
