@@ -304,7 +304,8 @@ fn cases() -> Vec<Value> {
             "invoice-agent",
             IN,
             payment("-1000000.00", "USD", alice),
-            "block 1 (delegate: invoice-agent) limits payment amount to at least 0.00, requested `-1000000.00`",
+            // The block states no floor of its own: the root's, which it keeps, refuses.
+            "the token limits payment amount to at least 0.00, requested `-1000000.00`",
         ),
         deny(
             "invoice agent refuses another recipient",

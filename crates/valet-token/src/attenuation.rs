@@ -178,7 +178,7 @@ impl Attenuation {
         self
     }
 
-    pub(crate) fn into_spec(self, parent: &Claims) -> Result<BlockSpec, TokenError> {
+    pub(crate) fn into_spec(mut self, parent: &Claims) -> Result<BlockSpec, TokenError> {
         let widen = |m: String| Err(TokenError::Widening(m));
         if parent.remaining_depth == Some(0) {
             return widen(
@@ -217,9 +217,21 @@ impl Attenuation {
                 ));
             }
         }
-        for l in &self.limits {
+        for l in &mut self.limits {
             l.limit.validate(&format!("{}.{}", l.kind, l.field))?;
-            if let Some(current) = parent.effective_limit(&l.kind, &l.field) {
+            let current = parent.effective_limit(&l.kind, &l.field);
+            // A range without a `min` refuses negative values. The block's Datalog states
+            // that floor only where the parent's limits do not already hold it.
+            if let Limit::Range { min: min @ None, .. } = &mut l.limit {
+                if current
+                    .as_ref()
+                    .and_then(Limit::lowest)
+                    .is_none_or(|low| low < Decimal::ZERO)
+                {
+                    *min = Some(Decimal::ZERO);
+                }
+            }
+            if let Some(current) = current {
                 if !l.limit.narrows(&current) {
                     return widen(match (&l.limit, current.lowest()) {
                         (Limit::Range { min: Some(min), .. }, Some(low)) if *min < low => format!(
@@ -265,7 +277,6 @@ impl Attenuation {
             }
         }
         Ok(BlockSpec {
-            valet: 1,
             delegate: self.delegate,
             aud: self.audiences,
             scope: self.scopes,

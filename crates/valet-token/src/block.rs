@@ -1,59 +1,40 @@
-//! What one block of a token says: its `context` string, as JSON (see the crate docs).
+//! What one block of a token says, as its Datalog states it (see the crate docs).
 
 use std::collections::BTreeSet;
-
-use serde::{Deserialize, Serialize};
 
 use crate::agent_keys::VerifyingKey;
 use crate::audience::Audience;
 use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
+use crate::datalog::CheckKind;
 use crate::scope::Scope;
 
 /// What one block of a token says: the authority block carries the grant, each later block
-/// its narrowing. This is the block's `context` string, as JSON (see the crate docs).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// its narrowing. Built by the issuer or an attenuation to be written as Datalog, or read
+/// back from a block's Datalog ([`crate::read`]), never from anything else in the block.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct BlockSpec {
-    /// Format version, always 1.
-    pub valet: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sub: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub iat: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nbf: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub delegate: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aud: Option<BTreeSet<Audience>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<BTreeSet<Scope>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub exp: Option<u64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub details: Vec<AuthorizationDetail>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub limits: Vec<FieldLimit>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionLimit>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<u32>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    /// Checks of no shape valet writes, as raw Datalog text (enforced all the same).
     pub checks: Vec<String>,
-    /// The holder key the block binds the token to, written `ed25519/<64 lowercase hex
-    /// digits>` exactly (any other text is refused when the token is read).
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "crate::agent_keys::canonical_key"
-    )]
+    /// Facts of no kind valet writes, as raw Datalog text.
+    pub facts: Vec<String>,
+    /// The holder key the block binds the token to.
     pub holder: Option<VerifyingKey>,
     /// The key that signed the block as a third-party block, read from the token's
-    /// envelope (never from the context); trusted only once the signatures verify.
-    #[serde(skip)]
+    /// envelope; trusted only once the signatures verify.
     pub signer: Option<VerifyingKey>,
+    /// For a block read from a token, what each of its checks enforces, by index (`None`
+    /// for a raw check): how a failed check is explained.
+    pub layout: Vec<Option<CheckKind>>,
 }

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use biscuit_auth::builder::{self as bb, Fact};
+use biscuit_auth::builder::Fact;
 use biscuit_auth::datalog::SymbolTable;
 use biscuit_auth::error::{FailedCheck, Logic, RunLimit, Token as BiscuitError};
-use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits, UnverifiedBiscuit};
+use biscuit_auth::{AuthorizerBuilder, AuthorizerLimits};
 
 use crate::agent_keys::VerifyingKey;
 use crate::engine::{EvalLimits, PrepareError, Prepared, Refusal};
@@ -15,17 +15,21 @@ use crate::facts::{datalog_facts, request_facts};
 use crate::limits::Limits;
 use crate::messages::explain;
 use crate::request::Request;
+use crate::signature::verify_chain;
 use crate::token::Token;
 use crate::verdict::{Reason, ReasonKind};
 
 /// A signature chain that verified against a trusted key, with its Datalog prepared:
 /// everything here is a pure function of the token bytes and that key.
 pub(crate) struct VerifiedChain {
-    pub(crate) biscuit: biscuit_auth::Biscuit,
+    /// The key that signed each block as a third party (authority first, always `None`),
+    /// as the verified signatures state it.
+    pub(crate) signers: Vec<Option<VerifyingKey>>,
     prepared: Result<Prepared, Vec<Reason>>,
     /// The root key the signatures verified under.
-    pub(crate) root_key: Vec<u8>,
-    /// The token as read, shared with later readers of the same bytes.
+    pub(crate) root_key: biscuit_auth::PublicKey,
+    /// The token as read (its decoded blocks included), shared with later readers of the
+    /// same bytes.
     pub(crate) token: Arc<Token>,
 }
 
@@ -33,14 +37,12 @@ impl VerifiedChain {
     /// Checks the signature chain of `token` against the root `key` and prepares its
     /// Datalog. `None` when a signature does not verify.
     pub(crate) fn verify(token: &Token, key: &biscuit_auth::PublicKey) -> Option<Self> {
-        let biscuit = UnverifiedBiscuit::from(token.raw_bytes())
-            .and_then(|u| u.verify(key).map_err(BiscuitError::Format))
-            .ok()?;
-        let prepared = prepare(token, &biscuit);
+        let signers = verify_chain(&token.envelope, token.raw_bytes(), key)?;
+        let prepared = prepare(token, &signers);
         Some(VerifiedChain {
-            biscuit,
+            signers,
             prepared,
-            root_key: key.to_bytes().to_vec(),
+            root_key: *key,
             token: Arc::new(token.clone()),
         })
     }
@@ -58,13 +60,8 @@ impl VerifiedChain {
         reference: bool,
     ) -> Result<(), Vec<Reason>> {
         if reference {
-            let mut facts = request_facts(request, now, token.block_count());
-            facts.extend(
-                holders
-                    .iter()
-                    .map(|h| bb::fact("request_holder", &[bb::string(&h.to_string())])),
-            );
-            return self.run_biscuit_authorizer(token, request, facts, limits);
+            let facts = request_facts(request, now, token.block_count(), holders);
+            return self.run_biscuit_authorizer(token, request, now, facts, limits);
         }
         let prepared = self.prepared.as_ref().map_err(Clone::clone)?;
         let eval_limits = EvalLimits {
@@ -80,7 +77,7 @@ impl VerifiedChain {
             Ok(()) => Ok(()),
             Err(Refusal::Failed(failed)) => Err(failed
                 .iter()
-                .map(|f| explain(f.block, f.index, &f.text, &token.specs, request))
+                .map(|f| explain(f.block, f.index, &f.text, &token.specs, request, now))
                 .collect()),
             Err(Refusal::TooManyFacts) => Err(vec![too_many_facts(limits)]),
             Err(Refusal::TooManyCombinations {
@@ -122,6 +119,7 @@ impl VerifiedChain {
         &self,
         token: &Token,
         request: &Request,
+        now: SystemTime,
         facts: Vec<Fact>,
         limits: &Limits,
     ) -> Result<(), Vec<Reason>> {
@@ -139,9 +137,11 @@ impl VerifiedChain {
         for fact in facts {
             builder = builder.fact(fact).map_err(internal)?;
         }
+        let biscuit = biscuit_auth::Biscuit::from(token.raw_bytes(), self.root_key)
+            .map_err(internal)?;
         let mut authorizer = builder
             .policy("allow if true")
-            .and_then(|b| b.build(&self.biscuit))
+            .and_then(|b| b.build(&biscuit))
             .map_err(internal)?;
         match authorizer.authorize() {
             Ok(_) => Ok(()),
@@ -156,6 +156,7 @@ impl VerifiedChain {
                         &b.rule,
                         &token.specs,
                         request,
+                        now,
                     ),
                     FailedCheck::Authorizer(a) => Reason::new(
                         ReasonKind::Internal,
@@ -200,8 +201,8 @@ fn timeout(limits: &Limits) -> Reason {
 /// A verified chain's Datalog prepared for evaluation, or the refusal of a block that
 /// cannot be read or that carries rules (valet blocks carry only facts and checks). A
 /// pure function of the chain, so it is kept with it in the cache.
-fn prepare(token: &Token, biscuit: &biscuit_auth::Biscuit) -> Result<Prepared, Vec<Reason>> {
-    Prepared::new(token, biscuit).map_err(|e| {
+fn prepare(token: &Token, signers: &[Option<VerifyingKey>]) -> Result<Prepared, Vec<Reason>> {
+    Prepared::new(token, signers).map_err(|e| {
         let (kind, index, message) = match e {
             PrepareError::Rules(i) => (
                 ReasonKind::Format,

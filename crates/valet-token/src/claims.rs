@@ -10,6 +10,7 @@ use crate::agent_keys::VerifyingKey;
 use crate::audience::Audience;
 use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
 use crate::block::BlockSpec;
+use crate::details::Decimal;
 use crate::error::TokenError;
 use crate::keys::KeyId;
 use crate::limit::Limit;
@@ -78,9 +79,6 @@ pub struct Claims {
     pub scopes: BTreeSet<Scope>,
     /// Scopes the issuer granted, before any narrowing.
     pub granted_scopes: BTreeSet<Scope>,
-    /// Issue time, Unix seconds.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issued_at: Option<u64>,
     /// Not valid before, Unix seconds.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_before: Option<u64>,
@@ -159,6 +157,21 @@ impl Claims {
         current
     }
 
+    /// A block's limit as the chain so far enforces it. A block's range states no lower
+    /// bound when the limits above it already refuse negative values; when they do not (a
+    /// block made by hand), the range's floor is the one that holds: the parent's, or none.
+    fn as_enforced(&self, l: &FieldLimit) -> FieldLimit {
+        let mut l = l.clone();
+        if let Limit::Range { min: min @ None, .. } = &mut l.limit {
+            match self.effective_limit(&l.kind, &l.field).as_ref().and_then(Limit::lowest) {
+                Some(low) if low >= Decimal::ZERO => {}
+                Some(low) => *min = Some(low),
+                None => *min = Some(Decimal::from_scaled(i64::MIN)),
+            }
+        }
+        l
+    }
+
     pub(crate) fn from_specs(
         specs: &[BlockSpec],
         key_id: Option<KeyId>,
@@ -180,7 +193,6 @@ impl Claims {
             audiences: root.aud.clone().ok_or_else(|| missing("audience"))?,
             scopes: root.scope.clone().unwrap_or_default(),
             granted_scopes: root.scope.clone().unwrap_or_default(),
-            issued_at: root.iat,
             not_before: root.nbf,
             expires_at: root.exp.ok_or_else(|| missing("expiry"))?,
             authorization_details: root.details.clone(),
@@ -209,13 +221,18 @@ impl Claims {
             if let Some(d) = spec.max_depth {
                 claims.remaining_depth = Some(claims.remaining_depth.map_or(d, |r| r.min(d)));
             }
+            let limits = spec
+                .limits
+                .iter()
+                .map(|l| claims.as_enforced(l))
+                .collect();
             claims.chain.push(Link {
                 block: i + 1,
                 delegate: spec.delegate.clone(),
                 audiences: spec.aud.clone(),
                 scopes: spec.scope.clone(),
                 expires_at: spec.exp,
-                limits: spec.limits.clone(),
+                limits,
                 actions: spec.actions.clone(),
                 max_depth: spec.max_depth,
                 checks: spec.checks.clone(),

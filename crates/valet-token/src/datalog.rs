@@ -1,308 +1,398 @@
-//! The Datalog each block carries, generated from its [`BlockSpec`] in a fixed order, so a
-//! failed check (block, index) can be explained in words.
+//! The Datalog of a valet block (token format 2): each thing a block grants or narrows is
+//! one check of a fixed shape, built here as Biscuit builder terms (no parsing), in a
+//! fixed order. Reading a token recognises the same shapes back ([`crate::read`]): a
+//! check is taken to mean what its shape says only when building that meaning again gives
+//! the very same check, so what the claims and messages say is what the checks enforce.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
-use biscuit_auth::builder::{BlockBuilder, Term};
+use biscuit_auth::builder::{
+    self as bb, Binary, BlockBuilder, CheckKind as Kind, Expression, Op, Predicate, Rule, Term,
+    Unary,
+};
 
+use crate::agent_keys::VerifyingKey;
 use crate::audience::Audience;
 use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
 use crate::block::BlockSpec;
-use crate::details::Decimal;
 use crate::error::TokenError;
+use crate::facts::name;
 use crate::limit::Limit;
 use crate::scope::Scope;
 
-/// What a generated check enforces.
-#[derive(Debug)]
-pub(crate) enum CheckKind<'a> {
+/// The facts a valet block may state about itself (the authority block the first four,
+/// an attenuation block `delegate`).
+pub(crate) mod fact {
+    pub const SUBJECT: &str = "subject";
+    pub const CLIENT: &str = "client";
+    pub const TOKEN_ID: &str = "token_id";
+    pub const DATATYPES: &str = "datatypes";
+    pub const PRIVILEGES: &str = "privileges";
+    pub const DELEGATE: &str = "delegate";
+}
+
+/// What one check of a block enforces: the shapes of token format 2.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum CheckKind {
+    /// `check if time($t), $t >= {not_before}, $t <= {expiry}`
+    Validity { not_before: u64, expiry: u64 },
+    /// `check if time($t), $t <= {expiry}`
     Expiry(u64),
+    /// `check if time($t), $t >= {not_before}`
     NotBefore(u64),
-    Audience(&'a BTreeSet<Audience>),
-    Scope(&'a BTreeSet<Scope>),
-    Grant(&'a [AuthorizationDetail]),
-    FieldLimit(&'a FieldLimit),
-    Actions(&'a ActionLimit),
+    /// `check if audience({a}) or audience({b}) ...`
+    Audience(BTreeSet<Audience>),
+    /// `reject if scope($s), !{scopes}.contains($s)` (`reject if scope($s)` when empty)
+    Scope(BTreeSet<Scope>),
+    /// The root grant of authorization details (see the crate docs).
+    Grant(Vec<AuthorizationDetail>),
+    /// A block's limit on one field of one detail type.
+    FieldLimit(FieldLimit),
+    /// A block's restriction of the actions of one detail type.
+    Actions(ActionLimit),
+    /// `check if blocks($n), $n <= {max}`: at most `max` blocks in all.
     Depth(u64),
-    Holder(&'a crate::agent_keys::VerifyingKey),
-    Raw(&'a str),
+    /// `check if holder({key bytes})`
+    Holder(VerifyingKey),
 }
 
-type Params = HashMap<String, Term>;
-
-fn str_set<'a, I: IntoIterator<Item = &'a str>>(items: I) -> Term {
-    Term::Set(items.into_iter().map(|s| Term::Str(s.to_owned())).collect())
-}
-
-/// The checks of a block at `index`, in order. The raw checks come last.
-pub(crate) fn check_kinds(spec: &BlockSpec, index: usize) -> Vec<CheckKind<'_>> {
+/// The checks of a block at `index`, in the order they are written.
+pub(crate) fn check_kinds(spec: &BlockSpec, index: usize) -> Vec<CheckKind> {
     let mut kinds = Vec::new();
-    if let Some(exp) = spec.exp {
-        kinds.push(CheckKind::Expiry(exp));
-    }
-    if let Some(nbf) = spec.nbf {
-        kinds.push(CheckKind::NotBefore(nbf));
+    match (spec.nbf, spec.exp) {
+        (Some(not_before), Some(expiry)) => kinds.push(CheckKind::Validity {
+            not_before,
+            expiry,
+        }),
+        (None, Some(exp)) => kinds.push(CheckKind::Expiry(exp)),
+        (Some(nbf), None) => kinds.push(CheckKind::NotBefore(nbf)),
+        (None, None) => {}
     }
     if let Some(aud) = &spec.aud {
-        kinds.push(CheckKind::Audience(aud));
+        kinds.push(CheckKind::Audience(aud.clone()));
     }
     // The authority block always bounds scopes (no scope granted means none may be used).
     if let Some(scope) = &spec.scope {
-        kinds.push(CheckKind::Scope(scope));
+        kinds.push(CheckKind::Scope(scope.clone()));
     }
     if !spec.details.is_empty() {
-        kinds.push(CheckKind::Grant(&spec.details));
+        kinds.push(CheckKind::Grant(spec.details.clone()));
     }
-    kinds.extend(spec.limits.iter().map(CheckKind::FieldLimit));
-    kinds.extend(spec.actions.iter().map(CheckKind::Actions));
+    kinds.extend(spec.limits.iter().cloned().map(CheckKind::FieldLimit));
+    kinds.extend(spec.actions.iter().cloned().map(CheckKind::Actions));
     if let Some(d) = spec.max_depth {
         kinds.push(CheckKind::Depth(index as u64 + 1 + u64::from(d)));
     }
-    // Holder binding comes after every kind older tokens carry, so their check indices
-    // (which explain refusals) are unchanged.
-    if let Some(holder) = &spec.holder {
+    if let Some(holder) = spec.holder {
         kinds.push(CheckKind::Holder(holder));
     }
-    kinds.extend(spec.checks.iter().map(|c| CheckKind::Raw(c.as_str())));
     kinds
 }
 
-/// How a check is written: as this version generates it, or as tokens minted before limits
-/// had lower bounds were (a `max` alone as `$v <= max`, with no floor at zero).
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Form {
-    Current,
-    BeforeLowerBounds,
+fn var(name: &str) -> Term {
+    Term::Variable(name.to_owned())
 }
 
-fn code(kind: &CheckKind<'_>) -> (String, Params) {
-    code_in(kind, Form::Current)
+fn text(s: &str) -> Term {
+    Term::Str(s.to_owned())
 }
 
-fn code_in(kind: &CheckKind<'_>, form: Form) -> (String, Params) {
-    let mut p = Params::new();
-    let code = match kind {
-        CheckKind::Expiry(exp) => {
-            p.insert("exp".into(), Term::Date(*exp));
-            "check if time($t), $t <= {exp}".to_owned()
-        }
-        CheckKind::NotBefore(nbf) => {
-            p.insert("nbf".into(), Term::Date(*nbf));
-            "check if time($t), $t >= {nbf}".to_owned()
-        }
-        CheckKind::Audience(aud) => {
-            p.insert("aud".into(), str_set(aud.iter().map(|a| a.as_str())));
-            "check if request_audience($a), {aud}.contains($a)".to_owned()
-        }
-        CheckKind::Scope(scopes) => {
-            if scopes.is_empty() {
-                "reject if request_scope($s)".to_owned()
-            } else {
-                p.insert("scopes".into(), str_set(scopes.iter().map(|s| s.as_str())));
-                "reject if request_scope($s), !{scopes}.contains($s)".to_owned()
+fn text_set<'a, I: IntoIterator<Item = &'a str>>(items: I) -> Term {
+    Term::Set(items.into_iter().map(text).collect())
+}
+
+fn pred(name: &str, terms: Vec<Term>) -> Predicate {
+    Predicate {
+        name: name.to_owned(),
+        terms,
+    }
+}
+
+/// `left <op> right` as an expression.
+fn compare(left: Term, op: Binary, right: Term) -> Expression {
+    Expression {
+        ops: vec![Op::Value(left), Op::Value(right), Op::Binary(op)],
+    }
+}
+
+/// `{set}.contains(item)`, negated when `negate`.
+fn contains(set: Term, item: Term, negate: bool) -> Expression {
+    let mut ops = vec![Op::Value(set), Op::Value(item), Op::Binary(Binary::Contains)];
+    if negate {
+        ops.push(Op::Unary(Unary::Negate));
+    }
+    Expression { ops }
+}
+
+/// One alternative of a check, as Biscuit's parser builds it (`query()` as its head).
+fn query(body: Vec<Predicate>, expressions: Vec<Expression>) -> Rule {
+    Rule {
+        head: pred("query", Vec::new()),
+        body,
+        expressions,
+        parameters: None,
+        scopes: Vec::new(),
+        scope_parameters: None,
+    }
+}
+
+fn check(kind: Kind, queries: Vec<Rule>) -> bb::Check {
+    bb::Check { queries, kind }
+}
+
+fn date(secs: u64) -> Term {
+    Term::Date(secs)
+}
+
+/// A detail-typed narrowing: passes for a request of another type (a request without
+/// details is of type `""`), else when `last` holds.
+fn typed(kind: &str, last: Rule) -> bb::Check {
+    check(
+        Kind::One,
+        vec![
+            query(
+                vec![pred(name::DETAIL, vec![var("v")])],
+                vec![compare(var("v"), Binary::NotEqual, text(kind))],
+            ),
+            last,
+        ],
+    )
+}
+
+/// The body and expressions that admit a field's value under `limit`, on variable `v`. A
+/// grant's range always states its lowest value (zero without a `min`); a block's states
+/// its `min` only when it has one (see [`Attenuation`](crate::attenuation::Attenuation)).
+fn limit_terms(field: &str, limit: &Limit, v: &str, grant: bool) -> (Predicate, Vec<Expression>) {
+    match limit {
+        Limit::Range { min, max } => {
+            let floor = if grant { limit.lowest() } else { *min };
+            let mut exprs: Vec<Expression> = floor
+                .map(|low| compare(var(v), Binary::GreaterOrEqual, Term::Integer(low.scaled())))
+                .into_iter()
+                .collect();
+            if let Some(max) = max {
+                exprs.push(compare(
+                    var(v),
+                    Binary::LessOrEqual,
+                    Term::Integer(max.scaled()),
+                ));
             }
+            (pred(name::DECIMAL, vec![text(field), var(v)]), exprs)
         }
-        CheckKind::Grant(grants) => grant_code(grants, form, &mut p),
-        CheckKind::FieldLimit(l) => {
-            p.insert("type".into(), Term::Str(l.kind.clone()));
-            p.insert("field".into(), Term::Str(l.field.clone()));
-            let last = match &l.limit {
-                Limit::Range { .. } => format!(
-                    "request_decimal({{field}}, $v), {}",
-                    range_code(&l.limit, "$v", ("min", "max"), form, &mut p)
-                ),
-                Limit::OneOf(set) => {
-                    p.insert("set".into(), str_set(set.iter().map(String::as_str)));
-                    "request_field({field}, $v), {set}.contains($v)".to_owned()
-                }
-            };
-            format!(
-                "check if request_details(false) or request_detail_type($t), $t != {{type}} or {last}"
-            )
-        }
-        CheckKind::Actions(a) => {
-            p.insert("type".into(), Term::Str(a.kind.clone()));
-            p.insert("acts".into(), str_set(a.actions.iter().map(String::as_str)));
-            "check if request_details(false) or request_detail_type($t), $t != {type} or request_action($a), {acts}.contains($a)".to_owned()
-        }
-        CheckKind::Depth(max) => {
-            p.insert(
-                "max".into(),
-                Term::Integer(i64::try_from(*max).unwrap_or(i64::MAX)),
-            );
-            "check if token_blocks($n), $n <= {max}".to_owned()
-        }
-        CheckKind::Holder(key) => {
-            p.insert("holder".into(), Term::Str(key.to_string()));
-            "check if request_holder({holder})".to_owned()
-        }
-        CheckKind::Raw(text) => (*text).to_owned(),
-    };
-    (code, p)
+        Limit::OneOf(set) => (
+            pred(name::FIELD, vec![text(field), var(v)]),
+            vec![contains(
+                text_set(set.iter().map(String::as_str)),
+                var(v),
+                false,
+            )],
+        ),
+    }
 }
 
-/// The root grant: a request without details passes unless its action is one a grant lists;
-/// a request with details passes when one grant of its type admits it.
-fn grant_code(grants: &[AuthorizationDetail], form: Form, p: &mut Params) -> String {
+/// The check `kind` is written as.
+pub(crate) fn check_of(kind: &CheckKind) -> bb::Check {
+    let time = || vec![pred(name::TIME, vec![var("v")])];
+    match kind {
+        CheckKind::Validity {
+            not_before,
+            expiry,
+        } => check(
+            Kind::One,
+            vec![query(
+                time(),
+                vec![
+                    compare(var("v"), Binary::GreaterOrEqual, date(*not_before)),
+                    compare(var("v"), Binary::LessOrEqual, date(*expiry)),
+                ],
+            )],
+        ),
+        CheckKind::Expiry(exp) => check(
+            Kind::One,
+            vec![query(
+                time(),
+                vec![compare(var("v"), Binary::LessOrEqual, date(*exp))],
+            )],
+        ),
+        CheckKind::NotBefore(nbf) => check(
+            Kind::One,
+            vec![query(
+                time(),
+                vec![compare(var("v"), Binary::GreaterOrEqual, date(*nbf))],
+            )],
+        ),
+        CheckKind::Audience(aud) => check(
+            Kind::One,
+            aud.iter()
+                .map(|a| query(vec![pred(name::AUDIENCE, vec![text(a.as_str())])], vec![]))
+                .collect(),
+        ),
+        CheckKind::Scope(scopes) => {
+            let body = vec![pred(name::SCOPE, vec![var("v")])];
+            let exprs = if scopes.is_empty() {
+                vec![]
+            } else {
+                vec![contains(
+                    text_set(scopes.iter().map(|s| s.as_str())),
+                    var("v"),
+                    true,
+                )]
+            };
+            check(Kind::Reject, vec![query(body, exprs)])
+        }
+        CheckKind::Grant(grants) => grant_check(grants),
+        CheckKind::FieldLimit(l) => {
+            let (body, exprs) = limit_terms(&l.field, &l.limit, "v", false);
+            typed(&l.kind, query(vec![body], exprs))
+        }
+        CheckKind::Actions(a) => typed(
+            &a.kind,
+            query(
+                vec![pred(name::ACTION, vec![var("v")])],
+                vec![contains(
+                    text_set(a.actions.iter().map(String::as_str)),
+                    var("v"),
+                    false,
+                )],
+            ),
+        ),
+        CheckKind::Depth(max) => check(
+            Kind::One,
+            vec![query(
+                vec![pred(name::BLOCKS, vec![var("v")])],
+                vec![compare(
+                    var("v"),
+                    Binary::LessOrEqual,
+                    Term::Integer(i64::try_from(*max).unwrap_or(i64::MAX)),
+                )],
+            )],
+        ),
+        CheckKind::Holder(key) => check(
+            Kind::One,
+            vec![query(
+                vec![pred(name::HOLDER, vec![Term::Bytes(key.to_bytes().to_vec())])],
+                vec![],
+            )],
+        ),
+    }
+}
+
+/// The root grant: a request without details passes unless its action is one a grant
+/// lists; a request with details passes when one grant of its type admits it.
+fn grant_check(grants: &[AuthorizationDetail]) -> bb::Check {
     let mut queries = Vec::with_capacity(grants.len() + 1);
     let all_actions: BTreeSet<&str> = grants
         .iter()
         .flat_map(|g| g.actions.iter().map(String::as_str))
         .collect();
+    let no_details = pred(name::DETAIL, vec![text("")]);
     if all_actions.is_empty() {
-        queries.push("request_details(false)".to_owned());
+        queries.push(query(vec![no_details], vec![]));
     } else {
-        p.insert("all_actions".into(), str_set(all_actions));
-        queries.push(
-            "request_details(false), request_action($a), !{all_actions}.contains($a)".to_owned(),
-        );
+        queries.push(query(
+            vec![no_details, pred(name::ACTION, vec![var("v")])],
+            vec![contains(text_set(all_actions), var("v"), true)],
+        ));
     }
-    for (g, grant) in grants.iter().enumerate() {
-        let mut parts = Vec::new();
-        p.insert(format!("t{g}"), Term::Str(grant.kind.clone()));
-        parts.push(format!("request_detail_type({{t{g}}})"));
+    for grant in grants {
+        let mut body = vec![pred(name::DETAIL, vec![text(&grant.kind)])];
+        let mut exprs = Vec::new();
         if !grant.actions.is_empty() {
-            p.insert(
-                format!("a{g}"),
-                str_set(grant.actions.iter().map(String::as_str)),
-            );
-            parts.push(format!("request_action($a), {{a{g}}}.contains($a)"));
+            body.push(pred(name::ACTION, vec![var("v")]));
+            exprs.push(contains(
+                text_set(grant.actions.iter().map(String::as_str)),
+                var("v"),
+                false,
+            ));
         }
         if !grant.locations.is_empty() {
-            p.insert(
-                format!("l{g}"),
-                str_set(grant.locations.iter().map(String::as_str)),
-            );
-            parts.push(format!("request_audience($l), {{l{g}}}.contains($l)"));
+            body.push(pred(name::AUDIENCE, vec![var("w")]));
+            exprs.push(contains(
+                text_set(grant.locations.iter().map(String::as_str)),
+                var("w"),
+                false,
+            ));
         }
         if let Some(id) = &grant.identifier {
-            p.insert(format!("i{g}"), Term::Str(id.clone()));
-            parts.push(format!("request_field(\"identifier\", {{i{g}}})"));
+            body.push(pred(name::FIELD, vec![text("identifier"), text(id)]));
         }
         for (k, (field, limit)) in grant.limits.iter().enumerate() {
-            p.insert(format!("f{g}_{k}"), Term::Str(field.clone()));
-            match limit {
-                Limit::Range { .. } => {
-                    let var = format!("$v{k}");
-                    let names = (format!("n{g}_{k}"), format!("m{g}_{k}"));
-                    let bounds = range_code(limit, &var, (&names.0, &names.1), form, p);
-                    parts.push(format!("request_decimal({{f{g}_{k}}}, {var}), {bounds}"));
-                }
-                Limit::OneOf(set) => {
-                    p.insert(format!("s{g}_{k}"), str_set(set.iter().map(String::as_str)));
-                    parts.push(format!(
-                        "request_field({{f{g}_{k}}}, $v{k}), {{s{g}_{k}}}.contains($v{k})"
-                    ));
-                }
-            }
+            // Each limit its own variable: `$v` (the action's, if any, is bound first and
+            // equal for every alternative), then `$v1`, `$v2`...
+            let v = limit_var(k + usize::from(!grant.actions.is_empty()));
+            let (p, e) = limit_terms(field, limit, &v, true);
+            body.push(p);
+            exprs.extend(e);
         }
-        queries.push(parts.join(", "));
+        queries.push(query(body, exprs));
     }
-    format!("check if {}", queries.join(" or "))
+    check(Kind::One, queries)
 }
 
-/// The comparisons of a decimal range on `var`: at least its lowest value (`min`, else
-/// zero, so a `max` alone refuses negative values) and at most its `max` when set, with the
-/// bounds scaled by 10^4 as the parameters `names` (min, max).
-fn range_code(
-    limit: &Limit,
-    var: &str,
-    (min_name, max_name): (&str, &str),
-    form: Form,
-    p: &mut Params,
-) -> String {
-    let mut bounds = Vec::with_capacity(2);
-    let max = match limit {
-        Limit::Range { min, max } => {
-            if min.is_some() || max.is_none() || form == Form::Current {
-                let low = limit.lowest().unwrap_or(Decimal::ZERO);
-                p.insert(min_name.to_owned(), Term::Integer(low.scaled()));
-                bounds.push(format!("{var} >= {{{min_name}}}"));
-            }
-            *max
-        }
-        Limit::OneOf(_) => None,
-    };
-    if let Some(max) = max {
-        p.insert(max_name.to_owned(), Term::Integer(max.scaled()));
-        bounds.push(format!("{var} <= {{{max_name}}}"));
+/// The variable of the `k`th value a grant's alternative binds.
+fn limit_var(k: usize) -> String {
+    if k == 0 {
+        "v".to_owned()
+    } else {
+        format!("v{k}")
     }
-    bounds.join(", ")
 }
 
-/// The vocabulary facts and generated checks of a block, with its spec as the context.
-pub(crate) fn block_builder(spec: &BlockSpec, index: usize) -> Result<BlockBuilder, TokenError> {
-    let context = serde_json::to_string(spec)
-        .map_err(|e| TokenError::Invalid(format!("cannot encode the block: {e}")))?;
-    let mut b = BlockBuilder::new().context(context);
-    let dl = |e: biscuit_auth::error::Token| TokenError::Datalog(e.to_string());
-    // Facts that any Biscuit library can read; checks never depend on facts of later blocks.
-    let mut facts: Vec<(String, Params)> = Vec::new();
-    let mut one = |name: &str, value: Term| {
-        let mut p = Params::new();
-        p.insert("v".into(), value);
-        facts.push((format!("{name}({{v}})"), p));
+/// The facts a block states about itself, in the order they are written.
+pub(crate) fn facts_of(spec: &BlockSpec) -> Vec<bb::Fact> {
+    let mut facts = Vec::new();
+    let mut one = |name: &str, terms: Vec<Term>| {
+        facts.push(bb::Fact {
+            predicate: pred(name, terms),
+            parameters: None,
+        });
     };
     if let Some(s) = &spec.sub {
-        one("subject", Term::Str(s.clone()));
+        one(fact::SUBJECT, vec![text(s)]);
     }
     if let Some(c) = &spec.client {
-        one("client", Term::Str(c.clone()));
+        one(fact::CLIENT, vec![text(c)]);
     }
     if let Some(j) = &spec.jti {
-        one("token_id", Term::Str(j.clone()));
+        one(fact::TOKEN_ID, vec![text(j)]);
+    }
+    for (g, grant) in spec.details.iter().enumerate() {
+        let g = Term::Integer(i64::try_from(g).unwrap_or(i64::MAX));
+        if !grant.datatypes.is_empty() {
+            one(
+                fact::DATATYPES,
+                vec![g.clone(), text_set(grant.datatypes.iter().map(String::as_str))],
+            );
+        }
+        if !grant.privileges.is_empty() {
+            one(
+                fact::PRIVILEGES,
+                vec![g, text_set(grant.privileges.iter().map(String::as_str))],
+            );
+        }
     }
     if let Some(d) = &spec.delegate {
-        one("delegate", Term::Str(d.clone()));
+        one(fact::DELEGATE, vec![text(d)]);
     }
-    if index == 0 {
-        for a in spec.aud.iter().flatten() {
-            one("audience", Term::Str(a.as_str().to_owned()));
-        }
-        for s in spec.scope.iter().flatten() {
-            one("scope", Term::Str(s.as_str().to_owned()));
-        }
-        if let Some(exp) = spec.exp {
-            one("expires", Term::Date(exp));
-        }
-    }
-    for (code, params) in facts {
-        b = b
-            .code_with_params(code, params, HashMap::new())
-            .map_err(dl)?;
-    }
-    for kind in check_kinds(spec, index) {
-        b = match kind {
-            CheckKind::Raw(text) => b.check(text).map_err(|e| {
-                TokenError::Datalog(format!(
-                    "`{text}` is not one Datalog check (write `check if ...`): {e}"
-                ))
-            })?,
-            other => {
-                let (code, params) = code(&other);
-                b.code_with_params(code, params, HashMap::new())
-                    .map_err(dl)?
-            }
-        };
-    }
-    Ok(b)
+    facts
 }
 
-/// Whether `text` (as Biscuit prints a check) is the check `kind` generates: as this version
-/// writes it, or, for a limit with a `max` alone, as tokens minted before lower bounds did
-/// (which refuse no negative value, but say the same of every value they refuse).
-pub(crate) fn generates(kind: &CheckKind<'_>, text: &str) -> bool {
-    let printed = |form| {
-        let (code, params) = match kind {
-            CheckKind::Raw(text) => ((*text).to_owned(), Params::new()),
-            other => code_in(other, form),
-        };
-        let block = BlockBuilder::new()
-            .code_with_params(code, params, HashMap::new())
-            .ok()?;
-        block.checks.first().map(ToString::to_string)
-    };
-    [Form::Current, Form::BeforeLowerBounds]
-        .into_iter()
-        .any(|form| printed(form).as_deref() == Some(text))
+/// The facts and checks of a block at `index`: its own, then its raw checks.
+pub(crate) fn block_builder(spec: &BlockSpec, index: usize) -> Result<BlockBuilder, TokenError> {
+    let dl = |e: biscuit_auth::error::Token| TokenError::Datalog(e.to_string());
+    let mut b = BlockBuilder::new();
+    for f in facts_of(spec) {
+        b = b.fact(f).map_err(dl)?;
+    }
+    for kind in check_kinds(spec, index) {
+        b = b.check(check_of(&kind)).map_err(dl)?;
+    }
+    for text in &spec.checks {
+        b = b.check(text.as_str()).map_err(|e| {
+            TokenError::Datalog(format!(
+                "`{text}` is not one Datalog check (write `check if ...`): {e}"
+            ))
+        })?;
+    }
+    Ok(b)
 }

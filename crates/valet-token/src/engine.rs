@@ -22,18 +22,18 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use biscuit_auth::builder::{self as bb, CheckKind as DatalogCheckKind, Convert};
+use biscuit_auth::builder::{CheckKind as DatalogCheckKind, Convert};
 use biscuit_auth::datalog::{
     self as dl, CombineIt, FactSet, MatchedVariables, Origin, SymbolTable, TemporarySymbolTable,
     TrustedOrigins,
 };
 use biscuit_auth::error::Execution;
-use biscuit_auth::format::convert::proto_block_to_token_block;
 use biscuit_auth::PublicKey;
 
 use crate::cost::{
     expr_cost, largest_collection, query_units, refused_op, string_units, ExprCost, Sizes,
 };
+use crate::agent_keys::VerifyingKey;
 use crate::token::Token;
 
 /// Why a prepared chain refused a request, before or while its checks ran.
@@ -136,40 +136,21 @@ impl Prepared {
     /// bytes the token's blocks were decoded from).
     pub(crate) fn new(
         token: &Token,
-        biscuit: &biscuit_auth::Biscuit,
+        signers: &[Option<VerifyingKey>],
     ) -> Result<Self, PrepareError> {
-        let unreadable =
-            |i: usize, e: &dyn std::fmt::Display| PrepareError::Unreadable(i, e.to_string());
         let decoded = token.blocks.as_slice();
-
-        // The token's symbol table, as Biscuit builds it: the authority's symbols and
-        // public keys, then those of every block that is not a third-party block.
-        let mut strings = Vec::new();
-        let mut token_keys: Vec<PublicKey> = Vec::new();
-        for (i, d) in decoded.iter().enumerate() {
-            if i == 0 || !d.third_party {
-                strings.extend(d.block.symbols.iter().cloned());
-                for pk in &d.block.public_keys {
-                    token_keys.push(PublicKey::from_proto(pk).map_err(|e| unreadable(i, &e))?);
-                }
-            }
-        }
-        let token_symbols = SymbolTable::from_symbols_and_public_keys(strings, token_keys)
-            .map_err(|e| unreadable(0, &e))?;
 
         // The evaluation's own table, as Biscuit's authorizer builds it: it starts with the
         // third-party signers' keys, each mapped to the blocks it signed (scopes may trust
-        // them by key), and every block is translated into it through its strings. The
-        // translation resolves every symbol id: an id no table defines refuses the chain,
-        // and a string listed twice is one symbol, as Biscuit reads them.
-        let mut external = Vec::with_capacity(decoded.len());
+        // them by key), and every block (decoded into strings when the token was read) is
+        // translated into it, so a string listed twice is one symbol, as Biscuit reads them.
         let mut signer_keys: Vec<PublicKey> = Vec::new();
         let mut key_blocks: HashMap<usize, Vec<usize>> = HashMap::new();
-        for i in 0..decoded.len() {
-            let key = biscuit
-                .block_external_key(i)
-                .map_err(|e| unreadable(i, &e))?;
-            if let (Some(k), true) = (key, i > 0) {
+        for (i, signer) in signers.iter().enumerate() {
+            if let (Some(k), true) = (signer, i > 0) {
+                let k = k
+                    .to_biscuit()
+                    .ok_or_else(|| PrepareError::Unreadable(i, format!("{k} is not a key")))?;
                 let id = match signer_keys.iter().position(|x| *x == k) {
                     Some(id) => id,
                     None => {
@@ -179,49 +160,32 @@ impl Prepared {
                 };
                 key_blocks.entry(id).or_default().push(i);
             }
-            external.push(key);
         }
         let mut symbols = SymbolTable::from_symbols_and_public_keys(Vec::new(), signer_keys)
-            .map_err(|e| unreadable(0, &e))?;
+            .map_err(|e| PrepareError::Unreadable(0, e.to_string()))?;
 
         let mut facts = FactSet::default();
         let mut fact_count = 0usize;
         let mut checks = Vec::new();
-        for (i, d) in decoded.iter().enumerate() {
-            let key = external.get(i).copied().flatten();
-            let block = proto_block_to_token_block(&d.block, key).map_err(|e| unreadable(i, &e))?;
-            if !block.rules.is_empty() {
+        for (i, block) in decoded.iter().enumerate() {
+            if block.rules > 0 {
                 return Err(PrepareError::Rules(i));
             }
-            // A third-party block speaks in its own symbols, every other in the token's.
-            let from = if i > 0 && block.external_key.is_some() {
-                &block.symbols
-            } else {
-                &token_symbols
-            };
-            let mut scopes = Vec::with_capacity(block.scopes.len());
-            for scope in &block.scopes {
-                scopes.push(
-                    bb::Scope::convert_from(scope, from)
-                        .map_err(|e| unreadable(i, &e))?
-                        .convert(&mut symbols),
-                );
-            }
+            let scopes: Vec<_> = block
+                .scopes
+                .iter()
+                .map(|scope| scope.convert(&mut symbols))
+                .collect();
             let block_origins =
                 TrustedOrigins::from_scopes(&scopes, &TrustedOrigins::default(), i, &key_blocks);
             let mut origin = Origin::default();
             origin.insert(i);
             for fact in &block.facts {
-                let fact = bb::Fact::convert_from(fact, from)
-                    .map_err(|e| unreadable(i, &e))?
-                    .convert(&mut symbols);
-                facts.insert(&origin, fact);
+                facts.insert(&origin, fact.convert(&mut symbols));
                 fact_count = fact_count.saturating_add(1);
             }
             for (j, check) in block.checks.iter().enumerate() {
-                let check = bb::Check::convert_from(check, from)
-                    .map_err(|e| unreadable(i, &e))?
-                    .convert(&mut symbols);
+                let check = check.convert(&mut symbols);
                 let closure = check.queries.iter().any(|q| {
                     q.expressions
                         .iter()

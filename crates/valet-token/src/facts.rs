@@ -1,6 +1,26 @@
 //! The facts a request contributes to the token's Datalog (the public vocabulary, see the
 //! crate docs): as Biscuit builder facts, and built directly in a chain's symbol table.
 
+/// The names of the facts the verifier supplies. A block may not state a fact of these
+/// names: it would stand in for the request.
+pub(crate) mod name {
+    pub const TIME: &str = "time";
+    pub const AUDIENCE: &str = "resource";
+    pub const ACTION: &str = "operation";
+    pub const SCOPE: &str = "scope";
+    pub const BLOCKS: &str = "blocks";
+    pub const DETAIL: &str = "detail";
+    pub const FIELD: &str = "field";
+    pub const DECIMAL: &str = "decimal";
+    pub const LIST: &str = "list";
+    pub const HOLDER: &str = "holder";
+
+    /// Every name above.
+    pub const ALL: [&str; 10] = [
+        TIME, AUDIENCE, ACTION, SCOPE, BLOCKS, DETAIL, FIELD, DECIMAL, LIST, HOLDER,
+    ];
+}
+
 use std::time::SystemTime;
 
 use biscuit_auth::builder::{self as bb, Fact};
@@ -10,54 +30,63 @@ use crate::agent_keys::VerifyingKey;
 use crate::clock::unix_secs;
 use crate::details::FieldValue;
 use crate::request::Request;
+use name::*;
 
 /// The facts a request contributes (the public vocabulary, see the crate docs).
-pub(crate) fn request_facts(request: &Request, now: SystemTime, blocks: usize) -> Vec<Fact> {
+pub(crate) fn request_facts(
+    request: &Request,
+    now: SystemTime,
+    blocks: usize,
+    holders: &[VerifyingKey],
+) -> Vec<Fact> {
     let mut facts = Vec::with_capacity(8);
     // Whole seconds since 1970 (`verify` refuses earlier clocks; bb::date would panic).
-    facts.push(bb::fact("time", &[bb::Term::Date(unix_secs(now))]));
+    facts.push(bb::fact(TIME, &[bb::Term::Date(unix_secs(now))]));
     facts.push(bb::fact(
-        "request_audience",
+        AUDIENCE,
         &[bb::string(request.audience.as_str())],
     ));
-    facts.push(bb::fact("request_action", &[bb::string(&request.action)]));
+    facts.push(bb::fact(ACTION, &[bb::string(&request.action)]));
     facts.push(bb::fact(
-        "token_blocks",
+        BLOCKS,
         &[bb::int(i64::try_from(blocks).unwrap_or(i64::MAX))],
     ));
     for s in &request.scopes {
-        facts.push(bb::fact("request_scope", &[bb::string(s.as_str())]));
+        facts.push(bb::fact(SCOPE, &[bb::string(s.as_str())]));
     }
     match &request.details {
-        None => facts.push(bb::fact("request_details", &[bb::boolean(false)])),
+        // A request without details is of type "" (a request's details have a type).
+        None => facts.push(bb::fact(DETAIL, &[bb::string("")])),
         Some(d) => {
-            facts.push(bb::fact("request_details", &[bb::boolean(true)]));
-            facts.push(bb::fact("request_detail_type", &[bb::string(d.kind())]));
+            facts.push(bb::fact(DETAIL, &[bb::string(d.kind())]));
             for (name, value) in d.fields() {
                 let n = bb::string(name);
                 match value {
                     FieldValue::Str(s) => {
-                        facts.push(bb::fact("request_field", &[n.clone(), bb::string(s)]));
+                        facts.push(bb::fact(FIELD, &[n.clone(), bb::string(s)]));
                         if let Some(dec) = value.as_decimal() {
-                            facts.push(bb::fact("request_decimal", &[n, bb::int(dec.scaled())]));
+                            facts.push(bb::fact(DECIMAL, &[n, bb::int(dec.scaled())]));
                         }
                     }
                     FieldValue::Long(_) => {
                         if let Some(dec) = value.as_decimal() {
-                            facts.push(bb::fact("request_decimal", &[n, bb::int(dec.scaled())]));
+                            facts.push(bb::fact(DECIMAL, &[n, bb::int(dec.scaled())]));
                         }
                     }
                     FieldValue::Bool(b) => {
-                        facts.push(bb::fact("request_field", &[n, bb::boolean(*b)]));
+                        facts.push(bb::fact(FIELD, &[n, bb::boolean(*b)]));
                     }
                     FieldValue::List(items) => {
                         for item in items {
-                            facts.push(bb::fact("request_list", &[n.clone(), bb::string(item)]));
+                            facts.push(bb::fact(LIST, &[n.clone(), bb::string(item)]));
                         }
                     }
                 }
             }
         }
+    }
+    for h in holders {
+        facts.push(bb::fact(HOLDER, &[bb::Term::Bytes(h.to_bytes().to_vec())]));
     }
     facts
 }
@@ -81,26 +110,28 @@ pub(crate) fn datalog_facts(
         });
     };
     let text = |symbols: &mut SymbolTable, s: &str| dl::Term::Str(symbols.insert(s));
-    push(symbols, "time", vec![dl::Term::Date(unix_secs(now))]);
+    push(symbols, TIME, vec![dl::Term::Date(unix_secs(now))]);
     let t = text(symbols, request.audience.as_str());
-    push(symbols, "request_audience", vec![t]);
+    push(symbols, AUDIENCE, vec![t]);
     let t = text(symbols, &request.action);
-    push(symbols, "request_action", vec![t]);
+    push(symbols, ACTION, vec![t]);
     push(
         symbols,
-        "token_blocks",
+        BLOCKS,
         vec![dl::Term::Integer(i64::try_from(blocks).unwrap_or(i64::MAX))],
     );
     for s in &request.scopes {
         let t = text(symbols, s.as_str());
-        push(symbols, "request_scope", vec![t]);
+        push(symbols, SCOPE, vec![t]);
     }
     match &request.details {
-        None => push(symbols, "request_details", vec![dl::Term::Bool(false)]),
+        None => {
+            let t = text(symbols, "");
+            push(symbols, DETAIL, vec![t]);
+        }
         Some(d) => {
-            push(symbols, "request_details", vec![dl::Term::Bool(true)]);
             let t = text(symbols, d.kind());
-            push(symbols, "request_detail_type", vec![t]);
+            push(symbols, DETAIL, vec![t]);
             for (name, value) in d.fields() {
                 let n = text(symbols, name);
                 let decimal = value
@@ -109,23 +140,23 @@ pub(crate) fn datalog_facts(
                 match value {
                     FieldValue::Str(s) => {
                         let v = text(symbols, s);
-                        push(symbols, "request_field", vec![n.clone(), v]);
+                        push(symbols, FIELD, vec![n.clone(), v]);
                         if let Some(dec) = decimal {
-                            push(symbols, "request_decimal", vec![n, dec]);
+                            push(symbols, DECIMAL, vec![n, dec]);
                         }
                     }
                     FieldValue::Long(_) => {
                         if let Some(dec) = decimal {
-                            push(symbols, "request_decimal", vec![n, dec]);
+                            push(symbols, DECIMAL, vec![n, dec]);
                         }
                     }
                     FieldValue::Bool(b) => {
-                        push(symbols, "request_field", vec![n, dl::Term::Bool(*b)]);
+                        push(symbols, FIELD, vec![n, dl::Term::Bool(*b)]);
                     }
                     FieldValue::List(items) => {
                         for item in items {
                             let v = text(symbols, item);
-                            push(symbols, "request_list", vec![n.clone(), v]);
+                            push(symbols, LIST, vec![n.clone(), v]);
                         }
                     }
                 }
@@ -133,8 +164,7 @@ pub(crate) fn datalog_facts(
         }
     }
     for h in holders {
-        let t = text(symbols, &h.to_string());
-        push(symbols, "request_holder", vec![t]);
+        push(symbols, HOLDER, vec![dl::Term::Bytes(h.to_bytes().to_vec())]);
     }
     facts
 }

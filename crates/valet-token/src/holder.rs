@@ -126,42 +126,20 @@ impl HolderState {
     /// allow the request ([`admit`](Self::admit)).
     pub(crate) fn check(
         &self,
-        biscuit: &biscuit_auth::Biscuit,
+        signers: &[Option<VerifyingKey>],
         token: &Token,
         request: &Request,
         proof: Option<&HolderProof>,
         now: SystemTime,
         claims: &mut Claims,
     ) -> Result<HolderFindings, Reason> {
-        // Signers as the verified chain states them (not as the context claims).
-        let mut signers: Vec<Option<VerifyingKey>> = Vec::with_capacity(token.specs.len());
-        for i in 0..token.specs.len() {
-            let unreadable = |e: String| {
-                reason(
-                    ReasonKind::Internal,
-                    Some(i),
-                    format!("block {i}'s signer cannot be read: {e}"),
-                )
-            };
-            let key = biscuit
-                .block_external_key(i)
-                .map_err(|e| unreadable(e.to_string()))?;
-            let key = match key {
-                None => None,
-                // Reading the token refused other signers already.
-                Some(k) => Some(
-                    VerifyingKey::from_biscuit(&k)
-                        .ok_or_else(|| unreadable(format!("{k} is not an Ed25519 key")))?,
-                ),
-            };
-            signers.push(key);
-        }
+        // Signers as the verified chain states them.
         for link in &mut claims.chain {
             let signer = signers.get(link.block).copied().flatten();
             link.verified = signer.is_some();
             link.signed_by = signer;
         }
-        if self.options.require_binding && !issuer_bound(token, &signers) {
+        if self.options.require_binding && !issuer_bound(token, signers) {
             let message = if token.specs.iter().any(|s| s.holder.is_some()) {
                 "this verifier accepts only tokens the issuer bound to a holder key, and this token's binding was appended by a block no bound key signed, which anyone holding the token can do: mint the token with the agent's public key"
             } else {
@@ -192,7 +170,7 @@ impl HolderState {
         proven.insert(key);
         loop {
             let before = proven.len();
-            for (spec, signer) in token.specs.iter().zip(&signers) {
+            for (spec, signer) in token.specs.iter().zip(signers) {
                 if let (Some(holder), Some(signer)) = (&spec.holder, signer) {
                     if proven.contains(holder) {
                         proven.insert(*signer);

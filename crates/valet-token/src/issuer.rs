@@ -176,14 +176,10 @@ impl Issuer {
             d.validate()?;
         }
         let spec = BlockSpec {
-            valet: 1,
             sub: Some(grant.subject),
             client: Some(grant.client),
             jti: grant.token_id,
-            iat: Some(iat),
-            // A token is never valid before it was issued: a verifier whose clock is
-            // wrong in the past cannot accept it.
-            nbf: Some(grant.not_before.map_or(iat, unix_secs)),
+            nbf: grant.not_before.map(unix_secs),
             aud: Some(grant.audiences),
             scope: Some(grant.scopes),
             exp: Some(exp),

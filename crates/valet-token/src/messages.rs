@@ -5,25 +5,28 @@ use crate::agent_keys::VerifyingKey;
 use crate::authorization::AuthorizationDetail;
 use crate::block::BlockSpec;
 use crate::clock::rfc3339;
-use crate::datalog::{check_kinds, generates, CheckKind};
+use std::time::SystemTime;
+
+use crate::clock::unix_secs;
+use crate::datalog::CheckKind;
 use crate::details::FieldValue;
 use crate::limit::Limit;
 use crate::request::Request;
 use crate::verdict::{Reason, ReasonKind};
 
-/// Explains the failed check `check` of block `block`, whose Datalog is `text`.
+/// Explains the failed check `check` of block `block`, whose Datalog is `text`, from what
+/// the block's Datalog was read to say (a check of no shape valet writes is quoted).
 pub(crate) fn explain(
     block: usize,
     check: usize,
     text: &str,
     specs: &[BlockSpec],
     request: &Request,
+    now: SystemTime,
 ) -> Reason {
-    // The block's context describes the check only when the check is the one its context
-    // generates: a hand-made block may say one thing and enforce another.
     let described = specs.get(block).and_then(|spec| {
-        let kind = check_kinds(spec, block).into_iter().nth(check)?;
-        generates(&kind, text).then(|| describe(&kind, block, spec, request))
+        let kind = spec.layout.get(check)?.as_ref()?;
+        Some(describe(kind, block, spec, request, now))
     });
     described.unwrap_or_else(|| {
         let mut r = Reason::new(
@@ -43,16 +46,31 @@ fn block_name(index: usize, spec: &BlockSpec) -> String {
     }
 }
 
-/// Explains a check of a kind the block's context generates, for this request.
+/// Explains a check of a kind valet writes, for this request at time `now`.
 pub(crate) fn describe(
-    kind: &CheckKind<'_>,
+    kind: &CheckKind,
     index: usize,
     spec: &BlockSpec,
     request: &Request,
+    now: SystemTime,
 ) -> Reason {
     let who = block_name(index, spec);
+    let kind = &match kind {
+        // Which of the two bounds the time is outside of.
+        CheckKind::Validity {
+            not_before,
+            expiry,
+        } => {
+            if unix_secs(now) < *not_before {
+                CheckKind::NotBefore(*not_before)
+            } else {
+                CheckKind::Expiry(*expiry)
+            }
+        }
+        other => other.clone(),
+    };
     let (k, message) = match kind {
-        CheckKind::Expiry(exp) => (
+        CheckKind::Expiry(exp) | CheckKind::Validity { expiry: exp, .. } => (
             ReasonKind::Expired,
             if index == 0 {
                 format!("token expired at {}", rfc3339(*exp))
@@ -136,7 +154,6 @@ pub(crate) fn describe(
             ),
         ),
         CheckKind::Holder(key) => (ReasonKind::Holder, holder_message(&who, index, key)),
-        CheckKind::Raw(text) => (ReasonKind::Check, format!("{who}: check failed: {text}")),
     };
     Reason {
         kind: k,
@@ -233,7 +250,7 @@ fn join_quoted<'a>(items: impl Iterator<Item = &'a str>) -> String {
         .join(", ")
 }
 
-/// Explains an unmet `request_holder` check of block `index`.
+/// Explains an unmet `holder` check of block `index`.
 fn holder_message(who: &str, index: usize, key: &VerifyingKey) -> String {
     if index == 0 {
         format!("the token is bound to holder key {key}; the request carries no valid proof of possession by that key: sign a proof of possession with the holder's private key")

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use biscuit_auth::format::schema;
 use biscuit_auth::UnverifiedBiscuit;
 use prost::Message;
 
@@ -11,6 +12,7 @@ use crate::attenuation::Attenuation;
 use crate::block::BlockSpec;
 use crate::claims::Claims;
 use crate::datalog::block_builder;
+use crate::read::{decode_blocks, read_spec, DecodedBlock};
 use crate::encoding::{decode_base64url, encode_base64url};
 use crate::error::TokenError;
 use crate::keys::KeyId;
@@ -23,8 +25,8 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-/// A token as presented: parsed, but its signatures not yet checked. Reading its claims and
-/// attenuating it need no key; only a `Verifier` turns it into a
+/// A token as presented: decoded once, its signatures not yet checked. Reading its claims
+/// and attenuating it need no key; only a `Verifier` turns it into a
 /// [`VerifiedToken`](crate::verdict::VerifiedToken).
 #[derive(Clone)]
 pub struct Token {
@@ -36,16 +38,10 @@ pub struct Token {
     claims: std::sync::Arc<Claims>,
     /// The SHA-256 digest of the bytes, computed when first needed (cache keys).
     digest: std::sync::OnceLock<[u8; 32]>,
-    /// Every block as decoded when read (its context taken out), for the verifier.
+    /// The envelope as decoded: what the signatures cover.
+    pub(crate) envelope: std::sync::Arc<schema::Biscuit>,
+    /// Every block's Datalog as decoded, for the verifier.
     pub(crate) blocks: std::sync::Arc<Vec<DecodedBlock>>,
-}
-
-/// One block of a token as decoded from its bytes (signatures not checked).
-pub(crate) struct DecodedBlock {
-    /// The block's Datalog, symbols and public keys, without its context.
-    pub block: biscuit_auth::format::schema::Block,
-    /// Whether the block carries a third party's signature.
-    pub third_party: bool,
 }
 
 impl std::fmt::Debug for Token {
@@ -61,39 +57,21 @@ impl std::fmt::Debug for Token {
 impl Token {
     /// Reads a token from its binary form.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, TokenError> {
-        let raw = biscuit_auth::format::schema::Biscuit::decode(bytes)
+        let envelope = schema::Biscuit::decode(bytes)
             .map_err(|e| TokenError::Format(format!("the bytes are not a Biscuit token ({e})")))?;
-        let key_id = raw.root_key_id.map(KeyId);
-        let mut specs = Vec::with_capacity(raw.blocks.len() + 1);
-        let mut revocation_ids = Vec::with_capacity(raw.blocks.len() + 1);
-        let mut blocks = Vec::with_capacity(raw.blocks.len() + 1);
-        for (i, signed) in std::iter::once(&raw.authority)
-            .chain(raw.blocks.iter())
+        let key_id = envelope.root_key_id.map(KeyId);
+        let blocks = decode_blocks(&envelope)?;
+        let mut specs = Vec::with_capacity(blocks.len());
+        let mut revocation_ids = Vec::with_capacity(blocks.len());
+        for (i, (signed, block)) in std::iter::once(&envelope.authority)
+            .chain(envelope.blocks.iter())
+            .zip(&blocks)
             .enumerate()
         {
-            let mut block = biscuit_auth::format::schema::Block::decode(signed.block.as_slice())
-                .map_err(|e| TokenError::Format(format!("block {i} does not decode ({e})")))?;
-            let context = block.context.take().ok_or_else(|| {
-                TokenError::Format(format!(
-                    "block {i} has no valet context: the token was not made by valet"
-                ))
-            })?;
-            let mut spec: BlockSpec = serde_json::from_str(&context).map_err(|e| {
-                TokenError::Format(format!("block {i} has an unreadable valet context ({e})"))
-            })?;
-            if spec.valet != 1 {
-                return Err(TokenError::Format(format!(
-                    "block {i} uses valet format version {}, this library reads version 1",
-                    spec.valet
-                )));
-            }
+            let mut spec = read_spec(block, i)?;
             spec.signer = external_signer(i, signed.external_signature.as_ref())?;
             specs.push(spec);
             revocation_ids.push(RevocationId(signed.signature.clone()));
-            blocks.push(DecodedBlock {
-                block,
-                third_party: signed.external_signature.is_some(),
-            });
         }
         // The claims must make sense before anyone acts on the token.
         let claims = Claims::from_specs(&specs, key_id, revocation_ids.clone())?;
@@ -104,6 +82,7 @@ impl Token {
             revocation_ids,
             claims: std::sync::Arc::new(claims),
             digest: std::sync::OnceLock::new(),
+            envelope: std::sync::Arc::new(envelope),
             blocks: std::sync::Arc::new(blocks),
         })
     }

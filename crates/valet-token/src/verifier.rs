@@ -237,10 +237,9 @@ impl Verifier {
                 Some(claims),
             );
         };
-        let biscuit = &chain.biscuit;
         let found = match self
             .holder
-            .check(biscuit, token, request, proof, now, &mut claims)
+            .check(&chain.signers, token, request, proof, now, &mut claims)
         {
             Ok(h) => h,
             Err(reason) => {
@@ -332,12 +331,11 @@ impl Verifier {
         token: &Token,
         key: &biscuit_auth::PublicKey,
     ) -> Option<Arc<VerifiedChain>> {
-        let key_bytes = key.to_bytes();
         if let Some(cache) = &self.cache {
             if let Some(hit) = cache.get(token.digest()) {
                 // The same bytes verify under one root key only; a hit under another key
                 // (a key set that changed) is checked again.
-                if hit.root_key[..] == key_bytes[..] {
+                if hit.root_key == *key {
                     return Some(hit);
                 }
             }
@@ -366,6 +364,13 @@ fn claim_refusal(
         return Some(Reason::new(
             ReasonKind::Internal,
             "the verifier's clock reads before 1970: fix the clock",
+        ));
+    }
+    // The token's Datalog reads a request without details as one of type "".
+    if request.details.as_ref().is_some_and(|d| d.kind().is_empty()) {
+        return Some(Reason::new(
+            ReasonKind::Limit,
+            "the request's transaction details have an empty `type`: name the type of transaction",
         ));
     }
     fast_refusal(token, request, now, revoked)
@@ -403,10 +408,10 @@ fn fast_refusal(
             spec.aud
                 .as_ref()
                 .filter(|aud| !aud.contains(&request.audience))
-                .map(CheckKind::Audience)
+                .map(|aud| CheckKind::Audience(aud.clone()))
         };
         if let Some(kind) = kind {
-            return Some(describe(&kind, i, spec, request));
+            return Some(describe(&kind, i, spec, request, now));
         }
     }
     None

@@ -30,7 +30,7 @@ fn minimal_grant_mints() {
     assert_eq!(c.audiences, BTreeSet::from([aud(PAY)]));
     assert!(c.scopes.is_empty());
     assert_eq!(c.expires_at, NOW_SECS + 600);
-    assert_eq!(c.issued_at, Some(NOW_SECS));
+    assert_eq!(c.not_before, None, "no lower bound unless one is asked for");
     assert_eq!(c.token_id, None);
     assert!(c.authorization_details.is_empty());
     assert_eq!(t.block_count(), 1);
