@@ -48,24 +48,17 @@ fn ed25519(c: &mut Criterion) {
 fn request_facts(blocks: usize) -> Vec<Fact> {
     vec![
         bb::fact("time", &[bb::Term::Date(1_735_689_600)]),
-        bb::fact("request_audience", &[bb::string(AUDIENCE)]),
-        bb::fact("request_action", &[bb::string("pay_invoice")]),
-        bb::fact("token_blocks", &[bb::int(blocks as i64)]),
-        bb::fact("request_scope", &[bb::string("files:read")]),
-        bb::fact("request_scope", &[bb::string("payments:write")]),
-        bb::fact("request_details", &[bb::boolean(true)]),
-        bb::fact("request_detail_type", &[bb::string("payment")]),
+        bb::fact("resource", &[bb::string(AUDIENCE)]),
+        bb::fact("operation", &[bb::string("pay_invoice")]),
+        bb::fact("blocks", &[bb::int(blocks as i64)]),
+        bb::fact("scope", &[bb::string("files:read")]),
+        bb::fact("scope", &[bb::string("payments:write")]),
+        bb::fact("detail", &[bb::string("payment")]),
+        bb::fact("field", &[bb::string("amount"), bb::string("50.00")]),
+        bb::fact("decimal", &[bb::string("amount"), bb::int(500_000)]),
+        bb::fact("field", &[bb::string("currency"), bb::string("USD")]),
         bb::fact(
-            "request_field",
-            &[bb::string("amount"), bb::string("50.00")],
-        ),
-        bb::fact("request_decimal", &[bb::string("amount"), bb::int(500_000)]),
-        bb::fact(
-            "request_field",
-            &[bb::string("currency"), bb::string("USD")],
-        ),
-        bb::fact(
-            "request_field",
+            "field",
             &[bb::string("recipient"), bb::string("alice@example.com")],
         ),
     ]

@@ -15,9 +15,9 @@ use valet_token::*;
 
 #[derive(Arbitrary, Debug)]
 enum Pred {
-    /// `request_list("t", $v)`
+    /// `list("t", $v)`
     List(u8),
-    /// `request_field("s", $s)`
+    /// `field("s", $s)`
     Long,
     /// `p($v)`, facts of the block
     P(u8),
@@ -88,8 +88,8 @@ fn code(block: &Block) -> String {
             .iter()
             .take(64)
             .map(|p| match p {
-                Pred::List(v) => format!("request_list(\"t\", {})", var(*v)),
-                Pred::Long => "request_field(\"s\", $s)".to_owned(),
+                Pred::List(v) => format!("list(\"t\", {})", var(*v)),
+                Pred::Long => "field(\"s\", $s)".to_owned(),
                 Pred::P(v) => format!("p({})", var(*v)),
                 Pred::Big => "big($x)".to_owned(),
                 Pred::Nothing(v) => format!("none({})", var(*v)),
@@ -138,28 +138,8 @@ fn code(block: &Block) -> String {
     out
 }
 
-fn context() -> &'static String {
-    static CONTEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    CONTEXT.get_or_init(|| {
-        use biscuit_auth::format::schema;
-        use prost::Message;
-        let child = common::root_token()
-            .attenuate(Attenuation::new().delegate("agent-x"))
-            .expect("attenuate");
-        let raw = schema::Biscuit::decode(child.to_bytes()).expect("token");
-        let block = raw.blocks.first().expect("block");
-        schema::Block::decode(block.block.as_slice())
-            .expect("block")
-            .context
-            .expect("context")
-    })
-}
-
 fn append(token: &Token, code: &str) -> Option<Token> {
-    let builder = biscuit_auth::builder::BlockBuilder::new()
-        .context(context().clone())
-        .code(code)
-        .ok()?;
+    let builder = biscuit_auth::builder::BlockBuilder::new().code(code).ok()?;
     let appended = biscuit_auth::UnverifiedBiscuit::from(token.to_bytes())
         .ok()?
         .append(builder)

@@ -373,13 +373,6 @@ fn describe(token: &Token, claims: &Claims, signature: &Signature, now: u64) -> 
     }
     out.line(format_args!("audiences:  {}", list(&claims.audiences)));
     out.line(format_args!("scopes:     {}", list(&claims.scopes)));
-    if let Some(iat) = claims.issued_at {
-        out.line(format_args!(
-            "issued:     {} ({})",
-            rfc3339(iat),
-            relative(iat, now)
-        ));
-    }
     if let Some(nbf) = claims.not_before {
         out.line(format_args!(
             "not before: {} ({})",

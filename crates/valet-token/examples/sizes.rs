@@ -14,11 +14,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?)),
     )?;
     println!("root {}", t.to_bytes().len());
-    let c = t.attenuate(Attenuation::new().delegate("invoice-agent").max("payment", "amount", "50.00".parse()?))?;
-    println!("root {} child {} (+{})", t.to_bytes().len(), c.to_bytes().len(), c.to_bytes().len() - t.to_bytes().len());
+    let c = t.attenuate(Attenuation::new().delegate("invoice-agent").max(
+        "payment",
+        "amount",
+        "50.00".parse()?,
+    ))?;
+    println!(
+        "root {} child {} (+{})",
+        t.to_bytes().len(),
+        c.to_bytes().len(),
+        c.to_bytes().len() - t.to_bytes().len()
+    );
     dump(c.to_bytes());
     let b = biscuit_auth::UnverifiedBiscuit::from(c.to_bytes())?;
-    for i in 0..b.block_count() { println!("--- block {i}\n{}", b.print_block_source(i)?); }
+    for i in 0..b.block_count() {
+        println!("--- block {i}\n{}", b.print_block_source(i)?);
+    }
     Ok(())
 }
 #[allow(dead_code)]
@@ -27,10 +38,17 @@ fn dump(bytes: &[u8]) {
     let raw = biscuit_auth::format::schema::Biscuit::decode(bytes).unwrap();
     for sb in std::iter::once(&raw.authority).chain(raw.blocks.iter()) {
         let b = biscuit_auth::format::schema::Block::decode(&sb.block[..]).unwrap();
-        println!("signed {} block {} symbols {} ({:?}) facts {:?} checks {:?} sig {} nk {}", sb.encoded_len(), sb.block.len(),
-            b.symbols.iter().map(|s| s.len()+2).sum::<usize>(), b.symbols,
+        println!(
+            "signed {} block {} symbols {} ({:?}) facts {:?} checks {:?} sig {} nk {}",
+            sb.encoded_len(),
+            sb.block.len(),
+            b.symbols.iter().map(|s| s.len() + 2).sum::<usize>(),
+            b.symbols,
             b.facts.iter().map(|f| f.encoded_len()).collect::<Vec<_>>(),
-            b.checks.iter().map(|f| f.encoded_len()).collect::<Vec<_>>(), sb.signature.len(), sb.next_key.encoded_len());
+            b.checks.iter().map(|f| f.encoded_len()).collect::<Vec<_>>(),
+            sb.signature.len(),
+            sb.next_key.encoded_len()
+        );
     }
     println!("proof {}", raw.proof.encoded_len());
 }

@@ -222,7 +222,10 @@ impl Attenuation {
             let current = parent.effective_limit(&l.kind, &l.field);
             // A range without a `min` refuses negative values. The block's Datalog states
             // that floor only where the parent's limits do not already hold it.
-            if let Limit::Range { min: min @ None, .. } = &mut l.limit {
+            if let Limit::Range {
+                min: min @ None, ..
+            } = &mut l.limit
+            {
                 if current
                     .as_ref()
                     .and_then(Limit::lowest)

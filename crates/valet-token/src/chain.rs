@@ -137,8 +137,8 @@ impl VerifiedChain {
         for fact in facts {
             builder = builder.fact(fact).map_err(internal)?;
         }
-        let biscuit = biscuit_auth::Biscuit::from(token.raw_bytes(), self.root_key)
-            .map_err(internal)?;
+        let biscuit =
+            biscuit_auth::Biscuit::from(token.raw_bytes(), self.root_key).map_err(internal)?;
         let mut authorizer = builder
             .policy("allow if true")
             .and_then(|b| b.build(&biscuit))

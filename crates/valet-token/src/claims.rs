@@ -43,9 +43,13 @@ pub struct Link {
     /// Cap on further delegation.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_depth: Option<u32>,
-    /// Raw Datalog checks added by hand.
+    /// Checks of no shape valet writes (raw Datalog, e.g. added by hand), as text: enforced,
+    /// but not part of the other members.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<String>,
+    /// Facts of no kind valet writes, as raw Datalog text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub facts: Vec<String>,
     /// The holder key this block binds the token to (`ed25519/<hex>`): from here on, a
     /// request needs a proof of possession signed by that key.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -97,6 +101,13 @@ pub struct Claims {
     /// proof of possession the token needs. `None` for a bearer token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holder: Option<VerifyingKey>,
+    /// The authority block's checks of no shape valet writes, as raw Datalog text:
+    /// enforced, but not part of the other members.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<String>,
+    /// The authority block's facts of no kind valet writes, as raw Datalog text.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub facts: Vec<String>,
 }
 
 impl Claims {
@@ -162,8 +173,15 @@ impl Claims {
     /// block made by hand), the range's floor is the one that holds: the parent's, or none.
     fn as_enforced(&self, l: &FieldLimit) -> FieldLimit {
         let mut l = l.clone();
-        if let Limit::Range { min: min @ None, .. } = &mut l.limit {
-            match self.effective_limit(&l.kind, &l.field).as_ref().and_then(Limit::lowest) {
+        if let Limit::Range {
+            min: min @ None, ..
+        } = &mut l.limit
+        {
+            match self
+                .effective_limit(&l.kind, &l.field)
+                .as_ref()
+                .and_then(Limit::lowest)
+            {
                 Some(low) if low >= Decimal::ZERO => {}
                 Some(low) => *min = Some(low),
                 None => *min = Some(Decimal::from_scaled(i64::MIN)),
@@ -190,16 +208,19 @@ impl Claims {
             client: root.client.clone().ok_or_else(|| missing("client"))?,
             token_id: root.jti.clone(),
             key_id,
-            audiences: root.aud.clone().ok_or_else(|| missing("audience"))?,
-            scopes: root.scope.clone().unwrap_or_default(),
-            granted_scopes: root.scope.clone().unwrap_or_default(),
+            audiences: root.aud.clone().ok_or_else(|| missing("audience check"))?,
+            // Without its scope check, the token would bound no scope.
+            scopes: root.scope.clone().ok_or_else(|| missing("scope check"))?,
+            granted_scopes: root.scope.clone().ok_or_else(|| missing("scope check"))?,
             not_before: root.nbf,
-            expires_at: root.exp.ok_or_else(|| missing("expiry"))?,
+            expires_at: root.exp.ok_or_else(|| missing("expiry check"))?,
             authorization_details: root.details.clone(),
             chain: Vec::with_capacity(rest.len()),
             revocation_ids,
             remaining_depth: root.max_depth,
             holder: root.holder,
+            checks: root.checks.clone(),
+            facts: root.facts.clone(),
         };
         for (i, spec) in rest.iter().enumerate() {
             if spec.sub.is_some() || spec.client.is_some() || !spec.details.is_empty() {
@@ -221,11 +242,7 @@ impl Claims {
             if let Some(d) = spec.max_depth {
                 claims.remaining_depth = Some(claims.remaining_depth.map_or(d, |r| r.min(d)));
             }
-            let limits = spec
-                .limits
-                .iter()
-                .map(|l| claims.as_enforced(l))
-                .collect();
+            let limits = spec.limits.iter().map(|l| claims.as_enforced(l)).collect();
             claims.chain.push(Link {
                 block: i + 1,
                 delegate: spec.delegate.clone(),
@@ -236,6 +253,7 @@ impl Claims {
                 actions: spec.actions.clone(),
                 max_depth: spec.max_depth,
                 checks: spec.checks.clone(),
+                facts: spec.facts.clone(),
                 holder: spec.holder,
                 signed_by: spec.signer,
                 verified: false,

@@ -60,10 +60,7 @@ pub(crate) enum CheckKind {
 pub(crate) fn check_kinds(spec: &BlockSpec, index: usize) -> Vec<CheckKind> {
     let mut kinds = Vec::new();
     match (spec.nbf, spec.exp) {
-        (Some(not_before), Some(expiry)) => kinds.push(CheckKind::Validity {
-            not_before,
-            expiry,
-        }),
+        (Some(not_before), Some(expiry)) => kinds.push(CheckKind::Validity { not_before, expiry }),
         (None, Some(exp)) => kinds.push(CheckKind::Expiry(exp)),
         (Some(nbf), None) => kinds.push(CheckKind::NotBefore(nbf)),
         (None, None) => {}
@@ -117,7 +114,11 @@ fn compare(left: Term, op: Binary, right: Term) -> Expression {
 
 /// `{set}.contains(item)`, negated when `negate`.
 fn contains(set: Term, item: Term, negate: bool) -> Expression {
-    let mut ops = vec![Op::Value(set), Op::Value(item), Op::Binary(Binary::Contains)];
+    let mut ops = vec![
+        Op::Value(set),
+        Op::Value(item),
+        Op::Binary(Binary::Contains),
+    ];
     if negate {
         ops.push(Op::Unary(Unary::Negate));
     }
@@ -194,10 +195,7 @@ fn limit_terms(field: &str, limit: &Limit, v: &str, grant: bool) -> (Predicate, 
 pub(crate) fn check_of(kind: &CheckKind) -> bb::Check {
     let time = || vec![pred(name::TIME, vec![var("v")])];
     match kind {
-        CheckKind::Validity {
-            not_before,
-            expiry,
-        } => check(
+        CheckKind::Validity { not_before, expiry } => check(
             Kind::One,
             vec![query(
                 time(),
@@ -270,7 +268,10 @@ pub(crate) fn check_of(kind: &CheckKind) -> bb::Check {
         CheckKind::Holder(key) => check(
             Kind::One,
             vec![query(
-                vec![pred(name::HOLDER, vec![Term::Bytes(key.to_bytes().to_vec())])],
+                vec![pred(
+                    name::HOLDER,
+                    vec![Term::Bytes(key.to_bytes().to_vec())],
+                )],
                 vec![],
             )],
         ),
@@ -361,7 +362,10 @@ pub(crate) fn facts_of(spec: &BlockSpec) -> Vec<bb::Fact> {
         if !grant.datatypes.is_empty() {
             one(
                 fact::DATATYPES,
-                vec![g.clone(), text_set(grant.datatypes.iter().map(String::as_str))],
+                vec![
+                    g.clone(),
+                    text_set(grant.datatypes.iter().map(String::as_str)),
+                ],
             );
         }
         if !grant.privileges.is_empty() {

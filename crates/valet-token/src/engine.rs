@@ -30,10 +30,10 @@ use biscuit_auth::datalog::{
 use biscuit_auth::error::Execution;
 use biscuit_auth::PublicKey;
 
+use crate::agent_keys::VerifyingKey;
 use crate::cost::{
     expr_cost, largest_collection, query_units, refused_op, string_units, ExprCost, Sizes,
 };
-use crate::agent_keys::VerifyingKey;
 use crate::token::Token;
 
 /// Why a prepared chain refused a request, before or while its checks ran.

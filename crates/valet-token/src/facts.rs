@@ -42,10 +42,7 @@ pub(crate) fn request_facts(
     let mut facts = Vec::with_capacity(8);
     // Whole seconds since 1970 (`verify` refuses earlier clocks; bb::date would panic).
     facts.push(bb::fact(TIME, &[bb::Term::Date(unix_secs(now))]));
-    facts.push(bb::fact(
-        AUDIENCE,
-        &[bb::string(request.audience.as_str())],
-    ));
+    facts.push(bb::fact(AUDIENCE, &[bb::string(request.audience.as_str())]));
     facts.push(bb::fact(ACTION, &[bb::string(&request.action)]));
     facts.push(bb::fact(
         BLOCKS,
@@ -164,7 +161,11 @@ pub(crate) fn datalog_facts(
         }
     }
     for h in holders {
-        push(symbols, HOLDER, vec![dl::Term::Bytes(h.to_bytes().to_vec())]);
+        push(
+            symbols,
+            HOLDER,
+            vec![dl::Term::Bytes(h.to_bytes().to_vec())],
+        );
     }
     facts
 }

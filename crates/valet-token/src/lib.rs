@@ -40,66 +40,72 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! ## The token format (a public format, version 1)
+//! ## The token format (a public format, version 2)
 //!
-//! Every block carries its meaning twice: as Datalog that any Biscuit library evaluates, and
-//! as a JSON `context` string (Biscuit's per-block context field) that Valet reads to
-//! explain refusals and to expose claims.
+//! A valet key is a Biscuit token (Datalog 3.0/3.1, Ed25519 signatures) whose blocks carry
+//! facts and checks of the shapes below and nothing else: no context string, no rules. The
+//! Datalog is the one source of truth. Any Biscuit library evaluates it; Valet reads the
+//! claims, the chain of custody and every refusal message back from it ([`Claims`],
+//! [`Link`]). A check is taken to mean what its shape says only when writing that meaning
+//! again gives the very same check; any other check or fact is shown as the raw Datalog it
+//! is ([`Link::checks`], [`Link::facts`]) and enforced all the same. A block that states a
+//! fact of the verifier's vocabulary (below) is refused when the token is read, and so is a
+//! block with a context string: it was made in format 1, which is no longer read (mint a
+//! new token). Variables may be named as the shapes name them (`$v`, `$v1`, `$w`).
 //!
 //! **Authority block** (signed by the root key, whose id is the Biscuit root key id). Facts:
-//! `subject(s)`, `client(c)`, `token_id(id)` (optional), `audience(uri)` (one per audience),
-//! `scope(s)` (one per scope), `expires(date)`. Checks, in this order:
-//! 1. `check if time($t), $t <= {expiry}`
-//! 2. `check if time($t), $t >= {not_before}` (when set)
-//! 3. `check if request_audience($a), {audiences}.contains($a)`
-//! 4. `reject if request_scope($s), !{scopes}.contains($s)` (or `reject if request_scope($s)`
-//!    when no scope is granted)
-//! 5. when authorization details are granted, one check whose alternatives are: a request
-//!    without details whose action no grant lists
-//!    (`request_details(false), request_action($a), !{all_actions}.contains($a)`), or, per
-//!    grant, `request_detail_type(type)` with its actions (`request_action`), locations
-//!    (`request_audience`), identifier (`request_field("identifier", id)`) and limits
-//!    (`request_decimal(field, $v), $v >= min, $v <= max` with decimals scaled by 10^4,
-//!    see below; `request_field(field, $v), {set}.contains($v)`)
-//! 6. `check if token_blocks($n), $n <= {1 + max_depth}` (when a depth cap is set)
+//! `subject(s)`, `client(c)`, `token_id(id)` (optional), and per grant `g` (0 for the first)
+//! `datatypes(g, {set})` and `privileges(g, {set})` when set. Checks, in this order:
+//! 1. `check if time($v), $v <= {expiry}`, or `check if time($v), $v >= {not_before}, $v <=
+//!    {expiry}` when minted with a not-before time
+//! 2. `check if resource({uri})`, one alternative (`or resource(...)`) per audience
+//! 3. `reject if scope($v), !{scopes}.contains($v)` (or `reject if scope($v)` when no scope
+//!    is granted)
+//! 4. when authorization details are granted, one check whose alternatives are: a request
+//!    without details whose action no grant lists (`detail(""), operation($v),
+//!    !{all_actions}.contains($v)`, or `detail("")` when no grant lists actions), then per
+//!    grant `detail(type)` with, in this order, its actions (`operation($v),
+//!    {actions}.contains($v)`), locations (`resource($w), {locations}.contains($w)`),
+//!    identifier (`field("identifier", id)`) and limits by field name (`decimal(field, $vk),
+//!    $vk >= {lowest}, $vk <= {max}` with decimals scaled by 10^4, or `field(field, $vk),
+//!    {set}.contains($vk)`, `$vk` being `$v`, `$v1`... counting the actions' variable first)
+//! 5. `check if blocks($v), $v <= {1 + max_depth}` (when a depth cap is set)
+//! 6. `check if holder(hex:{32 bytes})` (when bound to a holder key)
 //!
-//! **Attenuation blocks** may carry the fact `delegate(name)` and add, in this order:
-//! expiry, audience and scope checks of the same shape; per field limit
-//! `check if request_details(false) or request_detail_type($t), $t != type or <limit>`; per
-//! action restriction the same with `request_action($a), {actions}.contains($a)`; a depth
-//! cap `check if token_blocks($n), $n <= {index + 1 + max_depth}`; raw checks last.
+//! **Attenuation blocks** may carry the fact `delegate(name)` and add, in this order: an
+//! expiry, audience and scope check of the same shapes; per field limit `check if
+//! detail($v), $v !== {type} or <limit>` with `<limit>` `decimal(field, $v)` followed by
+//! `$v >= {min}` when the block states a floor and `$v <= {max}` when it has a `max`, or
+//! `field(field, $v), {set}.contains($v)`; per action restriction `check if detail($v), $v
+//! !== {type} or operation($v), {actions}.contains($v)`; a depth cap `check if blocks($v),
+//! $v <= {index + 1 + max_depth}`; a holder binding; raw checks last.
 //!
-//! **Limits** are written in the context as `{"max": "50.00"}`, `{"min": "10.00"}`,
-//! `{"min": "-100.00", "max": "50.00"}` (decimal text) or `{"one_of": ["USD"]}`: a grant's
-//! `limits` maps a field to one, a block's `limits` lists `{"type", "field", "limit"}`. A
-//! decimal limit's Datalog is `request_decimal(field, $v), $v >= {min}`, then
-//! `, $v <= {max}` when it has a `max`. A limit without `min` has a `min` of zero: a `max`
-//! alone refuses negative amounts, and only a `min` below zero grants them (refunds,
-//! corrections). A block can never lower the `min` or raise the `max` in force above it
+//! **Limits.** A limit without `min` has a `min` of zero: a `max` alone refuses negative
+//! amounts, and only a `min` below zero grants them (refunds, corrections). A grant always
+//! writes its lowest value; an attenuation block writes a floor only where the limits above
+//! it do not already refuse negative values, and shows in its [`Link`] the floor that holds.
+//! A block can never lower the `min` or raise the `max` in force above it
 //! ([`Limit::narrows`]); a block that sets only one bound keeps the other of its parent.
-//! Tokens minted before lower bounds carry `$v <= {max}` alone: they refuse no negative
-//! value and are explained as before; mint new ones (a token lives an hour at most by
-//! default). A reader that predates `min` refuses a block carrying one.
 //!
-//! **Facts the verifier supplies**: `time(date)`, `request_audience(uri)`,
-//! `request_action(name)`, `request_scope(s)` for each scope the request needs,
-//! `token_blocks(n)`, `request_details(bool)`, `request_detail_type(type)`,
-//! `request_field(name, value)` for string and boolean fields, `request_decimal(name, n)`
-//! for fields readable as decimals (scaled by 10^4), `request_list(name, item)` for arrays.
+//! **Facts the verifier supplies**: `time(date)`, `resource(uri)` (the audience the
+//! request is made at), `operation(name)`, `scope(s)` for each scope the request needs,
+//! `blocks(n)`, `detail(type)` (`detail("")` for a request without transaction details;
+//! details with an empty type are refused), `field(name, value)` for string and boolean
+//! fields, `decimal(name, n)` for fields readable as decimals (scaled by 10^4),
+//! `list(name, item)` for arrays, and `holder(key)` (32 bytes) for each holder key the
+//! request proves (see below).
 //!
-//! `request_holder(key)` for each holder key the request proves (see below).
+//! **Size.** A holder-bound token granting one audience, one scope and one amount limit is
+//! under 600 bytes (about 790 base64url characters); one attenuation block naming a
+//! delegate and lowering the amount adds about 235 bytes (`benches/README.md` compares
+//! sizes with a Tenuo warrant and an EdDSA JWT).
 //!
 //! ## Holder binding, signed delegation and approvals
 //!
-//! Tokens without the members below read and verify as before; a reader that predates them
-//! refuses a block carrying them (unknown context members are refused).
-//!
-//! **Binding.** A block (authority or attenuation) may carry the context member
-//! `"holder": "ed25519/<64 hex digits>"` and the check `check if request_holder({holder})`,
-//! placed after the depth check and before raw checks (the member is written exactly so,
-//! with lowercase hex: a block whose holder is any other text is refused as malformed when
-//! the token is read, as is a block signed as a third-party block by a key that is not an
-//! Ed25519 key). From that block on, a request needs
+//! **Binding.** A block (authority or attenuation) may carry the check `check if
+//! holder(hex:{key})`, the holder's 32-byte Ed25519 public key, placed after the depth
+//! check and before raw checks (a block signed as a third-party block by a key that is not
+//! an Ed25519 key is refused when the token is read). From that block on, a request needs
 //! a [`HolderProof`]: JSON `{"key", "timestamp", "nonce", "signature"}` (signature base64url),
 //! the holder's Ed25519 signature of these lines joined by `\n` ([`HolderProof::signing_input`]):
 //!
@@ -131,8 +137,8 @@
 //! **Delegation.** [`Token::attenuate_signed`] appends a Biscuit third-party block signed by
 //! the current holder's key; with [`Attenuation::holder`] it hands the token to a
 //! sub-agent's key. The proven holder keys are the proof's key, then, repeatedly, the key
-//! that signed any block binding a proven key; the verifier supplies `request_holder(key)`
-//! for each. A thief who rebinds a stolen token to their own key cannot meet the earlier
+//! that signed any block binding a proven key; the verifier supplies `holder(key)` for
+//! each. A thief who rebinds a stolen token to their own key cannot meet the earlier
 //! binding. Each [`Link`] of the chain names the key that signed it (`signed_by`, from the
 //! verified signature chain) and says whether it was verified (`verified`) or only
 //! self-asserted.

@@ -45,6 +45,12 @@ pub struct Limits {
     pub max_request_depth: usize,
     /// Most fields in one transaction (default 32).
     pub max_detail_fields: usize,
+    /// Longest a token may still have to live by this verifier's clock (default 24 hours):
+    /// a token expiring later is refused. It bounds what a clock far behind the truth (a
+    /// machine that booted in 1970) would honour, and refuses tokens minted to live longer
+    /// than an agent's token should (an [`Issuer`](crate::Issuer) grants one hour at most
+    /// by default).
+    pub max_remaining_lifetime: Duration,
 }
 
 impl Default for Limits {
@@ -60,6 +66,7 @@ impl Default for Limits {
             max_request_bytes: 64 * 1024,
             max_request_depth: 8,
             max_detail_fields: DEFAULT_MAX_DETAIL_FIELDS,
+            max_remaining_lifetime: Duration::from_secs(24 * 3600),
         }
     }
 }

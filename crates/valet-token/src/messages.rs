@@ -57,10 +57,7 @@ pub(crate) fn describe(
     let who = block_name(index, spec);
     let kind = &match kind {
         // Which of the two bounds the time is outside of.
-        CheckKind::Validity {
-            not_before,
-            expiry,
-        } => {
+        CheckKind::Validity { not_before, expiry } => {
             if unix_secs(now) < *not_before {
                 CheckKind::NotBefore(*not_before)
             } else {

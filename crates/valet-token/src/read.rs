@@ -75,9 +75,8 @@ pub(crate) fn decode_blocks(raw: &schema::Biscuit) -> Result<Vec<DecodedBlock>, 
         if i > 0 && external.is_some() {
             continue;
         }
-        SymbolTable::from(block.symbols.clone()).map_err(|e| {
-            TokenError::Format(format!("block {i}'s symbols cannot be read ({e})"))
-        })?;
+        SymbolTable::from(block.symbols.clone())
+            .map_err(|e| TokenError::Format(format!("block {i}'s symbols cannot be read ({e})")))?;
         for s in &block.symbols {
             if !seen.insert(s.clone()) {
                 return Err(TokenError::Format(format!(
@@ -88,7 +87,9 @@ pub(crate) fn decode_blocks(raw: &schema::Biscuit) -> Result<Vec<DecodedBlock>, 
         }
         for pk in &block.public_keys {
             keys.push(PublicKey::from_proto(pk).map_err(|e| {
-                TokenError::Format(format!("block {i} has a public key that cannot be read ({e})"))
+                TokenError::Format(format!(
+                    "block {i} has a public key that cannot be read ({e})"
+                ))
             })?);
         }
     }
@@ -96,8 +97,9 @@ pub(crate) fn decode_blocks(raw: &schema::Biscuit) -> Result<Vec<DecodedBlock>, 
 
     let mut decoded = Vec::with_capacity(protos.len());
     for (i, (proto, external_key)) in protos.into_iter().enumerate() {
-        let unreadable =
-            |e: &dyn std::fmt::Display| TokenError::Format(format!("block {i} cannot be read ({e})"));
+        let unreadable = |e: &dyn std::fmt::Display| {
+            TokenError::Format(format!("block {i} cannot be read ({e})"))
+        };
         let block = proto_block_to_token_block(&proto, external_key).map_err(|e| unreadable(&e))?;
         let from = if i > 0 && external_key.is_some() {
             &block.symbols
@@ -200,10 +202,7 @@ fn place(spec: &mut BlockSpec, kind: &CheckKind, index: usize) -> bool {
         true
     }
     match kind {
-        CheckKind::Validity {
-            not_before,
-            expiry,
-        } => {
+        CheckKind::Validity { not_before, expiry } => {
             if spec.nbf.is_some() || spec.exp.is_some() {
                 return false;
             }
@@ -344,10 +343,9 @@ fn recognise(c: &bb::Check) -> Option<CheckKind> {
                 }
             }
             match (nbf, exp) {
-                (Some(not_before), Some(expiry)) => Some(CheckKind::Validity {
-                    not_before,
-                    expiry,
-                }),
+                (Some(not_before), Some(expiry)) => {
+                    Some(CheckKind::Validity { not_before, expiry })
+                }
                 (None, Some(e)) => Some(CheckKind::Expiry(e)),
                 (Some(n), None) => Some(CheckKind::NotBefore(n)),
                 (None, None) => None,

@@ -12,10 +12,10 @@ use crate::attenuation::Attenuation;
 use crate::block::BlockSpec;
 use crate::claims::Claims;
 use crate::datalog::block_builder;
-use crate::read::{decode_blocks, read_spec, DecodedBlock};
 use crate::encoding::{decode_base64url, encode_base64url};
 use crate::error::TokenError;
 use crate::keys::KeyId;
+use crate::read::{decode_blocks, read_spec, DecodedBlock};
 use crate::revocation::RevocationId;
 use crate::scope::Scope;
 

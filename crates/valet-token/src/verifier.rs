@@ -206,7 +206,7 @@ impl Verifier {
         }
         // Refusals that need no signature: a deny never needs one, an allow always does.
         // Decided before the claims are computed, which only the reasons' readers need.
-        if let Some(reason) = claim_refusal(token, request, now, revoked) {
+        if let Some(reason) = claim_refusal(token, request, now, revoked, &self.limits) {
             return Verdict::deny(reason, token.unverified_claims().ok());
         }
         let mut claims = match token.unverified_claims() {
@@ -291,7 +291,7 @@ impl Verifier {
         revoked: &dyn RevocationCheck,
     ) -> Option<Reason> {
         self.limit_refusal(token)
-            .or_else(|| claim_refusal(token, request, now, revoked))
+            .or_else(|| claim_refusal(token, request, now, revoked, &self.limits))
     }
 
     /// The error of bytes over the size limit.
@@ -359,6 +359,7 @@ fn claim_refusal(
     request: &Request,
     now: SystemTime,
     revoked: &dyn RevocationCheck,
+    limits: &Limits,
 ) -> Option<Reason> {
     if now < std::time::UNIX_EPOCH {
         return Some(Reason::new(
@@ -366,8 +367,26 @@ fn claim_refusal(
             "the verifier's clock reads before 1970: fix the clock",
         ));
     }
+    // A clock far behind the truth would honour every token until long after it expired.
+    let expires_at = token.claims_ref().expires_at;
+    let remaining = expires_at.saturating_sub(unix_secs(now));
+    if remaining > limits.max_remaining_lifetime.as_secs() {
+        return Some(Reason::new(
+            ReasonKind::NotYetValid,
+            format!(
+                "the token expires at {}, more than {} s after this verifier's clock ({}): the clock is wrong, or the token lives longer than this verifier accepts (Limits::max_remaining_lifetime)",
+                crate::clock::rfc3339(expires_at),
+                limits.max_remaining_lifetime.as_secs(),
+                crate::clock::rfc3339(unix_secs(now)),
+            ),
+        ));
+    }
     // The token's Datalog reads a request without details as one of type "".
-    if request.details.as_ref().is_some_and(|d| d.kind().is_empty()) {
+    if request
+        .details
+        .as_ref()
+        .is_some_and(|d| d.kind().is_empty())
+    {
         return Some(Reason::new(
             ReasonKind::Limit,
             "the request's transaction details have an empty `type`: name the type of transaction",
