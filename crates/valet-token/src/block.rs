@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use crate::agent_keys::VerifyingKey;
 use crate::audience::Audience;
 use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
-use crate::datalog::CheckKind;
 use crate::scope::Scope;
+use crate::shape::CheckKind;
 
 /// What one block of a token says: the authority block carries the grant, each later block
 /// its narrowing. Built by the issuer or an attenuation to be written as Datalog, or read

@@ -212,6 +212,7 @@ mod replay;
 mod request;
 mod revocation;
 mod scope;
+mod shape;
 mod signature;
 mod token;
 mod verdict;

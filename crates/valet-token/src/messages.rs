@@ -8,10 +8,10 @@ use crate::clock::rfc3339;
 use std::time::SystemTime;
 
 use crate::clock::unix_secs;
-use crate::datalog::CheckKind;
 use crate::details::FieldValue;
 use crate::limit::Limit;
 use crate::request::Request;
+use crate::shape::CheckKind;
 use crate::verdict::{Reason, ReasonKind};
 
 /// Explains the failed check `check` of block `block`, whose Datalog is `text`, from what

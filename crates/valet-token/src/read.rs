@@ -15,12 +15,13 @@ use crate::agent_keys::VerifyingKey;
 use crate::audience::Audience;
 use crate::authorization::{ActionLimit, AuthorizationDetail, FieldLimit};
 use crate::block::BlockSpec;
-use crate::datalog::{check_of, fact, CheckKind};
+use crate::datalog::{check_of, fact};
 use crate::details::Decimal;
 use crate::error::TokenError;
 use crate::facts::name;
 use crate::limit::Limit;
 use crate::scope::Scope;
+use crate::shape::CheckKind;
 
 /// One block of a token as decoded from its bytes (signatures not checked), its Datalog in
 /// builder terms (strings, not symbol ids).

@@ -9,7 +9,6 @@ use crate::cache::{
 };
 use crate::chain::VerifiedChain;
 use crate::clock::unix_secs;
-use crate::datalog::CheckKind;
 use crate::encoding::decode_base64url;
 use crate::error::TokenError;
 use crate::holder::{HolderOptions, HolderState};
@@ -19,6 +18,7 @@ use crate::messages::describe;
 use crate::proof::HolderProof;
 use crate::request::Request;
 use crate::revocation::RevocationCheck;
+use crate::shape::CheckKind;
 use crate::token::{sha256, Token};
 use crate::verdict::{Denial, Reason, ReasonKind, Verdict, VerifiedToken};
 
