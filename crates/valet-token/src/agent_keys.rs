@@ -68,9 +68,9 @@ impl VerifyingKey {
             .map(|_| VerifyingKey(bytes))
     }
 
-    /// The key as a Biscuit public key.
-    pub(crate) fn to_biscuit(self) -> Option<PublicKey> {
-        PublicKey::from_bytes(&self.0, biscuit_auth::Algorithm::Ed25519).ok()
+    /// The key of a decompressed Ed25519 key.
+    pub(crate) fn from_dalek(key: &ed25519_dalek::VerifyingKey) -> Self {
+        VerifyingKey(key.to_bytes())
     }
 
     /// The raw 32 bytes.

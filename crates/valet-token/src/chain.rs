@@ -36,9 +36,13 @@ pub(crate) struct VerifiedChain {
 impl VerifiedChain {
     /// Checks the signature chain of `token` against the root `key` and prepares its
     /// Datalog. `None` when a signature does not verify.
-    pub(crate) fn verify(token: &Token, key: &biscuit_auth::PublicKey) -> Option<Self> {
-        let signers = verify_chain(&token.envelope, token.raw_bytes(), key)?;
-        let prepared = prepare(token, &signers);
+    pub(crate) fn verify(
+        token: &Token,
+        key: &biscuit_auth::PublicKey,
+        decoded: Option<&ed25519_dalek::VerifyingKey>,
+    ) -> Option<Self> {
+        let signers = verify_chain(&token.envelope, token.raw_bytes(), key, decoded)?;
+        let prepared = prepare(token);
         Some(VerifiedChain {
             signers,
             prepared,
@@ -201,8 +205,8 @@ fn timeout(limits: &Limits) -> Reason {
 /// A verified chain's Datalog prepared for evaluation, or the refusal of a block that
 /// cannot be read or that carries rules (valet blocks carry only facts and checks). A
 /// pure function of the chain, so it is kept with it in the cache.
-fn prepare(token: &Token, signers: &[Option<VerifyingKey>]) -> Result<Prepared, Vec<Reason>> {
-    Prepared::new(token, signers).map_err(|e| {
+fn prepare(token: &Token) -> Result<Prepared, Vec<Reason>> {
+    Prepared::new(token).map_err(|e| {
         let (kind, index, message) = match e {
             PrepareError::Rules(i) => (
                 ReasonKind::Format,

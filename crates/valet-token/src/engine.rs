@@ -30,7 +30,6 @@ use biscuit_auth::datalog::{
 use biscuit_auth::error::Execution;
 use biscuit_auth::PublicKey;
 
-use crate::agent_keys::VerifyingKey;
 use crate::cost::{
     expr_cost, largest_collection, query_units, refused_op, string_units, ExprCost, Sizes,
 };
@@ -134,10 +133,7 @@ impl std::fmt::Debug for Prepared {
 impl Prepared {
     /// Prepares the chain of `token`, whose signatures `biscuit` verified (over the same
     /// bytes the token's blocks were decoded from).
-    pub(crate) fn new(
-        token: &Token,
-        signers: &[Option<VerifyingKey>],
-    ) -> Result<Self, PrepareError> {
+    pub(crate) fn new(token: &Token) -> Result<Self, PrepareError> {
         let decoded = token.blocks.as_slice();
 
         // The evaluation's own table, as Biscuit's authorizer builds it: it starts with the
@@ -146,11 +142,8 @@ impl Prepared {
         // translated into it, so a string listed twice is one symbol, as Biscuit reads them.
         let mut signer_keys: Vec<PublicKey> = Vec::new();
         let mut key_blocks: HashMap<usize, Vec<usize>> = HashMap::new();
-        for (i, signer) in signers.iter().enumerate() {
-            if let (Some(k), true) = (signer, i > 0) {
-                let k = k
-                    .to_biscuit()
-                    .ok_or_else(|| PrepareError::Unreadable(i, format!("{k} is not a key")))?;
+        for (i, block) in decoded.iter().enumerate() {
+            if let (Some(k), true) = (block.external_key, i > 0) {
                 let id = match signer_keys.iter().position(|x| *x == k) {
                     Some(id) => id,
                     None => {

@@ -221,6 +221,8 @@ impl RootPublicKey {
 #[derive(Clone, Debug, Default)]
 pub struct KeySet {
     keys: BTreeMap<KeyId, PublicKey>,
+    /// The Ed25519 keys among them, decompressed once when added.
+    ed25519: BTreeMap<KeyId, ed25519_dalek::VerifyingKey>,
 }
 
 impl KeySet {
@@ -231,6 +233,10 @@ impl KeySet {
 
     /// Adds or replaces a key.
     pub fn insert(&mut self, key: RootPublicKey) {
+        match ed25519_dalek_key(&key.key) {
+            Some(decoded) => self.ed25519.insert(key.id, decoded),
+            None => self.ed25519.remove(&key.id),
+        };
         self.keys.insert(key.id, key.key);
     }
 
@@ -243,7 +249,13 @@ impl KeySet {
 
     /// Removes a key; returns whether it was there.
     pub fn remove(&mut self, id: KeyId) -> bool {
+        self.ed25519.remove(&id);
         self.keys.remove(&id).is_some()
+    }
+
+    /// The Ed25519 key with this id, decompressed (`None` for a key of another algorithm).
+    pub(crate) fn ed25519(&self, id: KeyId) -> Option<&ed25519_dalek::VerifyingKey> {
+        self.ed25519.get(&id)
     }
 
     /// The key with this id.
@@ -260,6 +272,14 @@ impl KeySet {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+}
+
+/// The Ed25519 key of a Biscuit public key, decompressed.
+fn ed25519_dalek_key(key: &PublicKey) -> Option<ed25519_dalek::VerifyingKey> {
+    if key.algorithm() != biscuit_auth::format::schema::public_key::Algorithm::Ed25519 {
+        return None;
+    }
+    ed25519_dalek::VerifyingKey::from_bytes(&key.to_bytes().try_into().ok()?).ok()
 }
 
 pub(crate) struct Fields(BTreeMap<String, String>);

@@ -29,12 +29,18 @@ pub(crate) fn explain(
         Some(describe(kind, block, spec, request, now))
     });
     described.unwrap_or_else(|| {
-        let mut r = Reason::new(
-            ReasonKind::Check,
-            format!("block {block}: check failed: {text}"),
-        );
-        r.block = Some(block);
-        r
+        // The block's delegate, read from its Datalog as for any other check.
+        let delegate = specs.get(block).and_then(|s| s.delegate.clone());
+        let who = match (block, &delegate) {
+            (1.., Some(d)) => format!("block {block} (delegate: {d})"),
+            _ => format!("block {block}"),
+        };
+        Reason {
+            kind: ReasonKind::Check,
+            block: Some(block),
+            delegate,
+            message: format!("{who}: check failed: {text}"),
+        }
     })
 }
 

@@ -33,6 +33,11 @@ pub(crate) struct DecodedBlock {
     pub scopes: Vec<bb::Scope>,
     /// How many rules the block carries (valet blocks carry none).
     pub rules: usize,
+    /// The key that signed the block as a third party, as the envelope states it
+    /// (unverified until the signatures are checked).
+    pub external_key: Option<PublicKey>,
+    /// The same key, as a holder key.
+    pub signer: Option<VerifyingKey>,
 }
 
 fn format(e: impl std::fmt::Display) -> TokenError {
@@ -60,12 +65,7 @@ pub(crate) fn decode_blocks(raw: &schema::Biscuit) -> Result<Vec<DecodedBlock>, 
                 "block {i} carries a context: this is a token of valet format 1 (or not a valet token), which this library no longer reads; mint a new token"
             )));
         }
-        let external_key = match &signed.external_signature {
-            None => None,
-            Some(s) => Some(PublicKey::from_proto(&s.public_key).map_err(|e| {
-                TokenError::Format(format!("block {i}'s signer key cannot be read ({e})"))
-            })?),
-        };
+        let external_key = external_signer(i, signed.external_signature.as_ref())?;
         protos.push((block, external_key));
     }
 
@@ -130,9 +130,37 @@ pub(crate) fn decode_blocks(raw: &schema::Biscuit) -> Result<Vec<DecodedBlock>, 
             checks,
             scopes,
             rules: block.rules.len(),
+            signer: external_key.as_ref().and_then(VerifyingKey::from_biscuit),
+            external_key,
         });
     }
     Ok(decoded)
+}
+
+/// The key that signed block `index` as a third-party block (unverified: read from the
+/// token's envelope). Holders and delegators sign with Ed25519 keys, so a block signed by
+/// any other key, or with a key that does not decode, is refused.
+fn external_signer(
+    index: usize,
+    signature: Option<&schema::ExternalSignature>,
+) -> Result<Option<PublicKey>, TokenError> {
+    let Some(s) = signature else {
+        return Ok(None);
+    };
+    use schema::public_key::Algorithm as Proto;
+    let refuse = |what: &str| {
+        TokenError::Format(format!(
+            "block {index} is signed by {what}: a delegation is signed by an Ed25519 key"
+        ))
+    };
+    match Proto::from_i32(s.public_key.algorithm) {
+        Some(Proto::Ed25519) => {}
+        Some(Proto::Secp256r1) => return Err(refuse("a P-256 key")),
+        None => return Err(refuse("a key of an unknown algorithm")),
+    }
+    PublicKey::from_bytes(&s.public_key.key, biscuit_auth::Algorithm::Ed25519)
+        .map(Some)
+        .map_err(|_| refuse("a key that is not an Ed25519 public key"))
 }
 
 /// What block `index` says, recognised from its Datalog: facts and checks of the shapes

@@ -7,7 +7,7 @@ use biscuit_auth::format::schema;
 use biscuit_auth::UnverifiedBiscuit;
 use prost::Message;
 
-use crate::agent_keys::{SigningKey, VerifyingKey};
+use crate::agent_keys::SigningKey;
 use crate::attenuation::Attenuation;
 use crate::block::BlockSpec;
 use crate::claims::Claims;
@@ -69,7 +69,7 @@ impl Token {
             .enumerate()
         {
             let mut spec = read_spec(block, i)?;
-            spec.signer = external_signer(i, signed.external_signature.as_ref())?;
+            spec.signer = block.signer;
             specs.push(spec);
             revocation_ids.push(RevocationId(signed.signature.clone()));
         }
@@ -213,33 +213,4 @@ impl Token {
             .map_err(format)?;
         Token::from_bytes(&bytes)
     }
-}
-
-/// The key that signed block `index` as a third-party block (unverified: read from the
-/// token's envelope). Holders and delegators sign with Ed25519 keys, so a block signed by
-/// any other key, or with a key that does not decode, is refused.
-fn external_signer(
-    index: usize,
-    signature: Option<&biscuit_auth::format::schema::ExternalSignature>,
-) -> Result<Option<VerifyingKey>, TokenError> {
-    let Some(s) = signature else {
-        return Ok(None);
-    };
-    use biscuit_auth::format::schema::public_key::Algorithm as Proto;
-    let refuse = |what: &str| {
-        TokenError::Format(format!(
-            "block {index} is signed by {what}: a delegation is signed by an Ed25519 key"
-        ))
-    };
-    match Proto::from_i32(s.public_key.algorithm) {
-        Some(Proto::Ed25519) => {}
-        Some(Proto::Secp256r1) => return Err(refuse("a P-256 key")),
-        None => return Err(refuse("a key of an unknown algorithm")),
-    }
-    let key =
-        biscuit_auth::PublicKey::from_bytes(&s.public_key.key, biscuit_auth::Algorithm::Ed25519)
-            .map_err(|_| refuse("a key that is not an Ed25519 public key"))?;
-    VerifyingKey::from_biscuit(&key)
-        .map(Some)
-        .ok_or_else(|| refuse("a key that is not an Ed25519 public key"))
 }

@@ -231,7 +231,7 @@ impl Verifier {
                 Some(claims),
             );
         };
-        let Some(chain) = self.verified_chain(token, key) else {
+        let Some(chain) = self.verified_chain(token, key, self.keys.ed25519(key_id)) else {
             return Verdict::deny(
                 Reason::new(ReasonKind::Signature, TokenError::Signature.to_string()),
                 Some(claims),
@@ -330,6 +330,7 @@ impl Verifier {
         &self,
         token: &Token,
         key: &biscuit_auth::PublicKey,
+        decoded: Option<&ed25519_dalek::VerifyingKey>,
     ) -> Option<Arc<VerifiedChain>> {
         if let Some(cache) = &self.cache {
             if let Some(hit) = cache.get(token.digest()) {
@@ -340,7 +341,7 @@ impl Verifier {
                 }
             }
         }
-        let chain = Arc::new(VerifiedChain::verify(token, key)?);
+        let chain = Arc::new(VerifiedChain::verify(token, key, decoded)?);
         let token_bytes = token.raw_bytes().len();
         if let Some(cache) = &self.cache {
             let weight = token_bytes
