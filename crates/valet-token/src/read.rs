@@ -70,28 +70,29 @@ pub(crate) fn decode_blocks(raw: &schema::Biscuit) -> Result<Vec<DecodedBlock>, 
     }
 
     let mut strings: Vec<String> = Vec::new();
-    let mut seen: HashSet<String> = HashSet::new();
     let mut keys: Vec<PublicKey> = Vec::new();
-    for (i, (block, external)) in protos.iter().enumerate() {
-        if i > 0 && external.is_some() {
-            continue;
-        }
-        SymbolTable::from(block.symbols.clone())
-            .map_err(|e| TokenError::Format(format!("block {i}'s symbols cannot be read ({e})")))?;
-        for s in &block.symbols {
-            if !seen.insert(s.clone()) {
-                return Err(TokenError::Format(format!(
-                    "block {i} repeats a symbol of an earlier block, which Biscuit forbids"
-                )));
+    {
+        let defaults = SymbolTable::new();
+        let mut seen: HashSet<&str> = HashSet::new();
+        for (i, (block, external)) in protos.iter().enumerate() {
+            if i > 0 && external.is_some() {
+                continue;
             }
-            strings.push(s.clone());
-        }
-        for pk in &block.public_keys {
-            keys.push(PublicKey::from_proto(pk).map_err(|e| {
-                TokenError::Format(format!(
-                    "block {i} has a public key that cannot be read ({e})"
-                ))
-            })?);
+            for s in &block.symbols {
+                if defaults.get(s).is_some() || !seen.insert(s) {
+                    return Err(TokenError::Format(format!(
+                        "block {i} lists a symbol that Biscuit's default symbols or an earlier block already define, which Biscuit forbids"
+                    )));
+                }
+            }
+            strings.extend(block.symbols.iter().cloned());
+            for pk in &block.public_keys {
+                keys.push(PublicKey::from_proto(pk).map_err(|e| {
+                    TokenError::Format(format!(
+                        "block {i} has a public key that cannot be read ({e})"
+                    ))
+                })?);
+            }
         }
     }
     let token_symbols = SymbolTable::from_symbols_and_public_keys(strings, keys).map_err(format)?;
@@ -113,6 +114,19 @@ pub(crate) fn decode_blocks(raw: &schema::Biscuit) -> Result<Vec<DecodedBlock>, 
             .map(|f| bb::Fact::convert_from(f, from))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| unreadable(&e))?;
+        // An expression whose operations do not make one value (made by hand) can be
+        // neither evaluated nor quoted (Biscuit's printer would panic on it).
+        if block
+            .checks
+            .iter()
+            .flat_map(|c| &c.queries)
+            .flat_map(|q| &q.expressions)
+            .any(|e| e.print(from).is_none())
+        {
+            return Err(unreadable(
+                &"a check has an expression whose operations do not make one value",
+            ));
+        }
         let checks = block
             .checks
             .iter()
@@ -399,7 +413,9 @@ fn recognise(c: &bb::Check) -> Option<CheckKind> {
             _ => None,
         },
         name::HOLDER => match only(first, name::HOLDER)? {
-            [Term::Bytes(b)] => VerifyingKey::from_bytes(b).map(CheckKind::Holder),
+            // The key as the block names it: one that is not a point of the curve can never
+            // sign a proof, so the binding refuses every request, as its check does.
+            [Term::Bytes(b)] => VerifyingKey::from_raw(b).map(CheckKind::Holder),
             _ => None,
         },
         name::DETAIL => recognise_details(c),

@@ -30,10 +30,11 @@ pub(crate) fn sha256(bytes: &[u8]) -> [u8; 32] {
 /// [`VerifiedToken`](crate::verdict::VerifiedToken).
 #[derive(Clone)]
 pub struct Token {
-    bytes: Vec<u8>,
-    pub(crate) specs: Vec<BlockSpec>,
+    // Shared, so that a clone (the cache keeps one) copies no block.
+    bytes: std::sync::Arc<[u8]>,
+    pub(crate) specs: std::sync::Arc<[BlockSpec]>,
     pub(crate) key_id: Option<KeyId>,
-    pub(crate) revocation_ids: Vec<RevocationId>,
+    pub(crate) revocation_ids: std::sync::Arc<[RevocationId]>,
     /// The claims as the blocks state them (unverified), computed once when read.
     claims: std::sync::Arc<Claims>,
     /// The SHA-256 digest of the bytes, computed when first needed (cache keys).
@@ -76,10 +77,10 @@ impl Token {
         // The claims must make sense before anyone acts on the token.
         let claims = Claims::from_specs(&specs, key_id, revocation_ids.clone())?;
         Ok(Token {
-            bytes: bytes.to_vec(),
-            specs,
+            bytes: bytes.into(),
+            specs: specs.into(),
             key_id,
-            revocation_ids,
+            revocation_ids: revocation_ids.into(),
             claims: std::sync::Arc::new(claims),
             digest: std::sync::OnceLock::new(),
             envelope: std::sync::Arc::new(envelope),
