@@ -349,6 +349,9 @@ fn describe_link(link: &Link, now: u64) -> Vec<String> {
     for c in &link.checks {
         lines.push(format!("check: {c}"));
     }
+    for f in &link.facts {
+        lines.push(format!("fact: {f}"));
+    }
     if lines.is_empty() {
         lines.push("narrows nothing".into());
     }
@@ -405,6 +408,12 @@ fn describe(token: &Token, claims: &Claims, signature: &Signature, now: u64) -> 
     out.line("blocks:");
     let id_of = |i: usize| ids.get(i).map_or_else(String::new, ToString::to_string);
     out.line("  block 0 (authority, signed by the root key)");
+    for c in &claims.checks {
+        out.line(format_args!("    check: {c}"));
+    }
+    for f in &claims.facts {
+        out.line(format_args!("    fact: {f}"));
+    }
     out.line(format_args!("    revocation id: {}", id_of(0)));
     for link in &claims.chain {
         let who = link.delegate.as_deref().map_or_else(
