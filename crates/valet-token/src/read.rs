@@ -222,7 +222,7 @@ pub(crate) fn read_spec(block: &DecodedBlock, index: usize) -> Result<BlockSpec,
         let kind = recognise(c).filter(|k| check_of(k) == *c);
         let placed = kind.filter(|k| place(&mut spec, k, index));
         if placed.is_none() {
-            spec.checks.push(c.to_string());
+            spec.checks.push(check_text(c));
         }
         spec.layout.push(placed);
     }
@@ -232,6 +232,15 @@ pub(crate) fn read_spec(block: &DecodedBlock, index: usize) -> Result<BlockSpec,
         }
     }
     Ok(spec)
+}
+
+/// The Datalog text of a check, as Biscuit prints it; an expression that does not compute
+/// one value (a hand-made one) is printed as its operations rather than refused, so
+/// reading a token never fails on it (its check fails when evaluated).
+fn check_text(c: &bb::Check) -> String {
+    let mut symbols = SymbolTable::new();
+    let check = c.convert(&mut symbols);
+    symbols.print_check(&check)
 }
 
 /// Records `kind` in `spec`; `false` when the block already said it (the repeat is then
@@ -527,4 +536,47 @@ fn grant_of(q: &bb::Rule) -> Option<AuthorizationDetail> {
         }
     }
     Some(grant)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_check_whose_expression_computes_nothing_is_printed_not_panicked_on() {
+        let query = bb::Rule {
+            head: bb::Predicate {
+                name: "query".into(),
+                terms: vec![],
+            },
+            body: vec![bb::Predicate {
+                name: "time".into(),
+                terms: vec![Term::Variable("v".into())],
+            }],
+            // `<=` with one operand: no value to compare.
+            expressions: vec![bb::Expression {
+                ops: vec![Op::Value(Term::Integer(1)), Op::Binary(Binary::LessOrEqual)],
+            }],
+            parameters: None,
+            scopes: vec![],
+            scope_parameters: None,
+        };
+        let check = bb::Check {
+            queries: vec![query],
+            kind: Kind::One,
+        };
+        let text = check_text(&check);
+        assert!(text.contains("invalid expression"), "{text}");
+        let block = DecodedBlock {
+            facts: vec![],
+            checks: vec![check],
+            scopes: vec![],
+            rules: 0,
+            external_key: None,
+            signer: None,
+        };
+        let spec = read_spec(&block, 1).unwrap();
+        assert_eq!(spec.checks, vec![text]);
+        assert_eq!(spec.layout, vec![None]);
+    }
 }
