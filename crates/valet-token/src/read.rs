@@ -254,6 +254,10 @@ fn place(spec: &mut BlockSpec, kind: &CheckKind, index: usize) -> bool {
         true
     }
     match kind {
+        // Only the authority block's not-before time has a place in the claims: an
+        // attenuation block's (made by hand) is kept as the raw check it is, so the chain
+        // of custody shows it.
+        CheckKind::Validity { .. } | CheckKind::NotBefore(_) if index > 0 => false,
         CheckKind::Validity { not_before, expiry } => {
             if spec.nbf.is_some() || spec.exp.is_some() {
                 return false;
