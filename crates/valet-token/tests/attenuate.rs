@@ -338,7 +338,7 @@ fn appending_past_a_depth_cap_by_hand_is_refused_at_verification() {
     let child = root.attenuate(Attenuation::new().delegate("a")).unwrap();
     assert_allowed(&f.verify(&child, &plain(PAY, "list")));
     // The library refuses, so build the block with biscuit-auth directly.
-    let forced = append_raw(&child, r#"{"valet":1,"delegate":"b"}"#, r#"delegate("b");"#);
+    let forced = append_raw(&child, r#"delegate("b");"#);
     assert_eq!(forced.block_count(), 3);
     assert_denied(
         &f.verify(&forced, &plain(PAY, "list")),
@@ -350,7 +350,7 @@ fn appending_past_a_depth_cap_by_hand_is_refused_at_verification() {
         .mint(grant())
         .attenuate(Attenuation::new().max_depth(0))
         .unwrap();
-    let forced = append_raw(&capped, r#"{"valet":1}"#, "");
+    let forced = append_raw(&capped, "");
     assert_denied(
         &f.verify(&forced, &plain(PAY, "list")),
         ReasonKind::Depth,
@@ -358,31 +358,45 @@ fn appending_past_a_depth_cap_by_hand_is_refused_at_verification() {
     );
 }
 
-/// The context says the block grants more, and the block's Datalog adds facts naming other
-/// audiences, scopes and request values, and a permissive check; none of it grants anything the root
-/// did not.
+/// A block written by hand in valet's own shapes to say it grants more than its parent
+/// (another audience, another scope, a later expiry, higher limits), with facts naming
+/// other audiences and request values and a permissive check: none of it grants anything
+/// the root did not, and the claims never widen.
 #[test]
 fn a_block_that_says_more_grants_nothing_more() {
     let f = fixture();
     let root = f.mint(grant());
-    let context = r#"{"valet":1,"delegate":"mallory",
-        "aud":["https://pay.example.com","https://other.example"],
-        "scope":["payments:write","admin"],
-        "exp":4102444800,
-        "limits":[{"type":"payment","field":"amount","limit":{"max":"1000000.00"}},
-                  {"type":"payment","field":"recipient","limit":{"one_of":["mallory@example.com","alice@example.com"]}}]}"#;
     let code = r#"
+        delegate("mallory");
         audience("https://other.example");
-        scope("admin");
         expires(2100-01-01T00:00:00Z);
         request_audience("https://pay.example.com");
         request_decimal("amount", 0);
-        time(2026-11-23T12:00:00Z);
+        check if time($v), $v <= 2100-01-01T00:00:00Z;
+        check if resource("https://other.example") or resource("https://pay.example.com");
+        reject if scope($v), !{"admin", "payments:write"}.contains($v);
+        check if detail($v), $v !== "payment" or decimal("amount", $v), $v <= 10000000000;
+        check if detail($v), $v !== "payment" or field("recipient", $v), {"alice@example.com", "mallory@example.com"}.contains($v);
         check if true;
     "#;
-    let forged = append_raw(&root, context, code);
+    let forged = append_raw(&root, code);
     let claims = forged.unverified_claims().unwrap();
-    // The claims never widen either.
+    // The block is read as what it says...
+    let link = &claims.chain[0];
+    assert_eq!(link.delegate.as_deref(), Some("mallory"));
+    assert_eq!(
+        link.audiences,
+        Some(BTreeSet::from([aud(PAY), aud("https://other.example")]))
+    );
+    assert_eq!(
+        link.scopes,
+        Some(BTreeSet::from([scope("payments:write"), scope("admin")]))
+    );
+    assert_eq!(link.expires_at, Some(4_102_444_800));
+    assert_eq!(link.limits.len(), 2, "{link:?}");
+    assert_eq!(link.checks, ["check if true"]);
+    assert_eq!(link.facts.len(), 4, "{link:?}");
+    // ...and the claims never widen.
     assert_eq!(claims.audiences, BTreeSet::from([aud(PAY)]));
     assert_eq!(claims.scopes, BTreeSet::from([scope("payments:write")]));
     assert_eq!(claims.expires_at, NOW_SECS + 3600);
@@ -390,8 +404,14 @@ fn a_block_that_says_more_grants_nothing_more() {
         claims.effective_limit("payment", "amount"),
         Some(Limit::at_most(dec("1000.00")))
     );
+    assert_eq!(
+        claims.effective_limit("payment", "recipient"),
+        Some(Limit::OneOf(BTreeSet::from([
+            "alice@example.com".to_owned()
+        ])))
+    );
 
-    // Inside the root grant (and the block's context) it still works: the token is valid.
+    // Inside the root grant (and the block's checks) it still works: the token is valid.
     assert_allowed(&f.verify(&forged, &payment("10.00", "USD", "alice@example.com")));
 
     // Outside the root grant it is refused.
@@ -416,9 +436,18 @@ fn a_block_that_says_more_grants_nothing_more() {
         "token expired",
     );
 
-    // Even a block whose context says nothing can only add checks: Datalog facts in it are
-    // invisible to the authority block's checks.
-    let quiet = append_raw(&root, r#"{"valet":1}"#, code);
+    // A block of facts alone can only add checks: facts of other names are invisible to
+    // the authority block's checks.
+    let quiet = append_raw(
+        &root,
+        r#"
+        audience("https://other.example");
+        expires(2100-01-01T00:00:00Z);
+        request_audience("https://other.example");
+        request_decimal("amount", 0);
+        check if true;
+    "#,
+    );
     assert!(!f.verify(&quiet, &other).is_allowed());
     assert!(!f.verify(&quiet, &admin).is_allowed());
     assert!(!f
@@ -429,11 +458,41 @@ fn a_block_that_says_more_grants_nothing_more() {
         .is_allowed());
     assert_allowed(&f.verify(&quiet, &plain(TOOLS, "list")));
 
+    // A block stating a fact the verifier supplies (standing in for the request) is not a
+    // valet block: refused when read.
+    let key = hex::encode(SigningKey::generate().public().to_bytes());
+    for fact in [
+        r#"resource("https://other.example")"#.to_owned(),
+        r#"scope("admin")"#.to_owned(),
+        "time(2026-11-23T12:00:00Z)".to_owned(),
+        r#"operation("pay_invoice")"#.to_owned(),
+        "blocks(1)".to_owned(),
+        r#"detail("")"#.to_owned(),
+        r#"field("recipient", "mallory@example.com")"#.to_owned(),
+        r#"decimal("amount", 0)"#.to_owned(),
+        r#"list("tags", "ops")"#.to_owned(),
+        format!("holder(hex:{key})"),
+    ] {
+        let bytes = append_raw_bytes(&root, &format!("{fact};"));
+        match Token::from_bytes(&bytes) {
+            Err(TokenError::Format(m)) => {
+                assert!(
+                    m.contains("a fact only the verifier supplies"),
+                    "{fact}: {m}"
+                )
+            }
+            other => panic!("{fact}: expected a format error, got {other:?}"),
+        }
+        let v = f
+            .verifier
+            .verify_bytes(&bytes, &plain(PAY, "list"), now(), &NoRevocations);
+        assert_denied(&v, ReasonKind::Format, "block 1");
+    }
+
     // A block with a rule deriving request facts is not a valet block: refused outright.
     let ruled = append_raw(
         &root,
-        r#"{"valet":1}"#,
-        r#"request_audience("https://other.example") <- request_action($a);"#,
+        r#"resource("https://other.example") <- operation($a);"#,
     );
     assert_denied(
         &f.verify(&ruled, &plain(PAY, "list")),
@@ -443,25 +502,22 @@ fn a_block_that_says_more_grants_nothing_more() {
     assert!(!f.verify(&ruled, &other).is_allowed());
 }
 
+/// Only the issuer sets the subject, the client and the grant: a block stating them, in
+/// the very Datalog the authority block uses, is refused when read.
 #[test]
 fn a_block_cannot_restate_the_grant() {
     let f = fixture();
     let root = f.mint(grant());
-    for context in [
-        r#"{"valet":1,"sub":"mallory@example.com"}"#,
-        r#"{"valet":1,"client":"https://evil.example/client"}"#,
-        r#"{"valet":1,"details":[{"type":"payment","limits":{"amount":{"max":"1000000"}}}]}"#,
+    for code in [
+        r#"subject("mallory@example.com");"#,
+        r#"client("https://evil.example/client");"#,
+        r#"check if detail("") or detail("payment"), decimal("amount", $v), $v >= 0, $v <= 10000000000;"#,
     ] {
-        let bytes = biscuit_auth::UnverifiedBiscuit::from(root.to_bytes())
-            .unwrap()
-            .append(biscuit_auth::builder::BlockBuilder::new().context(context.to_owned()))
-            .unwrap()
-            .to_vec()
-            .unwrap();
-        assert!(
-            matches!(Token::from_bytes(&bytes), Err(TokenError::Format(_))),
-            "{context}"
-        );
+        let bytes = append_raw_bytes(&root, code);
+        match Token::from_bytes(&bytes) {
+            Err(TokenError::Format(m)) => assert!(m.contains("block 1"), "{code}: {m}"),
+            other => panic!("{code}: expected a format error, got {other:?}"),
+        }
         let v = f
             .verifier
             .verify_bytes(&bytes, &plain(PAY, "list"), now(), &NoRevocations);
@@ -469,23 +525,22 @@ fn a_block_cannot_restate_the_grant() {
     }
 }
 
+/// A check that looks like an expiry but enforces more is not an expiry: the claims do not
+/// show it as one, and its refusal quotes its Datalog rather than explaining an expiry.
 #[test]
-fn a_block_whose_context_describes_another_check_is_explained_by_its_datalog() {
-    // The context says the block only sets an expiry in 2100; its Datalog enforces
-    // something else. The refusal follows the Datalog and says what it enforces, not what
-    // the context claims.
+fn a_check_that_looks_like_an_expiry_is_explained_by_its_datalog() {
     let f = fixture();
     let root = f.mint(grant());
-    let liar = append_raw(
-        &root,
-        r#"{"valet":1,"exp":4102444800}"#,
-        r#"check if request_action("nothing");"#,
-    );
+    let code = r#"check if time($v), operation("nothing"), $v <= 2100-01-01T00:00:00Z"#;
+    let liar = append_raw(&root, code);
+    let link = &liar.unverified_claims().unwrap().chain[0];
+    assert_eq!(link.expires_at, None);
+    assert_eq!(link.checks, [code]);
     let v = f.verify(&liar, &plain(PAY, "pay_invoice"));
     assert_denied(
         &v,
         ReasonKind::Check,
-        "check if request_action(\"nothing\")",
+        &format!("block 1: check failed: {code}"),
     );
     assert!(
         v.reasons().iter().all(|r| r.kind != ReasonKind::Expired),

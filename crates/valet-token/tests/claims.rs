@@ -41,7 +41,7 @@ fn chain_of_three(f: &Fixture) -> (Token, Token, Token, Token) {
                 .actions("payment", ["pay_invoice"])
                 .expires_at(at(NOW_SECS + 900))
                 .max_depth(0)
-                .check("check if request_action(\"pay_invoice\")"),
+                .check("check if operation(\"pay_invoice\")"),
         )
         .unwrap();
     (root, a, b, c)
@@ -129,7 +129,7 @@ fn claims_of_a_chain() {
         }]
     );
     assert_eq!(l3.max_depth, Some(0));
-    assert_eq!(l3.checks, ["check if request_action(\"pay_invoice\")"]);
+    assert_eq!(l3.checks, ["check if operation(\"pay_invoice\")"]);
 
     assert_eq!(c.delegates(), ["planner-agent", "invoice-agent"]);
     assert_eq!(c.agent(), "invoice-agent");
@@ -243,8 +243,7 @@ fn expiry_is_the_minimum_even_when_a_later_block_claims_more() {
     // Built by hand: the library would refuse this later expiry.
     let later = append_raw(
         &short,
-        &format!(r#"{{"valet":1,"exp":{}}}"#, NOW_SECS + 3000),
-        "",
+        &format!("check if time($v), $v <= {}", date(NOW_SECS + 3000)),
     );
     let c = later.unverified_claims().unwrap();
     assert_eq!(c.expires_at, NOW_SECS + 60);

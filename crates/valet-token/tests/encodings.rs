@@ -5,7 +5,8 @@
     clippy::indexing_slicing
 )]
 //! The text forms of bytes and keys as the public API reads and writes them (base64url
-//! tokens and signatures, hex revocation ids, `ed25519/<hex>` keys in blocks and claims),
+//! tokens and signatures, hex revocation ids, `ed25519/<hex>` keys in claims and `hex:`
+//! bytes in blocks),
 //! and the errors returned where they are refused.
 
 mod common;
@@ -91,40 +92,61 @@ fn revocation_ids_read_hex_in_either_case() {
     assert_eq!(RevocationId::from_hex(&long.to_string()), Some(long));
 }
 
+/// A holder check binds the token only when it names 32 bytes, as valet writes a key: any
+/// other term is a raw check, shown as such in the chain, that no proof can meet, never a
+/// binding the claims would report.
 #[test]
-fn a_block_whose_holder_is_not_a_key_is_refused_when_read() {
+fn a_block_whose_holder_is_not_a_key_binds_no_holder() {
     let f = fixture();
     let root = f.mint(grant());
     let key = SigningKey::generate().public();
-    let canonical = key.to_string();
+    let canonical = hex::encode(key.to_bytes());
+    // 32 bytes that are not a point of the curve (no Ed25519 key has them).
+    let not_a_point = (0u8..=255)
+        .map(|b| [b; 32])
+        .find(|b| VerifyingKey::parse(&format!("ed25519/{}", hex::encode(b))).is_err())
+        .unwrap();
     for bad in [
-        "ed25519/00".to_owned(),
-        "someone".to_owned(),
-        format!("secp256r1/{}", &canonical["ed25519/".len()..]),
-        canonical.to_uppercase().replacen("ED25519", "ed25519", 1),
-        format!(" {canonical}"),
-        format!("{canonical}\n"),
+        "hex:00".to_owned(),
+        format!("hex:{}", &canonical[2..]),
+        format!("hex:{canonical}00"),
+        format!("\"{key}\""),
+        format!("\"{canonical}\""),
+        "\"someone\"".to_owned(),
+        "1".to_owned(),
     ] {
-        let context = serde_json::json!({"valet": 1, "holder": bad}).to_string();
-        let code = format!("check if request_holder({})", serde_json::json!(bad));
-        let bytes = append_raw_bytes(&root, &context, &code);
-        let message = format_error(Token::from_bytes(&bytes));
-        assert!(message.contains("block 1"), "{bad:?}: {message}");
-        let verdict = f.verifier.verify_bytes(
-            &bytes,
-            &payment("50.00", "USD", "bob@example.com"),
-            now(),
-            &NoRevocations,
+        let code = format!("check if holder({bad})");
+        let token = append_raw(&root, &code);
+        let claims = token.unverified_claims().unwrap();
+        assert_eq!(claims.holder, None, "{bad}");
+        assert_eq!(claims.chain[0].holder, None, "{bad}");
+        assert_eq!(claims.chain[0].checks.len(), 1, "{bad}");
+        assert!(claims.chain[0].checks[0].starts_with("check if holder("));
+        // The check is enforced as written: no request meets it.
+        let verdict = f.verify(&token, &payment("50.00", "USD", "bob@example.com"));
+        assert_denied(
+            &verdict,
+            ReasonKind::Check,
+            "block 1: check failed: check if holder(",
         );
-        assert_denied(&verdict, ReasonKind::Format, "block 1");
     }
+    // 32 bytes that are not a key bind the token to a holder no proof can satisfy: the
+    // claims show the binding, and every request is refused.
+    let token = append_raw(
+        &root,
+        &format!("check if holder(hex:{})", hex::encode(not_a_point)),
+    );
+    let claims = token.unverified_claims().unwrap();
+    assert_eq!(claims.holder.map(|k| k.to_bytes()), Some(not_a_point));
+    assert!(claims.chain[0].checks.is_empty());
+    let verdict = f.verify(&token, &payment("50.00", "USD", "bob@example.com"));
+    assert_denied(&verdict, ReasonKind::Holder, "proof of possession");
     // The same block with the key as valet writes it is read, and its key is typed.
-    let context = serde_json::json!({"valet": 1, "holder": canonical}).to_string();
-    let code = format!("check if request_holder({})", serde_json::json!(canonical));
-    let token = append_raw(&root, &context, &code);
+    let token = append_raw(&root, &format!("check if holder(hex:{canonical})"));
     let claims = token.unverified_claims().unwrap();
     assert_eq!(claims.holder, Some(key));
     assert_eq!(claims.chain[0].holder, Some(key));
+    assert!(claims.chain[0].checks.is_empty());
 }
 
 #[test]
@@ -138,7 +160,9 @@ fn a_block_signed_by_a_key_that_is_not_ed25519_is_refused_when_read() {
         .unwrap()
         .create_block(
             &p256.private(),
-            biscuit_auth::builder::BlockBuilder::new().context(r#"{"valet":1}"#.to_owned()),
+            biscuit_auth::builder::BlockBuilder::new()
+                .code(r#"delegate("p256-agent");"#)
+                .unwrap(),
         )
         .unwrap()
         .serialize()

@@ -35,10 +35,16 @@ fn a_max_limit_refuses_a_negative_amount() {
         }
         assert_allowed(&f.verify(token, &payment("0.00", "USD", "alice@example.com")));
     }
+    // The child's block states no floor of its own: the root's, which refuses negative
+    // amounts, holds and is the one named.
     assert_denied(
         &f.verify(&child, &payment("-1.00", "USD", "alice@example.com")),
         ReasonKind::Limit,
-        "block 1 (delegate: invoice-agent) limits payment amount to at least 0.00, requested `-1.00`",
+        "the token limits payment amount to at least 0.00, requested `-1.00`",
+    );
+    assert_eq!(
+        child.unverified_claims().unwrap().chain[0].limits[0].limit,
+        Limit::at_most(dec("50.00"))
     );
     assert_denied(
         &f.verify(&root, &payment("-1.00", "USD", "alice@example.com")),
@@ -166,19 +172,55 @@ fn a_block_cannot_lower_the_parent_min() {
     assert!(matches!(e, TokenError::Invalid(_)), "{e}");
 }
 
-/// A token minted before lower bounds carries `$v <= max` alone: its refusals are still
-/// explained from its context.
+/// A block's `max` alone, written by hand in the shape valet writes, is a limit the claims
+/// and refusals state as it is enforced: under a grant that refuses negative amounts it
+/// is `at most 50.00`; under a grant with no limit on the field it refuses no negative
+/// value, and the claims say so rather than show a floor of zero.
 #[test]
 fn a_max_check_without_a_floor_is_still_explained() {
+    let check = r#"check if detail($v), $v !== "payment" or decimal("amount", $v), $v <= 500000;"#;
     let f = fixture();
     let root = f.mint(grant());
-    let old = append_raw(
-        &root,
-        r#"{"valet":1,"limits":[{"type":"payment","field":"amount","limit":{"max":"50.00"}}]}"#,
-        r#"check if request_details(false) or request_detail_type($t), $t != "payment" or request_decimal("amount", $v), $v <= 500000;"#,
+    let capped = append_raw(&root, check);
+    let claims = capped.unverified_claims().unwrap();
+    assert!(claims.chain[0].checks.is_empty(), "{:?}", claims.chain[0]);
+    assert_eq!(
+        claims.chain[0].limits[0].limit,
+        Limit::at_most(dec("50.00"))
     );
     assert_denied(
-        &f.verify(&old, &payment("50.01", "USD", "alice@example.com")),
+        &f.verify(&capped, &payment("50.01", "USD", "alice@example.com")),
+        ReasonKind::Limit,
+        "block 1 limits payment amount to 50.00, requested `50.01`",
+    );
+    assert_denied(
+        &f.verify(&capped, &payment("-1.00", "USD", "alice@example.com")),
+        ReasonKind::Limit,
+        "the token limits payment amount to at least 0.00, requested `-1.00`",
+    );
+
+    // No floor above the block: the block's check lets negative amounts through, and its
+    // claims show no floor.
+    let open = f.mint(
+        TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+            .audience(aud(PAY))
+            .expires_in(std::time::Duration::from_secs(3600))
+            .detail(AuthorizationDetail::new("payment")),
+    );
+    let capped = append_raw(&open, check);
+    let claims = capped.unverified_claims().unwrap();
+    let lowest = Decimal::from_scaled(i64::MIN);
+    assert_eq!(
+        claims.chain[0].limits[0].limit,
+        Limit::between(lowest, dec("50.00"))
+    );
+    assert_eq!(
+        claims.effective_limit("payment", "amount"),
+        Some(Limit::between(lowest, dec("50.00")))
+    );
+    assert_allowed(&f.verify(&capped, &payment("-1000.00", "USD", "x")));
+    assert_denied(
+        &f.verify(&capped, &payment("50.01", "USD", "x")),
         ReasonKind::Limit,
         "block 1 limits payment amount to 50.00, requested `50.01`",
     );

@@ -233,10 +233,7 @@ fn the_verified_token_cache_is_bounded_by_bytes() {
     let pay = payment("50.00", "USD", "bob@example.com");
     let root = f.mint(grant());
     // Large tokens: each block carries a long raw check.
-    let padding = format!(
-        "check if request_action($a), $a != \"{}\"",
-        "x".repeat(2000)
-    );
+    let padding = format!("check if operation($a), $a != \"{}\"", "x".repeat(2000));
     for i in 0..400 {
         let t = root
             .attenuate(

@@ -149,7 +149,7 @@ fn an_expensive_raw_check_is_a_run_limit_deny_and_fast() {
     let t = f
         .mint(bare)
         .attenuate(Attenuation::new().delegate("slow").check(
-            "check if request_field($a, $b), request_field($c, $d), request_field($e, $g), request_field($h, $i), $a == \"none\"",
+            "check if field($a, $b), field($c, $d), field($e, $g), field($h, $i), $a == \"none\"",
         ))
         .unwrap();
     let mut d = TransactionDetails::new("survey");
@@ -174,12 +174,12 @@ fn an_expensive_raw_check_is_a_run_limit_deny_and_fast() {
         .details(TransactionDetails::new("survey").with("none", "x"));
     assert_allowed(&f.verify(&t, &small));
     // A raw check joining nothing big is fine.
-    let cheap = f
-        .mint(grant())
-        .attenuate(Attenuation::new().check(
-            "check if request_action($a), request_audience($b), time($t), $t <= 2030-01-01T00:00:00Z",
-        ))
-        .unwrap();
+    let cheap =
+        f.mint(grant())
+            .attenuate(Attenuation::new().check(
+                "check if operation($a), resource($b), time($t), $t <= 2030-01-01T00:00:00Z",
+            ))
+            .unwrap();
     assert_allowed(&f.verify(&cheap, &plain(PAY, "x")));
     // A tight time limit is also a run-limit deny, never an allow.
     let no_time = verifier_with(
@@ -200,11 +200,7 @@ fn an_expensive_raw_check_is_a_run_limit_deny_and_fast() {
 fn rules_in_a_block_are_refused() {
     let f = fixture();
     let t = f.mint(grant());
-    let with_rule = append_raw(
-        &t,
-        r#"{"valet":1}"#,
-        "pair($a, $b) <- request_field($a, $x), request_field($b, $y);",
-    );
+    let with_rule = append_raw(&t, "pair($a, $b) <- field($a, $x), field($b, $y);");
     assert_denied(
         &f.verify(&with_rule, &plain(PAY, "x")),
         ReasonKind::Format,
@@ -266,7 +262,7 @@ fn garbage_truncated_and_empty_input_never_panic() {
         .to_vec()
         .unwrap();
     match Token::from_bytes(&foreign) {
-        Err(TokenError::Format(m)) => assert!(m.contains("valet context"), "{m}"),
+        Err(TokenError::Format(m)) => assert!(m.contains("it was not minted by valet"), "{m}"),
         other => panic!("{other:?}"),
     }
 }

@@ -21,26 +21,44 @@ fn encode(raw: &schema::Biscuit) -> Vec<u8> {
     raw.encode_to_vec()
 }
 
-/// A three-block token (root, planner, invoice agent) and a request it allows.
+/// A three-block token (root, a 500.00 cap, a 50.00 cap) and a request it allows. Its
+/// attenuation blocks use only symbols of the authority block, so a token rebuilt from
+/// its blocks in another arrangement still reads: what refuses it is the signature check.
 fn chain(f: &Fixture) -> (Token, Token, Token, Request) {
     let root = f.mint(grant());
     let a = root
+        .attenuate(Attenuation::new().max("payment", "amount", dec("500.00")))
+        .unwrap();
+    let b = a
+        .attenuate(Attenuation::new().max("payment", "amount", dec("50.00")))
+        .unwrap();
+    let req = payment("20.00", "USD", "bob@example.com");
+    assert_allowed(&f.verify(&b, &req));
+    for t in [&a, &b] {
+        let last = decode(t).blocks.last().unwrap().block.clone();
+        assert!(schema::Block::decode(last.as_slice())
+            .unwrap()
+            .symbols
+            .is_empty());
+    }
+    (root, a, b, req)
+}
+
+/// The same chain with named delegates: its blocks add symbols that later blocks use.
+fn named_chain(f: &Fixture) -> Token {
+    f.mint(grant())
         .attenuate(Attenuation::new().delegate("planner-agent").max(
             "payment",
             "amount",
             dec("500.00"),
         ))
-        .unwrap();
-    let b = a
+        .unwrap()
         .attenuate(Attenuation::new().delegate("invoice-agent").max(
             "payment",
             "amount",
             dec("50.00"),
         ))
-        .unwrap();
-    let req = payment("20.00", "USD", "bob@example.com");
-    assert_allowed(&f.verify(&b, &req));
-    (root, a, b, req)
+        .unwrap()
 }
 
 #[track_caller]
@@ -75,11 +93,11 @@ fn a_token_from_the_wrong_key_is_refused() {
 fn a_removed_block_is_refused() {
     let f = fixture();
     let (_, _, b, req) = chain(&f);
-    // The middle block (the planner's 500.00 cap).
+    // The middle block (the 500.00 cap).
     let mut raw = decode(&b);
     raw.blocks.remove(0);
     refused(&f, &encode(&raw), &req, &[ReasonKind::Signature]);
-    // The last block (the invoice agent's 50.00 cap), keeping the last proof.
+    // The last block (the 50.00 cap), keeping the last proof.
     let mut raw = decode(&b);
     raw.blocks.pop();
     refused(&f, &encode(&raw), &req, &[ReasonKind::Signature]);
@@ -87,6 +105,11 @@ fn a_removed_block_is_refused() {
     let mut raw = decode(&b);
     raw.blocks.clear();
     refused(&f, &encode(&raw), &req, &[ReasonKind::Signature]);
+    // Without the block that defines a symbol a later block uses, the token does not even
+    // read.
+    let mut raw = decode(&named_chain(&f));
+    raw.blocks.remove(0);
+    refused(&f, &encode(&raw), &req, &[ReasonKind::Format]);
 }
 
 #[test]
@@ -121,6 +144,11 @@ fn a_duplicated_block_is_refused() {
     let last = raw.blocks[1].clone();
     raw.blocks.push(last);
     refused(&f, &encode(&raw), &req, &[ReasonKind::Signature]);
+    // A block that defines symbols, repeated, repeats them: the token does not read.
+    let mut raw = decode(&named_chain(&f));
+    let copy = raw.blocks[0].clone();
+    raw.blocks.insert(0, copy);
+    refused(&f, &encode(&raw), &req, &[ReasonKind::Format]);
 }
 
 #[test]
@@ -155,8 +183,30 @@ fn a_block_spliced_from_another_token_is_refused() {
     refused(&f, &encode(&raw), &req, &[ReasonKind::Signature]);
 }
 
+/// Calls `edit` on every term of `block`'s checks, expression values included.
+fn edit_terms(block: &mut schema::Block, edit: &mut dyn FnMut(&mut schema::term::Content)) {
+    for check in &mut block.checks {
+        for query in &mut check.queries {
+            let body = query.body.iter_mut().flat_map(|p| p.terms.iter_mut());
+            let values = query.expressions.iter_mut().flat_map(|e| {
+                e.ops.iter_mut().filter_map(|op| match &mut op.content {
+                    Some(schema::op::Content::Value(t)) => Some(t),
+                    _ => None,
+                })
+            });
+            for term in body.chain(values) {
+                if let Some(c) = &mut term.content {
+                    edit(c);
+                }
+            }
+        }
+    }
+}
+
+/// Each block's Datalog edited to grant more (a higher amount limit, a later expiry) or
+/// to name another delegate: the signature no longer covers the block.
 #[test]
-fn an_edited_block_context_is_refused() {
+fn an_edited_block_datalog_is_refused() {
     let f = fixture();
     let (_, _, b, _) = chain(&f);
     let big = payment("800.00", "USD", "bob@example.com");
@@ -168,16 +218,60 @@ fn an_edited_block_context_is_refused() {
             &mut raw.blocks[index - 1]
         };
         let mut block = schema::Block::decode(signed.block.as_slice()).unwrap();
-        let context = block.context.clone().unwrap();
-        let edited = context
-            .replace("50.00", "5000.00")
-            .replace("500.00", "5000.00")
-            .replace("1000.00", "5000.00");
-        assert_ne!(context, edited, "block {index}");
-        block.context = Some(edited);
+        let mut edits = 0;
+        edit_terms(&mut block, &mut |c| {
+            use schema::term::Content;
+            if let Content::Integer(n @ (10_000_000 | 5_000_000 | 500_000)) = c {
+                *n = 50_000_000;
+                edits += 1;
+            }
+        });
+        assert_eq!(edits, 1, "block {index}");
         signed.block = block.encode_to_vec();
         refused(&f, &encode(&raw), &big, &[ReasonKind::Signature]);
     }
+    // The authority's expiry moved a day later.
+    let mut raw = decode(&b);
+    let mut block = schema::Block::decode(raw.authority.block.as_slice()).unwrap();
+    let mut edits = 0;
+    edit_terms(&mut block, &mut |c| {
+        if let schema::term::Content::Date(d) = c {
+            *d += 86_400;
+            edits += 1;
+        }
+    });
+    assert_eq!(edits, 1);
+    raw.authority.block = block.encode_to_vec();
+    let late = encode(&raw);
+    let v = f
+        .verifier
+        .verify_bytes(&late, &big, at(NOW_SECS + 7200), &NoRevocations);
+    assert_eq!(denied(&v)[0].kind, ReasonKind::Signature, "{v:?}");
+    // Another delegate named, through the block's own symbol.
+    let mut raw = decode(&named_chain(&f));
+    let mut block = schema::Block::decode(raw.blocks[1].block.as_slice()).unwrap();
+    let name = block
+        .symbols
+        .iter_mut()
+        .find(|s| *s == "invoice-agent")
+        .unwrap();
+    *name = "mallory-agent".into();
+    raw.blocks[1].block = block.encode_to_vec();
+    let bytes = encode(&raw);
+    assert_eq!(
+        Token::from_bytes(&bytes)
+            .unwrap()
+            .unverified_claims()
+            .unwrap()
+            .agent(),
+        "mallory-agent"
+    );
+    refused(
+        &f,
+        &bytes,
+        &payment("20.00", "USD", "bob@example.com"),
+        &[ReasonKind::Signature],
+    );
 }
 
 #[test]

@@ -268,7 +268,7 @@ fn raw_datalog_checks_are_enforced() {
         .attenuate(
             Attenuation::new()
                 .delegate("calendar-agent")
-                .check("check if request_action(\"read_calendar\")"),
+                .check("check if operation(\"read_calendar\")"),
         )
         .unwrap();
     assert_allowed(&f.verify(&t, &plain(TOOLS, "read_calendar")));
@@ -286,7 +286,7 @@ fn raw_datalog_checks_are_enforced() {
     // Raw checks are in the chain.
     assert_eq!(
         t.unverified_claims().unwrap().chain[0].checks,
-        ["check if request_action(\"read_calendar\")"]
+        ["check if operation(\"read_calendar\")"]
     );
 }
 
@@ -295,12 +295,12 @@ fn invalid_raw_datalog_is_refused_when_attenuating() {
     let f = fixture();
     let t = f.mint(grant());
     for bad in [
-        "check if request_action(",
+        "check if operation(",
         "this is not datalog",
         "allow if true",
         "fact(\"x\")",
-        "rule($x) <- request_action($x)",
-        "check if request_action(\"a\"); check if true",
+        "rule($x) <- operation($x)",
+        "check if operation(\"a\"); check if true",
         "",
     ] {
         match t.attenuate(Attenuation::new().check(bad)) {

@@ -30,18 +30,6 @@ use valet_token::*;
 /// few milliseconds (3.9 ms at most when last measured with the command above).
 const DEBUG_BOUND: Duration = Duration::from_secs(1);
 
-/// The JSON context of an ordinary attenuation block of `t`.
-fn context(t: &Token) -> String {
-    use biscuit_auth::format::schema;
-    use prost::Message;
-    let child = t.attenuate(Attenuation::new().delegate("agent-x")).unwrap();
-    let raw = schema::Biscuit::decode(child.to_bytes()).unwrap();
-    schema::Block::decode(raw.blocks[0].block.as_slice())
-        .unwrap()
-        .context
-        .unwrap()
-}
-
 fn base(f: &Fixture) -> Token {
     f.mint(
         TokenBuilder::new("alice", "https://c.example")
@@ -89,7 +77,7 @@ fn string_set(n: usize, len: usize) -> String {
 
 /// The finding's token: three regexes and two joins over a 30-item list.
 fn regex_token(t: &Token) -> (Token, Request) {
-    let regex = "check if request_list(\"t\", $a), request_list(\"t\", $b), \
+    let regex = "check if list(\"t\", $a), list(\"t\", $b), \
                  $a.matches(\"\\\\w{100}\"), $b.matches(\"\\\\w{100}\"), $a.matches(\"\\\\w{100}\")";
     (
         t.attenuate(Attenuation::new().check(regex)).unwrap(),
@@ -97,7 +85,7 @@ fn regex_token(t: &Token) -> (Token, Request) {
     )
 }
 
-type Build = fn(&Token, &str, usize) -> (Token, Request);
+type Build = fn(&Token, usize) -> (Token, Request);
 
 /// Families of costly tokens, each grown by a size until the budget refuses it: `check
 /// all` and failing `check if` run every combination, the worst for the verifier.
@@ -105,121 +93,118 @@ const FAMILIES: &[(&str, &[usize], Build)] = &[
     (
         "two joins over a list, a 400-string set per combination",
         &[2, 4, 6, 8, 10, 12, 15, 20, 30],
-        |t, ctx, n| {
+        |t, n| {
             let set = string_set(400, 4);
             let code = format!(
-                "check all request_list(\"t\", $a), request_list(\"t\", $b), !{set}.contains($a), !{set}.contains($b)"
+                "check all list(\"t\", $a), list(\"t\", $b), !{set}.contains($a), !{set}.contains($b)"
             );
-            (append_raw(t, ctx, &code), request(n, 0))
+            (append_raw(t, &code), request(n, 0))
         },
     ),
     (
         "three joins over a list, a 100-string set per combination",
         &[2, 4, 6, 8, 10, 12, 15, 21],
-        |t, ctx, n| {
+        |t, n| {
             let set = string_set(100, 4);
             let code = format!(
-                "check all request_list(\"t\", $a), request_list(\"t\", $b), request_list(\"t\", $c), !{set}.contains($a), !{set}.contains($c)"
+                "check all list(\"t\", $a), list(\"t\", $b), list(\"t\", $c), !{set}.contains($a), !{set}.contains($c)"
             );
-            (append_raw(t, ctx, &code), request(n, 0))
+            (append_raw(t, &code), request(n, 0))
         },
     ),
     (
         "two joins over facts of the block, then a scan of every fact per combination",
         &[5, 10, 15, 20, 30, 40, 60, 100],
-        |t, ctx, n| {
+        |t, n| {
             let facts: String = (0..n).map(|i| format!("p({i});")).collect();
             let fill: String = (0..800).map(|i| format!("q({i});")).collect();
             let code = format!("{facts}{fill}check if p($a), p($b), none($a, $b)");
-            (append_raw(t, ctx, &code), request(30, 0))
+            (append_raw(t, &code), request(30, 0))
         },
     ),
     (
         "string scans of a 60 KB field over a join",
         &[1, 2, 3, 4, 6, 8, 12, 20, 30],
-        |t, ctx, n| {
+        |t, n| {
             let pattern = "b".repeat(64);
             let code = format!(
-                "check all request_field(\"s\", $s), request_list(\"t\", $a), request_list(\"t\", $b), \
+                "check all field(\"s\", $s), list(\"t\", $a), list(\"t\", $b), \
                  !$s.contains(\"{pattern}\"), !$s.ends_with(\"{pattern}\"), !$s.contains($a), !$s.starts_with($b)"
             );
-            (append_raw(t, ctx, &code), request(n, 60_000))
+            (append_raw(t, &code), request(n, 60_000))
         },
     ),
     (
         "concatenations of a 15 KB field and type() over a join",
         &[1, 2, 3, 4, 6, 8, 12, 20, 30],
-        |t, ctx, n| {
-            let code = "check all request_field(\"s\", $s), request_list(\"t\", $a), request_list(\"t\", $b), \
+        |t, n| {
+            let code = "check all field(\"s\", $s), list(\"t\", $a), list(\"t\", $b), \
                         ($s + $s + $s + $s + $s + $s + $s + $s).length() > 0, \
                         $a.type() == \"string\", $b.type() == \"string\"";
-            (append_raw(t, ctx, code), request(n, 15_000))
+            (append_raw(t, code), request(n, 15_000))
         },
     ),
     (
         "a fact holding a 600-item set, compared per combination",
         &[1, 2, 3, 4, 6, 8, 12, 20, 30],
-        |t, ctx, n| {
+        |t, n| {
             let set = (0..600)
                 .map(|i| i.to_string())
                 .collect::<Vec<_>>()
                 .join(",");
             let code = format!(
-                "big({{{set}}}); check all big($x), request_list(\"t\", $a), request_list(\"t\", $b), \
+                "big({{{set}}}); check all big($x), list(\"t\", $a), list(\"t\", $b), \
                  $x.contains($x), $x.union($x).contains($x), $x.intersection($x) == $x"
             );
-            (append_raw(t, ctx, &code), request(n, 0))
+            (append_raw(t, &code), request(n, 0))
         },
     ),
     (
         "many checks, each over 200 facts",
         &[10, 25, 50, 100, 200, 300, 500],
-        |t, ctx, n| {
+        |t, n| {
             let fill: String = (0..200).map(|i| format!("q({i});")).collect();
             let checks: String = (0..n).map(|_| "check all q($x), $x >= 0;").collect();
-            (
-                append_raw(t, ctx, &format!("{fill}{checks}")),
-                request(30, 0),
-            )
+            (append_raw(t, &format!("{fill}{checks}")), request(30, 0))
         },
     ),
     (
         "a 250-operation expression over a join",
         &[2, 4, 6, 8, 10, 15, 20, 30],
-        |t, ctx, n| {
+        |t, n| {
             let sum = (0..50)
                 .map(|i| format!("$a.length() + {i}"))
                 .collect::<Vec<_>>();
             let code = format!(
-                "check all request_list(\"t\", $a), request_list(\"t\", $b), {} > 0",
+                "check all list(\"t\", $a), list(\"t\", $b), {} > 0",
                 sum.join(" + ")
             );
-            (append_raw(t, ctx, &code), request(n, 0))
+            (append_raw(t, &code), request(n, 0))
         },
     ),
     (
         "many predicates, each matching one of 900 facts",
         &[10, 50, 100, 200, 400, 800],
-        |t, ctx, n| {
+        |t, n| {
             let fill: String = (0..900).map(|i| format!("f({i});")).collect();
             let preds = (0..n)
                 .map(|i| format!("f({})", i % 900))
                 .collect::<Vec<_>>();
             let code = format!("{fill}check if {}, none(0)", preds.join(", "));
-            (append_raw(t, ctx, &code), request(1, 0))
+            (append_raw(t, &code), request(1, 0))
         },
     ),
     (
         "sixteen blocks, a join in each",
         &[2, 4, 6, 8, 10, 15, 20, 30],
-        |t, ctx, n| {
+        |t, n| {
             let set = string_set(60, 4);
             let code = format!(
-                "check all request_list(\"t\", $a), request_list(\"t\", $b), !{set}.contains($a), !{set}.contains($b)"
+                "check all list(\"t\", $a), list(\"t\", $b), !{set}.contains($a), !{set}.contains($b)"
             );
             let mut token = t.clone();
             for _ in 0..15 {
-                token = append_raw(&token, ctx, &code);
+                token = append_raw(&token, &code);
             }
             (token, request(n, 0))
         },
@@ -252,11 +237,10 @@ fn a_regex_check_cannot_hang_the_verifier() {
 fn a_join_of_expensive_expressions_is_refused_or_bounded() {
     let f = fixture();
     let t = base(&f);
-    let ctx = context(&t);
     let mut slowest = (String::new(), Duration::ZERO);
     for (name, sizes, build) in FAMILIES {
         for &n in *sizes {
-            let (token, req) = build(&t, &ctx, n);
+            let (token, req) = build(&t, n);
             if token.to_bytes().len() > 16 * 1024 {
                 println!(
                     "{:>12} {:>10}        {name} ({n}): over the size limit",
@@ -291,12 +275,11 @@ fn the_costly_checks_the_budget_lets_run_decide_as_biscuit_does() {
     // Biscuit's joins: `check if`, `check all` and `reject if` keep Biscuit's meanings.
     let f = fixture();
     let t = base(&f);
-    let ctx = context(&t);
     let keys = KeySet::new().with(f.key.public());
     let reference = Verifier::new(keys.clone()).with_reference_datalog();
     let engine = Verifier::new(keys);
     for (name, sizes, build) in FAMILIES {
-        let (token, req) = build(&t, &ctx, sizes[0]);
+        let (token, req) = build(&t, sizes[0]);
         let got = engine.verify(&token, &req, now(), &NoRevocations);
         if got.reasons().iter().any(|r| r.kind != ReasonKind::Check) {
             continue;
@@ -306,12 +289,12 @@ fn the_costly_checks_the_budget_lets_run_decide_as_biscuit_does() {
         assert_eq!(got.reasons(), expected.reasons(), "{name}");
     }
     for check in [
-        "reject if request_list(\"t\", $a), $a.starts_with(\"item0\")",
-        "reject if request_list(\"t\", $a), $a == \"nothing\"",
-        "check all request_list(\"t\", $a), $a.starts_with(\"item0\")",
-        "check all request_list(\"t\", $a), request_list(\"t\", $b), $a != $b",
-        "check if request_list(\"t\", $a), request_list(\"t\", $b), $a != $b, $b.ends_with(\"3\")",
-        "check if none($a), $a == 1 or request_list(\"t\", \"item02\")",
+        "reject if list(\"t\", $a), $a.starts_with(\"item0\")",
+        "reject if list(\"t\", $a), $a == \"nothing\"",
+        "check all list(\"t\", $a), $a.starts_with(\"item0\")",
+        "check all list(\"t\", $a), list(\"t\", $b), $a != $b",
+        "check if list(\"t\", $a), list(\"t\", $b), $a != $b, $b.ends_with(\"3\")",
+        "check if none($a), $a == 1 or list(\"t\", \"item02\")",
     ] {
         let token = t.attenuate(Attenuation::new().check(check)).unwrap();
         let req = request(5, 0);

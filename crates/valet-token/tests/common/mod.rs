@@ -20,6 +20,11 @@ pub fn now() -> SystemTime {
     at(NOW_SECS)
 }
 
+/// `secs` (Unix seconds) as a Datalog date literal, e.g. `2026-11-23T12:00:00Z`.
+pub fn date(secs: u64) -> String {
+    biscuit_auth::builder::Term::Date(secs).to_string()
+}
+
 pub fn aud(uri: &str) -> Audience {
     Audience::parse(uri).unwrap()
 }
@@ -145,16 +150,15 @@ pub fn scratch_dir(name: &str) -> std::path::PathBuf {
     dir
 }
 
-/// Appends a block built by hand with biscuit-auth (no valet validation): `context` is
-/// the block's context string, `code` its Datalog.
-pub fn append_raw(token: &Token, context: &str, code: &str) -> Token {
-    Token::from_bytes(&append_raw_bytes(token, context, code)).unwrap()
+/// Appends a block built by hand with biscuit-auth (no valet validation) whose Datalog is
+/// `code`.
+pub fn append_raw(token: &Token, code: &str) -> Token {
+    Token::from_bytes(&append_raw_bytes(token, code)).unwrap()
 }
 
 /// The bytes of [`append_raw`]'s token, for blocks that reading the token refuses.
-pub fn append_raw_bytes(token: &Token, context: &str, code: &str) -> Vec<u8> {
+pub fn append_raw_bytes(token: &Token, code: &str) -> Vec<u8> {
     let builder = biscuit_auth::builder::BlockBuilder::new()
-        .context(context.to_owned())
         .code(code)
         .unwrap();
     biscuit_auth::UnverifiedBiscuit::from(token.to_bytes())
