@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use valet::{
-    Attenuation, Audience, AuthorizationDetail, Authorizer, FixedClock, Issuer, KeyId, KeySet,
-    MemoryRevocations, PolicyStore, Request, RootKeyPair, Scope, Token, TokenBuilder,
-    TransactionDetails,
+    Attenuation, Audience, AuthorizationDetail, Authorizer, FixedClock, HolderOptions, HolderProof,
+    Issuer, KeyId, KeySet, MemoryRevocations, PolicyStore, Presentation, Request, RootKeyPair,
+    Scope, SigningKey, Token, TokenBuilder, TransactionDetails,
 };
 
 /// The tools the bundled schema declares, in a fixed order.
@@ -127,6 +127,38 @@ impl Fixture {
         }
         token
     }
+
+    /// A holder-bound token of `holders.len()` blocks, as Tenuo's chains are built: the
+    /// root bound to `holders[0]`, then each attenuation ([`attenuation`]`(i)`) bound to
+    /// `holders[i]` and signed by `holders[i - 1]`, the holder before it. Its proofs of
+    /// possession are by the last holder.
+    pub fn bound_token(&self, holders: &[SigningKey]) -> Token {
+        let Some(first) = holders.first() else {
+            unreachable_fixture(&"a bound token needs at least one holder")
+        };
+        let mut token = fixture(
+            Issuer::new(self.root.clone()).mint_at(self.grant().holder(first.public()), now()),
+        );
+        for (i, pair) in holders.windows(2).enumerate() {
+            if let [previous, next] = pair {
+                token = fixture(
+                    token.attenuate_signed(attenuation(i + 1).holder(next.public()), previous),
+                );
+            }
+        }
+        token
+    }
+}
+
+/// `n` fresh agent keys, the holders of a bound chain of `n` blocks.
+pub fn holders(n: usize) -> Vec<SigningKey> {
+    (0..n).map(|_| SigningKey::generate()).collect()
+}
+
+/// A presentation of `token` for [`request`] with a fresh proof of possession by
+/// `holder`, signed at [`now`] with a random nonce.
+pub fn presentation_with_proof(holder: &SigningKey, token: &Token) -> Presentation {
+    Presentation::new().proof(fixture(HolderProof::sign(holder, token, &request(), now())))
 }
 
 /// The `i`-th attenuation (1-based): delegate `agent-i`, amount cap `1000 - 10 i`,
@@ -234,6 +266,20 @@ pub fn authorizer(fx: &Fixture, n: usize) -> Authorizer {
         .build()
 }
 
+/// An authorizer as [`authorizer`] whose replay cache has room for every proof a
+/// benchmark run presents: the clock stands still, so no nonce expires during the run,
+/// and every token of the fixture is the same agent's (one subject and client).
+pub fn proof_authorizer(fx: &Fixture, n: usize) -> Authorizer {
+    Authorizer::builder(fx.keys(), policy_store(n))
+        .clock(Arc::new(FixedClock::new(now())))
+        .holder_options(HolderOptions {
+            replay_capacity: 2_000_000,
+            replay_per_agent: 2_000_000,
+            ..HolderOptions::default()
+        })
+        .build()
+}
+
 /// An authorizer as [`authorizer`], with this many revoked ids (none of the fixture's).
 pub fn authorizer_with_revocations(fx: &Fixture, n: usize, revoked: usize) -> Authorizer {
     let store = Arc::new(MemoryRevocations::new());
@@ -253,4 +299,56 @@ pub fn authorizer_with_revocations(fx: &Fixture, n: usize, revoked: usize) -> Au
         .clock(Arc::new(FixedClock::new(now())))
         .revocations(store)
         .build()
+}
+
+/// Where criterion writes its results: `$CARGO_TARGET_DIR/criterion`, else the
+/// workspace's `target/criterion`.
+pub fn criterion_dir() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("criterion")
+}
+
+/// The file, in [`criterion_dir`], where the `sizes` bench writes the token sizes.
+pub const SIZES_FILE: &str = "valet-sizes.json";
+
+/// The token sizes the `sizes` bench wrote, as a Markdown table: one row per token, one
+/// column per delegation depth, each cell `bytes / base64url characters` or why there is
+/// no such token. `None` when the JSON is not of that shape.
+pub fn sizes_markdown(sizes: &serde_json::Value) -> Option<String> {
+    let columns = sizes.get("columns")?.as_array()?;
+    let rows = sizes.get("rows")?.as_array()?;
+    let mut out = String::new();
+    let _ = write!(out, "| token |");
+    for c in columns {
+        let _ = write!(out, " {} |", c.as_str()?);
+    }
+    let _ = write!(out, "\n|---|");
+    for _ in columns {
+        let _ = write!(out, "---:|");
+    }
+    out.push('\n');
+    for row in rows {
+        let _ = write!(out, "| {} |", row.get("token")?.as_str()?);
+        for cell in row.get("cells")?.as_array()? {
+            match (
+                cell.get("bytes").and_then(serde_json::Value::as_u64),
+                cell.get("base64url").and_then(serde_json::Value::as_u64),
+            ) {
+                (Some(b), Some(c)) => {
+                    let _ = write!(out, " {b} / {c} |");
+                }
+                _ => {
+                    let _ = write!(
+                        out,
+                        " {} |",
+                        cell.get("none").and_then(serde_json::Value::as_str)?
+                    );
+                }
+            }
+        }
+        out.push('\n');
+    }
+    Some(out)
 }
