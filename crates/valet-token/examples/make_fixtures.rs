@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{json, Value};
+use valet_token::danger::{BearerMinting, DangerousVerifier};
 use valet_token::*;
 
 /// 2026-11-23T12:00:00Z, the fixed minting time.
@@ -35,6 +36,7 @@ fn main() -> Result<(), Error> {
     let tools = Audience::parse("https://tools.example.com")?;
 
     let mut grant = TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+        .bearer()
         .audience(pay)
         .audience(tools)
         .expires_in(Duration::from_secs(3600))
@@ -114,7 +116,7 @@ fn check(cases: &[Value], tokens: &[(&str, &Token)], keys: &[&RootKeyPair]) -> R
             &time::format_description::well_known::Rfc3339,
         )?;
         let now = SystemTime::from(now);
-        let verifier = Verifier::new(set);
+        let verifier = Verifier::new(set).accept_bearer_tokens();
         let request = Request::from_json_value(&case["request"], verifier.limits())?;
         let verdict = verifier.verify(token, &request, now, &NoRevocations);
         let expect_allow = case["expect"] == "allow";

@@ -301,7 +301,8 @@ mod tests {
     fn mint(root: &RootKeyPair, client: &str, now: SystemTime) -> Token {
         let grant = TokenBuilder::new("alice@example.com", client)
             .audience(Audience::parse("https://pay.example.com").unwrap())
-            .expires_in(Duration::from_secs(900));
+            .expires_in(Duration::from_secs(900))
+            .holder(crate::agent_keys::SigningKey::generate().public());
         Issuer::new(root.clone()).mint_at(grant, now).unwrap()
     }
 

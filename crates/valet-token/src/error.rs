@@ -64,6 +64,9 @@ pub enum TokenError {
     /// A required claim was not given to the mint builder.
     #[error("cannot mint a token without {0}")]
     Missing(&'static str),
+    /// A root token was asked for with no holder key and without the bearer opt-in.
+    #[error("cannot mint a token bound to no holder key: bind the token to the agent's key with `TokenBuilder::holder`, or mint a bearer token, which anyone holding a copy can use, through `valet_token::danger`")]
+    NoHolder,
     /// A value given to a builder is not acceptable.
     #[error("{0}")]
     Invalid(String),

@@ -16,16 +16,17 @@ use crate::request::Request;
 use crate::token::Token;
 use crate::verdict::{Reason, ReasonKind};
 
-/// How a `Verifier` treats holder binding. Defaults: bearer tokens allowed, proofs at
-/// most 60 s old and at most 5 s in the future, 500 000 live nonces, at most 5 000 of them
-/// for one person's agent.
+/// How a `Verifier` checks proofs of possession. Defaults: proofs at most 60 s old and at
+/// most 5 s in the future, 500 000 live nonces, at most 5 000 of them for one person's
+/// agent.
+///
+/// Every verifier refuses tokens the issuer did not bind to a holder key: only a binding
+/// the issuer signed (the authority block's), or one made by a delegation signed by a key
+/// bound before it, is accepted, and a binding that anyone holding the token can append is
+/// not. Honouring bearer tokens is a separate, explicit opt-in:
+/// [`DangerousVerifier::accept_bearer_tokens`](crate::danger::DangerousVerifier::accept_bearer_tokens).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HolderOptions {
-    /// Refuse tokens that the issuer did not bind to a holder key (default false: bearer
-    /// use allowed). Only a binding the issuer signed (the authority block's), or one made
-    /// by a delegation signed by a key bound before it, meets this: a binding that anyone
-    /// holding the token can append does not.
-    pub require_binding: bool,
     /// How old a proof may be (default 60 s).
     pub max_proof_age: Duration,
     /// How far in the future a proof's timestamp may be, for clock skew (default 5 s).
@@ -44,7 +45,6 @@ pub struct HolderOptions {
 impl Default for HolderOptions {
     fn default() -> Self {
         HolderOptions {
-            require_binding: false,
             max_proof_age: Duration::from_secs(60),
             max_proof_skew: Duration::from_secs(5),
             replay_capacity: 500_000,
@@ -53,22 +53,37 @@ impl Default for HolderOptions {
     }
 }
 
-/// The verifier's holder options and its replay cache.
+/// The verifier's holder options, its replay cache, and whether it honours bearer tokens.
 #[derive(Clone, Debug)]
 pub(crate) struct HolderState {
     options: HolderOptions,
     replay: Arc<ReplayCache>,
+    /// Honour tokens bound to no holder key (false unless opted in through `danger`).
+    accept_bearer: bool,
 }
 
 impl HolderState {
-    pub(crate) fn new(options: HolderOptions) -> Self {
+    /// Holder checks with these options, a new, empty replay cache, and bearer tokens
+    /// honoured as `accept_bearer` says.
+    pub(crate) fn new(options: HolderOptions, accept_bearer: bool) -> Self {
         HolderState {
             replay: Arc::new(
                 ReplayCache::new(options.replay_capacity)
                     .with_partition_quota(options.replay_per_agent),
             ),
             options,
+            accept_bearer,
         }
+    }
+
+    /// Whether tokens bound to no holder key are honoured.
+    pub(crate) fn accepts_bearer(&self) -> bool {
+        self.accept_bearer
+    }
+
+    /// Honours tokens bound to no holder key (the `danger` opt-in).
+    pub(crate) fn accept_bearer(&mut self) {
+        self.accept_bearer = true;
     }
 
     /// The holder options in force.
@@ -84,7 +99,7 @@ impl HolderState {
 
 impl Default for HolderState {
     fn default() -> Self {
-        HolderState::new(HolderOptions::default())
+        HolderState::new(HolderOptions::default(), false)
     }
 }
 
@@ -119,8 +134,8 @@ fn reason(kind: ReasonKind, block: Option<usize>, message: String) -> Reason {
 }
 
 impl HolderState {
-    /// After the signature chain verified: marks the signed links verified, applies
-    /// `require_binding`, checks a presented proof (its window, its signature, and that
+    /// After the signature chain verified: marks the signed links verified, refuses a
+    /// token the issuer did not bind (unless bearer tokens are accepted), checks a presented proof (its window, its signature, and that
     /// the token binds its key) and returns the holder keys the request proves, for the
     /// `request_holder` facts. The proof's nonce is consumed only once the token's checks
     /// allow the request ([`admit`](Self::admit)).
@@ -139,11 +154,11 @@ impl HolderState {
             link.verified = signer.is_some();
             link.signed_by = signer;
         }
-        if self.options.require_binding && !issuer_bound(token, signers) {
+        if !self.accept_bearer && !issuer_bound(token, signers) {
             let message = if token.specs.iter().any(|s| s.holder.is_some()) {
-                "this verifier accepts only tokens the issuer bound to a holder key, and this token's binding was appended by a block no bound key signed, which anyone holding the token can do: mint the token with the agent's public key"
+                "this verifier accepts only tokens the issuer bound to a holder key, and this token's binding was appended by a block no bound key signed, which anyone holding the token can do: mint the token with the agent's public key and sign a proof of possession for each request"
             } else {
-                "this verifier accepts only tokens bound to a holder key, and the token is a bearer token: mint it with the agent's public key"
+                "this verifier accepts only tokens bound to a holder key, and this token is a bearer token, which anyone holding a copy of it can use: mint the token with the agent's public key and sign a proof of possession for each request (a verifier honours bearer tokens only when built with `accept_bearer_tokens`)"
             };
             return Err(reason(ReasonKind::Holder, None, message.into()));
         }
@@ -283,7 +298,7 @@ fn replay_partition(subject: &str, client: &str) -> Vec<u8> {
     p
 }
 
-/// Whether a binding that `require_binding` accepts holds: the authority block's (the
+/// Whether a binding that a verifier refusing bearer tokens accepts holds: the authority block's (the
 /// issuer signed it), or one made by a block signed by a key bound before it. A block
 /// without a third-party signature can be appended by anyone holding the token, so its
 /// binding narrows the token (its check is enforced) but does not make a bearer token

@@ -17,8 +17,10 @@ use crate::token::Token;
 /// The default maximum lifetime an [`Issuer`] grants: one hour.
 pub const DEFAULT_MAX_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// What a root token grants. Subject, client, at least one audience and an expiry are
-/// required; the [`Issuer`] signs it.
+/// What a root token grants. Subject, client, at least one audience, an expiry and the
+/// agent's holder key ([`holder`](Self::holder)) are required; the [`Issuer`] signs it. A
+/// token bound to no holder key (a bearer token) is minted only with the explicit opt-in
+/// [`BearerMinting::bearer`](crate::danger::BearerMinting::bearer).
 #[derive(Clone, Debug)]
 pub struct TokenBuilder {
     subject: String,
@@ -31,6 +33,8 @@ pub struct TokenBuilder {
     details: Vec<AuthorizationDetail>,
     max_depth: Option<u32>,
     holder: Option<VerifyingKey>,
+    /// Minting without a holder key was opted into (`danger`).
+    bearer: bool,
 }
 
 impl TokenBuilder {
@@ -47,6 +51,7 @@ impl TokenBuilder {
             details: Vec::new(),
             max_depth: None,
             holder: None,
+            bearer: false,
         }
     }
 
@@ -107,10 +112,18 @@ impl TokenBuilder {
     }
 
     /// Binds the token to the agent's public key: every request then needs a proof of
-    /// possession signed by that key (see [`HolderProof`](crate::proof::HolderProof)).
+    /// possession signed by that key (see [`HolderProof`](crate::proof::HolderProof)), so a
+    /// copy of the token is of no use without the key. Required to mint.
     #[must_use]
     pub fn holder(mut self, key: VerifyingKey) -> Self {
         self.holder = Some(key);
+        self
+    }
+
+    /// Lets the grant be minted without a holder key: the `danger` opt-in. A holder key
+    /// given with [`holder`](Self::holder) still binds the token.
+    pub(crate) fn allowing_bearer(mut self) -> Self {
+        self.bearer = true;
         self
     }
 }
@@ -138,12 +151,14 @@ impl Issuer {
         self
     }
 
-    /// Mints a token now.
+    /// Mints a token now. A grant with no holder key is refused
+    /// ([`TokenError::NoHolder`]) unless it opted into bearer minting through
+    /// [`danger`](crate::danger).
     pub fn mint(&self, grant: TokenBuilder) -> Result<Token, TokenError> {
         self.mint_at(grant, SystemTime::now())
     }
 
-    /// Mints a token as of `now`.
+    /// Mints a token as of `now`, refusing a grant as [`mint`](Self::mint) does.
     pub fn mint_at(&self, grant: TokenBuilder, now: SystemTime) -> Result<Token, TokenError> {
         if grant.subject.is_empty() {
             return Err(TokenError::Missing("a subject"));
@@ -153,6 +168,9 @@ impl Issuer {
         }
         if grant.audiences.is_empty() {
             return Err(TokenError::Missing("an audience"));
+        }
+        if grant.holder.is_none() && !grant.bearer {
+            return Err(TokenError::NoHolder);
         }
         let iat = unix_secs(now);
         let exp = match grant.lifetime {

@@ -6,6 +6,9 @@
 //! mints, attenuates and verifies them; it has no policy-engine dependency, so an agent that
 //! only attenuates links this crate alone.
 //!
+//! A token is bound to its agent's key, and every request carries a fresh proof of
+//! possession by that key: a copy of the token alone is of no use.
+//!
 //! ```
 //! use std::time::{Duration, SystemTime};
 //! use valet_token::*;
@@ -13,32 +16,51 @@
 //! let root = RootKeyPair::generate(KeyId(1));
 //! let pay = Audience::parse("https://pay.example.com")?;
 //! let now = SystemTime::now();
+//! // The orchestrator's key pair: the token is bound to its public key.
+//! let orchestrator = SigningKey::generate();
 //! let token = Issuer::new(root.clone()).mint_at(
 //!     TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
 //!         .audience(pay.clone())
 //!         .scope(Scope::parse("payments:write")?)
 //!         .expires_in(Duration::from_secs(900))
-//!         .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?)),
+//!         .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?))
+//!         .holder(orchestrator.public()),
 //!     now,
 //! )?;
-//! // The holder cuts a narrower copy for a sub-agent, with no key.
-//! let child = token.attenuate(
-//!     Attenuation::new().delegate("invoice-agent").max("payment", "amount", "50.00".parse()?),
+//! // The holder cuts a narrower copy for a sub-agent, offline, and hands it to the
+//! // sub-agent's key, signing the new block with its own.
+//! let invoice_agent = SigningKey::generate();
+//! let child = token.attenuate_signed(
+//!     Attenuation::new()
+//!         .delegate("invoice-agent")
+//!         .max("payment", "amount", "50.00".parse()?)
+//!         .holder(invoice_agent.public()),
+//!     &orchestrator,
 //! )?;
 //! let verifier = Verifier::new(KeySet::new().with(root.public()));
 //! let pay_50 = Request::new(pay.clone(), "pay_invoice").details(
 //!     TransactionDetails::new("payment").with("amount", "50.00"),
 //! );
-//! assert!(verifier.verify(&child, &pay_50, now, &NoRevocations).is_allowed());
+//! // Each request carries a proof of possession by the sub-agent's key...
+//! let proof = HolderProof::sign(&invoice_agent, &child, &pay_50, now)?;
+//! let verdict = verifier.verify_with_proof(&child, &pay_50, Some(&proof), now, &NoRevocations);
+//! assert!(verdict.is_allowed());
+//! // ...and without one the token is refused.
+//! assert!(!verifier.verify(&child, &pay_50, now, &NoRevocations).is_allowed());
 //! let pay_51 = Request::new(pay, "pay_invoice")
 //!     .details(TransactionDetails::new("payment").with("amount", "51.00"));
-//! let verdict = verifier.verify(&child, &pay_51, now, &NoRevocations);
+//! let proof = HolderProof::sign(&invoice_agent, &child, &pay_51, now)?;
+//! let verdict = verifier.verify_with_proof(&child, &pay_51, Some(&proof), now, &NoRevocations);
 //! assert_eq!(
 //!     verdict.reasons()[0].message,
 //!     "block 1 (delegate: invoice-agent) limits payment amount to 50.00, requested `51.00`"
 //! );
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Bearer tokens, bound to no key and usable by whoever holds a copy, are minted and
+//! honoured only through the explicit opt-ins of [`danger`], beside the other switches
+//! that weaken the checks.
 //!
 //! ## The token format (a public format, version 2)
 //!
@@ -128,11 +150,14 @@
 //! until their proof would be stale, at most 500 000 of them and at most 5 000 for the
 //! tokens of one person's agent, the subject and client the issuer signed, see
 //! [`HolderOptions`]; a full cache or a full quota refuses new proofs). The nonce is consumed only when every check of the token allows the
-//! request, so a proof the token refuses takes no room. [`Verifier::require_holder_binding`]
-//! refuses tokens the issuer did not bind: the authority block's binding counts, and so
-//! does one made by a block signed by a key bound before it; a binding appended in an
-//! unsigned block (which anyone holding a bearer token can add) narrows the token but does
-//! not meet the requirement.
+//! request, so a proof the token refuses takes no room. A [`Verifier`] refuses tokens the
+//! issuer did not bind (unless built with
+//! [`danger::DangerousVerifier::accept_bearer_tokens`]): the authority block's binding
+//! counts, and so does one made by a block signed by a key bound before it; a binding
+//! appended in an unsigned block (which anyone holding a bearer token can add) narrows the
+//! token but does not meet the requirement. An [`Issuer`] refuses to mint a token without a
+//! holder key ([`TokenError::NoHolder`]) unless the grant opts in with
+//! [`danger::BearerMinting::bearer`].
 //!
 //! **Delegation.** [`Token::attenuate_signed`] appends a Biscuit third-party block signed by
 //! the current holder's key; with [`Attenuation::holder`] it hands the token to a
@@ -194,6 +219,7 @@ mod chain;
 mod claims;
 mod clock;
 mod cost;
+pub mod danger;
 mod datalog;
 pub mod details;
 mod encoding;

@@ -23,6 +23,11 @@ use crate::token::{sha256, Token};
 use crate::verdict::{Denial, Reason, ReasonKind, Verdict, VerifiedToken};
 
 /// Checks tokens against the key set, with limits. Build once and share: it is `Send + Sync`.
+///
+/// A verifier requires proofs of possession: it refuses a token the issuer did not bind to
+/// a holder key, and a bound token needs a fresh [`HolderProof`] by that key with each
+/// request ([`verify_with_proof`](Self::verify_with_proof)). Bearer tokens are honoured only
+/// by a verifier built with the explicit opt-in of [`danger`](crate::danger).
 #[derive(Clone, Debug)]
 pub struct Verifier {
     keys: KeySet,
@@ -42,15 +47,6 @@ impl Verifier {
             cache: None,
             reference_datalog: false,
         }
-    }
-
-    /// Runs the blocks' checks with Biscuit's own authorizer, built on every call, instead
-    /// of the chain's prepared Datalog. Decisions are the same (tests compare them); this
-    /// exists for those tests and to measure the difference.
-    #[doc(hidden)]
-    pub fn with_reference_datalog(mut self) -> Self {
-        self.reference_datalog = true;
-        self
     }
 
     /// Keeps up to `capacity` verified tokens (0: none), with their verified signature
@@ -108,14 +104,6 @@ impl Verifier {
         &self.keys
     }
 
-    /// Refuses tokens that bind no holder key (`true`), or lets bearer tokens through
-    /// (`false`, the default).
-    #[must_use]
-    pub fn require_holder_binding(mut self, required: bool) -> Self {
-        self.holder.options_mut().require_binding = required;
-        self
-    }
-
     /// Sets how old (`max_age`) and how far ahead (`max_skew`) a proof's timestamp may be.
     #[must_use]
     pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
@@ -124,10 +112,30 @@ impl Verifier {
         self
     }
 
-    /// Replaces every holder option (and starts a new, empty replay cache).
+    /// Replaces every holder option (and starts a new, empty replay cache). Whether
+    /// bearer tokens are honoured is not a holder option: it stays as it was.
     #[must_use]
     pub fn with_holder_options(mut self, options: HolderOptions) -> Self {
-        self.holder = HolderState::new(options);
+        self.holder = HolderState::new(options, self.holder.accepts_bearer());
+        self
+    }
+
+    /// Whether this verifier honours bearer tokens (tokens the issuer bound to no holder
+    /// key): false unless it was built with
+    /// [`accept_bearer_tokens`](crate::danger::DangerousVerifier::accept_bearer_tokens).
+    pub fn accepts_bearer_tokens(&self) -> bool {
+        self.holder.accepts_bearer()
+    }
+
+    /// Honours bearer tokens: the `danger` opt-in.
+    pub(crate) fn accepting_bearer_tokens(mut self) -> Self {
+        self.holder.accept_bearer();
+        self
+    }
+
+    /// Runs the blocks' checks with Biscuit's own authorizer: the `danger` opt-in.
+    pub(crate) fn running_reference_datalog(mut self) -> Self {
+        self.reference_datalog = true;
         self
     }
 
@@ -179,7 +187,9 @@ impl Verifier {
         self.read_token(&decode_base64url(text.trim())?)
     }
 
-    /// Verifies a token for one request at time `now`, with no proof of possession.
+    /// Verifies a token for one request at time `now`, with no proof of possession: a
+    /// deny unless the verifier accepts bearer tokens and the token is one (a bound token
+    /// needs [`verify_with_proof`](Self::verify_with_proof)).
     pub fn verify(
         &self,
         token: &Token,

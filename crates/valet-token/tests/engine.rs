@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use common::*;
 use proptest::prelude::*;
+use valet_token::danger::DangerousVerifier;
 use valet_token::*;
 
 const RECIPIENTS: [&str; 4] = [
@@ -125,7 +126,9 @@ proptest! {
             req = req.scope(scope("email:send"));
         }
         let t = now() + Duration::from_secs(later);
-        let reference = Verifier::new(KeySet::new().with(f.key.public())).with_reference_datalog();
+        let reference = Verifier::new(KeySet::new().with(f.key.public()))
+            .accept_bearer_tokens()
+            .reference_datalog();
         let expected = reference.verify(&token, &req, t, &NoRevocations);
         let got = f.verify_at(&token, &req, t);
         prop_assert_eq!(got.is_allowed(), expected.is_allowed());
@@ -147,7 +150,9 @@ fn a_check_on_another_block_s_fact_needs_a_scope_to_see_it() {
         .scope(scope("payments:write"))
         .scope(scope("tools:read"))
         .scope(scope("email:send"));
-    let reference = Verifier::new(KeySet::new().with(f.key.public())).with_reference_datalog();
+    let reference = Verifier::new(KeySet::new().with(f.key.public()))
+        .accept_bearer_tokens()
+        .reference_datalog();
     for (check, allowed) in [
         ("check if delegate(\"agent-1\")", false),
         ("check if delegate(\"agent-1\") trusting previous", true),
@@ -165,7 +170,9 @@ fn every_kind_of_request_field_reaches_the_checks() {
     // One check per kind of field (decimal from an integer, boolean, list); each decides
     // the request, and both evaluations agree.
     let f = fixture();
-    let reference = Verifier::new(KeySet::new().with(f.key.public())).with_reference_datalog();
+    let reference = Verifier::new(KeySet::new().with(f.key.public()))
+        .accept_bearer_tokens()
+        .reference_datalog();
     let request = |count: i64, urgent: bool, tags: &[&str]| {
         Request::new(aud(PAY), "pay_invoice")
             .details(
@@ -236,13 +243,13 @@ mod hand_made {
     fn both(f: &Fixture, bytes: &[u8]) -> (Verdict, Verdict) {
         let req = plain(PAY, "list");
         let keys = KeySet::new().with(f.key.public());
-        let engine = Verifier::new(keys.clone()).verify_bytes(bytes, &req, now(), &NoRevocations);
-        let reference = Verifier::new(keys).with_reference_datalog().verify_bytes(
-            bytes,
-            &req,
-            now(),
-            &NoRevocations,
-        );
+        let engine = Verifier::new(keys.clone())
+            .accept_bearer_tokens()
+            .verify_bytes(bytes, &req, now(), &NoRevocations);
+        let reference = Verifier::new(keys)
+            .accept_bearer_tokens()
+            .reference_datalog()
+            .verify_bytes(bytes, &req, now(), &NoRevocations);
         (engine, reference)
     }
 

@@ -19,6 +19,7 @@ use biscuit_auth::format::schema;
 use biscuit_auth::format::SerializedBiscuit;
 use common::*;
 use prost::Message;
+use valet_token::danger::BearerMinting;
 use valet_token::*;
 
 fn decode(bytes: &[u8]) -> schema::Biscuit {
@@ -391,7 +392,7 @@ fn a_holder_check_with_a_key_of_31_bytes_binds_no_holder() {
         )
         .is_allowed());
     // Nor does a verifier that requires binding take it for a bound token.
-    let strict = f.verifier.clone().require_holder_binding(true);
+    let strict = f.strict();
     assert_denied(
         &strict.verify(&t, &req, now(), &NoRevocations),
         ReasonKind::Holder,
@@ -746,6 +747,7 @@ fn minted_claims_read_back_as_minted() {
     let second_payment = AuthorizationDetail::new("payment").actions(["list"]);
     let root = f.mint(
         TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+            .bearer()
             .audience(aud(PAY))
             .audience(aud(TOOLS))
             .audience(aud(MAIL))
@@ -978,6 +980,7 @@ fn every_check_valet_writes_is_read_as_what_it_enforces() {
         f.mint(grant().max_depth(3).holder(agent.public()).token_id("t")),
         f.mint(
             TokenBuilder::new("bob", "https://c.example")
+                .bearer()
                 .audience(aud(MAIL))
                 .expires_in(Duration::from_secs(60)),
         ),
@@ -1010,6 +1013,7 @@ fn a_typical_token_and_its_attenuation_stay_small() {
     let agent = SigningKey::generate();
     let root = f.mint(
         TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+            .bearer()
             .audience(aud(PAY))
             .scope(scope("payments:write"))
             .expires_in(Duration::from_secs(900))

@@ -231,16 +231,44 @@ fn a_full_replay_cache_refuses_new_proofs() {
 }
 
 #[test]
-fn unbound_tokens_still_work_unless_binding_is_required() {
+fn bearer_tokens_are_refused_unless_the_verifier_opts_in() {
     let f = fixture();
     let token = f.mint(grant());
     let pay = payment("50.00", "USD", "bob@example.com");
+    // The fixture's verifier opts in (`danger::DangerousVerifier::accept_bearer_tokens`).
+    assert!(f.verifier.accepts_bearer_tokens());
     assert!(f.verify(&token, &pay).is_allowed());
-    let strict = Verifier::new(KeySet::new().with(f.key.public())).require_holder_binding(true);
+    // A verifier with the defaults refuses it, and says what to do.
+    let strict = f.strict();
+    assert!(!strict.accepts_bearer_tokens());
     let verdict = strict.verify(&token, &pay, now(), &NoRevocations);
-    only_reason(&verdict, ReasonKind::Holder, "accepts only tokens bound");
-    // A bound token with its proof passes the strict verifier.
+    only_reason(
+        &verdict,
+        ReasonKind::Holder,
+        "accepts only tokens bound to a holder key, and this token is a bearer token, which anyone holding a copy of it can use: mint the token with the agent's public key and sign a proof of possession for each request",
+    );
+    assert_eq!(denied(&verdict).len(), 1);
+    // A proof by some key does not make a bearer token bound.
     let agent = SigningKey::generate();
+    let verdict = strict.verify_with_proof(
+        &token,
+        &pay,
+        Some(&prove(&agent, &token, &pay)),
+        now(),
+        &NoRevocations,
+    );
+    only_reason(&verdict, ReasonKind::Holder, "is a bearer token");
+    // Replacing the holder options keeps the opt-in as it was, either way.
+    assert!(f
+        .verifier
+        .clone()
+        .with_holder_options(HolderOptions::default())
+        .accepts_bearer_tokens());
+    assert!(!strict
+        .clone()
+        .with_holder_options(HolderOptions::default())
+        .accepts_bearer_tokens());
+    // A bound token with its proof passes the strict verifier.
     let bound = f.mint(grant().holder(agent.public()));
     let proof = prove(&agent, &bound, &pay);
     let verdict = strict.verify_with_proof(&bound, &pay, Some(&proof), now(), &NoRevocations);

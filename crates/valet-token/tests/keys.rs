@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use valet_token::danger::DangerousVerifier;
 use valet_token::*;
 
 #[cfg(unix)]
@@ -36,7 +37,7 @@ fn key_files_round_trip_with_private_mode_0600() {
     assert_eq!(read_public.id(), KeyId(7));
 
     // A token minted with the key read back verifies with the public key read back.
-    let f = Verifier::new(KeySet::new().with(read_public));
+    let f = Verifier::new(KeySet::new().with(read_public)).accept_bearer_tokens();
     let token = Issuer::new(read).mint_at(grant(), now()).unwrap();
     assert_allowed(&f.verify(&token, &plain(PAY, "list"), now(), &NoRevocations));
 
@@ -142,7 +143,7 @@ fn verifier_picks_the_key_named_by_the_root_key_id() {
         keys.ids().collect::<Vec<_>>(),
         [KeyId(1), KeyId(2), KeyId(3)]
     );
-    let verifier = Verifier::new(keys);
+    let verifier = Verifier::new(keys).accept_bearer_tokens();
     for k in [&k1, &k2, &k3] {
         let token = Issuer::new(k.clone()).mint_at(grant(), now()).unwrap();
         assert_eq!(token.key_id(), Some(k.id()));
@@ -155,7 +156,12 @@ fn verifier_picks_the_key_named_by_the_root_key_id() {
         .with(k1.public())
         .with(RootPublicKey::new(KeyId(2), *k1.public().key()));
     let token2 = Issuer::new(k2.clone()).mint_at(grant(), now()).unwrap();
-    let v = Verifier::new(swapped).verify(&token2, &plain(PAY, "list"), now(), &NoRevocations);
+    let v = Verifier::new(swapped).accept_bearer_tokens().verify(
+        &token2,
+        &plain(PAY, "list"),
+        now(),
+        &NoRevocations,
+    );
     assert_denied(&v, ReasonKind::Signature, "signature");
 }
 
@@ -171,14 +177,14 @@ fn rotation_old_key_verifies_until_removed() {
     let req = plain(PAY, "list");
 
     let mut keys = KeySet::new().with(k1.public()).with(k2.public());
-    let both = Verifier::new(keys.clone());
+    let both = Verifier::new(keys.clone()).accept_bearer_tokens();
     for t in [&old, &new, &child] {
         assert_allowed(&both.verify(t, &req, now(), &NoRevocations));
     }
 
     assert!(keys.remove(KeyId(1)));
     assert!(!keys.remove(KeyId(1)));
-    let only2 = Verifier::new(keys);
+    let only2 = Verifier::new(keys).accept_bearer_tokens();
     assert_allowed(&only2.verify(&new, &req, now(), &NoRevocations));
     for t in [&old, &child] {
         let v = only2.verify(t, &req, now(), &NoRevocations);
@@ -204,7 +210,12 @@ fn rotation_old_key_verifies_until_removed() {
 fn empty_key_set_refuses_everything() {
     let f = fixture();
     let token = f.mint(grant());
-    let v = Verifier::new(KeySet::new()).verify(&token, &plain(PAY, "list"), now(), &NoRevocations);
+    let v = Verifier::new(KeySet::new()).accept_bearer_tokens().verify(
+        &token,
+        &plain(PAY, "list"),
+        now(),
+        &NoRevocations,
+    );
     assert_denied(&v, ReasonKind::UnknownKey, "key id 1");
 }
 

@@ -8,6 +8,7 @@ mod common;
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
+use valet_token::danger::DangerousVerifier;
 use valet_token::*;
 
 fn token(root: &RootKeyPair, lifetime: Duration) -> Token {
@@ -25,7 +26,7 @@ fn request() -> Request {
 fn a_clock_at_the_epoch_honours_no_token() {
     let root = RootKeyPair::generate(KeyId(1));
     let t = token(&root, Duration::from_secs(600));
-    let v = Verifier::new(KeySet::new().with(root.public()));
+    let v = Verifier::new(KeySet::new().with(root.public())).accept_bearer_tokens();
     assert_allowed(&v.verify(&t, &request(), now(), &NoRevocations));
     let verdict = v.verify(&t, &request(), UNIX_EPOCH, &NoRevocations);
     assert_denied(&verdict, ReasonKind::NotYetValid, "the clock is wrong");
@@ -39,16 +40,18 @@ fn the_bound_is_the_limit_and_can_be_raised() {
     let root = RootKeyPair::generate(KeyId(1));
     let day = token(&root, Duration::from_secs(86_400));
     let longer = token(&root, Duration::from_secs(86_401));
-    let v = Verifier::new(KeySet::new().with(root.public()));
+    let v = Verifier::new(KeySet::new().with(root.public())).accept_bearer_tokens();
     assert_allowed(&v.verify(&day, &request(), now(), &NoRevocations));
     assert_denied(
         &v.verify(&longer, &request(), now(), &NoRevocations),
         ReasonKind::NotYetValid,
         "lives longer than this verifier accepts",
     );
-    let lenient = Verifier::new(KeySet::new().with(root.public())).with_limits(Limits {
-        max_remaining_lifetime: Duration::from_secs(7 * 86_400),
-        ..Limits::default()
-    });
+    let lenient = Verifier::new(KeySet::new().with(root.public()))
+        .accept_bearer_tokens()
+        .with_limits(Limits {
+            max_remaining_lifetime: Duration::from_secs(7 * 86_400),
+            ..Limits::default()
+        });
     assert_allowed(&lenient.verify(&longer, &request(), now(), &NoRevocations));
 }

@@ -10,6 +10,7 @@
 mod common;
 
 use common::*;
+use valet_token::danger::BearerMinting;
 use valet_token::*;
 
 /// A `max` alone once let any negative amount through: with `max 50.00`,
@@ -55,6 +56,7 @@ fn a_max_limit_refuses_a_negative_amount() {
 
 fn refunds() -> TokenBuilder {
     TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+        .bearer()
         .audience(aud(PAY))
         .expires_in(std::time::Duration::from_secs(3600))
         .detail(
@@ -203,6 +205,7 @@ fn a_max_check_without_a_floor_is_still_explained() {
     // claims show no floor.
     let open = f.mint(
         TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+            .bearer()
             .audience(aud(PAY))
             .expires_in(std::time::Duration::from_secs(3600))
             .detail(AuthorizationDetail::new("payment")),

@@ -12,10 +12,12 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use common::*;
+use valet_token::danger::BearerMinting;
 use valet_token::*;
 
 fn base() -> TokenBuilder {
     TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+        .bearer()
         .audience(aud(PAY))
         .expires_in(Duration::from_secs(600))
 }
@@ -37,28 +39,78 @@ fn minimal_grant_mints() {
 }
 
 #[test]
+fn a_grant_without_a_holder_key_is_refused_unless_it_opts_into_a_bearer_token() {
+    let f = fixture();
+    let unbound = || {
+        TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+            .audience(aud(PAY))
+            .expires_in(Duration::from_secs(600))
+    };
+    let err = f.issuer.mint_at(unbound(), now()).unwrap_err();
+    assert!(matches!(err, TokenError::NoHolder), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "cannot mint a token bound to no holder key: bind the token to the agent's key with `TokenBuilder::holder`, or mint a bearer token, which anyone holding a copy can use, through `valet_token::danger`"
+    );
+    // `mint` refuses it too.
+    assert!(matches!(
+        f.issuer.mint(unbound()),
+        Err(TokenError::NoHolder)
+    ));
+    // Bound to the agent's key: minted, and bound.
+    let agent = SigningKey::generate();
+    let bound = f.mint(unbound().holder(agent.public()));
+    assert_eq!(
+        bound.unverified_claims().unwrap().holder,
+        Some(agent.public())
+    );
+    // The explicit bearer opt-in mints a token bound to no key.
+    let bearer = f.mint(unbound().bearer());
+    assert_eq!(bearer.unverified_claims().unwrap().holder, None);
+    // A holder key given with the opt-in still binds the token.
+    let both = f.mint(unbound().bearer().holder(agent.public()));
+    assert_eq!(
+        both.unverified_claims().unwrap().holder,
+        Some(agent.public())
+    );
+    // Attenuating an existing token needs no opt-in, bound or bearer.
+    for token in [&bound, &bearer] {
+        let child = token
+            .attenuate(Attenuation::new().delegate("sub-agent"))
+            .unwrap();
+        assert_eq!(child.block_count(), 2);
+    }
+}
+
+#[test]
 fn each_required_claim_missing_is_a_missing_error() {
     let f = fixture();
     let cases: [(&str, TokenBuilder); 4] = [
         (
             "a subject",
             TokenBuilder::new("", "https://c.example")
+                .bearer()
                 .audience(aud(PAY))
                 .expires_in(Duration::from_secs(60)),
         ),
         (
             "a client",
             TokenBuilder::new("alice", "")
+                .bearer()
                 .audience(aud(PAY))
                 .expires_in(Duration::from_secs(60)),
         ),
         (
             "an audience",
-            TokenBuilder::new("alice", "https://c.example").expires_in(Duration::from_secs(60)),
+            TokenBuilder::new("alice", "https://c.example")
+                .bearer()
+                .expires_in(Duration::from_secs(60)),
         ),
         (
             "an expiry",
-            TokenBuilder::new("alice", "https://c.example").audience(aud(PAY)),
+            TokenBuilder::new("alice", "https://c.example")
+                .bearer()
+                .audience(aud(PAY)),
         ),
     ];
     for (what, builder) in cases {

@@ -15,6 +15,7 @@ use std::time::Duration;
 use common::*;
 use proptest::prelude::*;
 use proptest::sample::subsequence;
+use valet_token::danger::BearerMinting;
 use valet_token::*;
 
 const AUDIENCES: [&str; 4] = [
@@ -159,6 +160,7 @@ fn mint(f: &Fixture, g: &Grant) -> Token {
         detail = detail.min("amount", dec(min));
     }
     let mut b = TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+        .bearer()
         .expires_in(Duration::from_secs(g.lifetime))
         .detail(detail);
     for a in &g.audiences {

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valet_token::danger::{BearerMinting, DangerousVerifier};
 use valet_token::*;
 
 fn now() -> SystemTime {
@@ -25,6 +26,7 @@ fn parent_timeout_under_load_is_a_deny_and_the_chain_stays_monotonic() {
     let token = Issuer::new(root.clone())
         .mint_at(
             TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+                .bearer()
                 .audience(pay.clone())
                 .audience(Audience::parse("https://tools.example.com").unwrap())
                 .scope(Scope::parse("payments:write").unwrap())
@@ -69,7 +71,7 @@ fn parent_timeout_under_load_is_a_deny_and_the_chain_stays_monotonic() {
                 .with("currency", "USD")
                 .with("recipient", "alice@example.com"),
         );
-    let verifier = Verifier::new(KeySet::new().with(root.public()));
+    let verifier = Verifier::new(KeySet::new().with(root.public())).accept_bearer_tokens();
     let chain = [&token, &b1, &b2, &b3];
     let allowed: Vec<bool> = chain
         .iter()
@@ -82,10 +84,12 @@ fn parent_timeout_under_load_is_a_deny_and_the_chain_stays_monotonic() {
     assert_eq!(allowed, [true, true, true, true]);
 
     // With no time at all for Datalog, every link is a deny, never an allow.
-    let starved = Verifier::new(KeySet::new().with(root.public())).with_limits(Limits {
-        max_datalog_time: Duration::ZERO,
-        ..Limits::default()
-    });
+    let starved = Verifier::new(KeySet::new().with(root.public()))
+        .accept_bearer_tokens()
+        .with_limits(Limits {
+            max_datalog_time: Duration::ZERO,
+            ..Limits::default()
+        });
     for t in chain {
         let v = starved.verify(t, &request, now(), &NoRevocations);
         assert!(!v.is_allowed());

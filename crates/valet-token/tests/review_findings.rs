@@ -13,6 +13,7 @@ mod common;
 use std::sync::Arc;
 
 use common::*;
+use valet_token::danger::{BearerMinting, DangerousVerifier};
 use valet_token::*;
 
 fn prove(key: &SigningKey, token: &Token, request: &Request) -> HolderProof {
@@ -30,11 +31,12 @@ fn grant_for(subject: &str, client: &str) -> TokenBuilder {
             .max("amount", dec("1000.00"))
             .one_of("currency", ["USD", "EUR"]),
     );
-    g
+    g.bearer()
 }
 
+/// A verifier with the defaults, which require a binding the issuer made.
 fn binding_verifier(f: &Fixture) -> Verifier {
-    Verifier::new(KeySet::new().with(f.key.public())).require_holder_binding(true)
+    f.strict()
 }
 
 #[test]
@@ -114,11 +116,14 @@ fn a_required_binding_is_met_by_the_issuer_and_by_delegations_the_bound_key_sign
 fn a_flood_of_proofs_by_throwaway_keys_does_not_lock_out_a_bound_holder() {
     let f = fixture();
     let verifier =
-        Verifier::new(KeySet::new().with(f.key.public())).with_holder_options(HolderOptions {
-            replay_capacity: 64,
-            replay_per_agent: 8,
-            ..HolderOptions::default()
-        });
+        // Bearer tokens accepted: the attacker's rebound tokens reach the replay cache.
+        Verifier::new(KeySet::new().with(f.key.public()))
+            .accept_bearer_tokens()
+            .with_holder_options(HolderOptions {
+                replay_capacity: 64,
+                replay_per_agent: 8,
+                ..HolderOptions::default()
+            });
     let pay = payment("50.00", "USD", "bob@example.com");
     let holder = SigningKey::generate();
     let bound = f.mint(grant().holder(holder.public()));
@@ -198,7 +203,9 @@ fn a_flood_of_proofs_by_throwaway_keys_does_not_lock_out_a_bound_holder() {
 #[test]
 fn a_forged_token_is_not_cached() {
     let f = fixture();
-    let verifier = Verifier::new(KeySet::new().with(f.key.public())).with_cache(16);
+    let verifier = Verifier::new(KeySet::new().with(f.key.public()))
+        .accept_bearer_tokens()
+        .with_cache(16);
     let pay = payment("50.00", "USD", "bob@example.com");
     // A token signed by a key the verifier does not trust, under the trusted key's id.
     let forger = RootKeyPair::generate(KeyId(1));
@@ -228,6 +235,7 @@ fn the_verified_token_cache_is_bounded_by_bytes() {
     let f = fixture();
     let budget = 16 * 1024 * 1024;
     let verifier = Verifier::new(KeySet::new().with(f.key.public()))
+        .accept_bearer_tokens()
         .with_cache(4096)
         .with_cache_bytes(budget);
     let pay = payment("50.00", "USD", "bob@example.com");

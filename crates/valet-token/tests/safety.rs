@@ -11,10 +11,13 @@ mod common;
 use std::time::{Duration, UNIX_EPOCH};
 
 use common::*;
+use valet_token::danger::{BearerMinting, DangerousVerifier};
 use valet_token::*;
 
 fn verifier_with(f: &Fixture, limits: Limits) -> Verifier {
-    Verifier::new(KeySet::new().with(f.key.public())).with_limits(limits)
+    Verifier::new(KeySet::new().with(f.key.public()))
+        .accept_bearer_tokens()
+        .with_limits(limits)
 }
 
 #[test]
@@ -129,6 +132,7 @@ fn too_many_facts_is_a_run_limit_deny() {
         .details(TransactionDetails::new("report").field("rows", FieldValue::List(items)));
     let t = f.mint(
         TokenBuilder::new("alice", "https://c.example")
+            .bearer()
             .audience(aud(PAY))
             .expires_in(Duration::from_secs(60)),
     );
@@ -144,6 +148,7 @@ fn an_expensive_raw_check_is_a_run_limit_deny_and_fast() {
     let f = fixture();
     // Four joins over 32 fields: a million combinations, a few seconds of Datalog if run.
     let bare = TokenBuilder::new("alice", "https://c.example")
+        .bearer()
         .audience(aud(PAY))
         .expires_in(Duration::from_secs(60));
     let t = f

@@ -33,6 +33,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use prost::Message;
 use sha2::{Digest, Sha512};
+use valet_token::danger::DangerousVerifier;
 use valet_token::*;
 
 const ED25519: i32 = Alg::Ed25519 as i32;
@@ -569,7 +570,7 @@ fn read(bytes: &[u8]) -> Result<Result<Token, TokenError>, String> {
 /// still reaches the signatures).
 fn verifier_for(token: &Token, root: &PublicKey) -> Verifier {
     let id = token.key_id().unwrap_or(KeyId(1));
-    Verifier::new(KeySet::new().with(RootPublicKey::new(id, *root)))
+    Verifier::new(KeySet::new().with(RootPublicKey::new(id, *root))).accept_bearer_tokens()
 }
 
 /// Valet's verdict on the signatures of `bytes` under `root`.

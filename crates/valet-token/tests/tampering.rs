@@ -11,6 +11,7 @@ mod common;
 use biscuit_auth::format::schema;
 use common::*;
 use prost::Message;
+use valet_token::danger::DangerousVerifier;
 use valet_token::*;
 
 fn decode(t: &Token) -> schema::Biscuit {
@@ -291,7 +292,8 @@ fn unknown_or_missing_key_ids_are_refused() {
     assert_denied(&v, ReasonKind::UnknownKey, "names no key id");
     // Pointing it at another trusted key does not help.
     let k2 = RootKeyPair::generate(KeyId(2));
-    let two = Verifier::new(KeySet::new().with(f.key.public()).with(k2.public()));
+    let two =
+        Verifier::new(KeySet::new().with(f.key.public()).with(k2.public())).accept_bearer_tokens();
     raw.root_key_id = Some(2);
     let v = two.verify_bytes(&encode(&raw), &req, now(), &NoRevocations);
     assert_denied(&v, ReasonKind::Signature, "signature");

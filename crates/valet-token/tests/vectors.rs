@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use std::time::SystemTime;
 
 use serde_json::Value;
+use valet_token::danger::DangerousVerifier;
 use valet_token::*;
 
 fn fixtures() -> PathBuf {
@@ -47,7 +48,7 @@ fn every_case_holds() {
         for k in case["keys"].as_array().unwrap() {
             keys.insert(RootPublicKey::from_text(&read(k.as_str().unwrap())).unwrap());
         }
-        let verifier = Verifier::new(keys);
+        let verifier = Verifier::new(keys).accept_bearer_tokens();
         let request = Request::from_json_value(&case["request"], verifier.limits()).unwrap();
         let now = parse_time(case["now"].as_str().unwrap());
         let verdict = verifier.verify(&token, &request, now, &NoRevocations);
@@ -80,6 +81,33 @@ fn every_case_holds() {
     // Both outcomes are covered.
     assert!(cases.iter().any(|c| c["expect"] == "allow"));
     assert!(cases.iter().any(|c| c["expect"] == "deny"));
+}
+
+#[test]
+fn a_verifier_with_the_defaults_refuses_every_fixture_token_as_a_bearer_token() {
+    // The cases that allow need the bearer opt-in: the fixture tokens bind no holder key.
+    for case in cases().iter().filter(|c| c["expect"] == "allow") {
+        let name = case["name"].as_str().unwrap();
+        let token = Token::from_base64(&read(case["token"].as_str().unwrap())).unwrap();
+        assert_eq!(token.unverified_claims().unwrap().holder, None, "{name}");
+        let mut keys = KeySet::new();
+        for k in case["keys"].as_array().unwrap() {
+            keys.insert(RootPublicKey::from_text(&read(k.as_str().unwrap())).unwrap());
+        }
+        let verifier = Verifier::new(keys);
+        let request = Request::from_json_value(&case["request"], verifier.limits()).unwrap();
+        let now = parse_time(case["now"].as_str().unwrap());
+        let verdict = verifier.verify(&token, &request, now, &NoRevocations);
+        assert!(!verdict.is_allowed(), "{name}");
+        assert!(
+            verdict
+                .reasons()
+                .iter()
+                .any(|r| r.kind == ReasonKind::Holder && r.message.contains("bearer token")),
+            "{name}: {:?}",
+            verdict.reasons()
+        );
+    }
 }
 
 #[test]

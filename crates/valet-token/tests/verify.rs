@@ -11,6 +11,7 @@ mod common;
 use std::time::Duration;
 
 use common::*;
+use valet_token::danger::BearerMinting;
 use valet_token::*;
 
 fn single(verdict: &Verdict) -> &Reason {
@@ -24,6 +25,7 @@ fn wrong_audience() {
     let f = fixture();
     let t = f.mint(
         TokenBuilder::new("alice@example.com", "https://c.example")
+            .bearer()
             .audience(aud("https://a.example"))
             .expires_in(Duration::from_secs(60)),
     );
@@ -141,6 +143,7 @@ fn scopes_not_granted_are_refused() {
     // A token with no scope refuses any scoped request.
     let bare = f.mint(
         TokenBuilder::new("alice", "https://c.example")
+            .bearer()
             .audience(aud(PAY))
             .expires_in(Duration::from_secs(60)),
     );
@@ -234,6 +237,7 @@ fn locations_and_identifier_are_enforced() {
     let f = fixture();
     let t = f.mint(
         TokenBuilder::new("alice", "https://c.example")
+            .bearer()
             .audience(aud(PAY))
             .audience(aud(TOOLS))
             .expires_in(Duration::from_secs(600))

@@ -24,6 +24,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::*;
+use valet_token::danger::{BearerMinting, DangerousVerifier};
 use valet_token::*;
 
 /// The slowest decision allowed in a debug build. In release, the worst case measured is a
@@ -33,6 +34,7 @@ const DEBUG_BOUND: Duration = Duration::from_secs(1);
 fn base(f: &Fixture) -> Token {
     f.mint(
         TokenBuilder::new("alice", "https://c.example")
+            .bearer()
             .audience(aud(PAY))
             .expires_in(Duration::from_secs(600)),
     )
@@ -56,7 +58,7 @@ fn timed(f: &Fixture, token: &Token, req: &Request) -> (Verdict, Duration) {
     let (tx, rx) = mpsc::channel();
     let (token, req) = (token.clone(), req.clone());
     std::thread::spawn(move || {
-        let verifier = Verifier::new(keys);
+        let verifier = Verifier::new(keys).accept_bearer_tokens();
         let start = Instant::now();
         let verdict = verifier.verify(&token, &req, now(), &NoRevocations);
         let _ = tx.send((verdict, start.elapsed()));
@@ -214,10 +216,12 @@ const FAMILIES: &[(&str, &[usize], Build)] = &[
 /// The cost the verifier counts for `token` and `req`, read from the refusal of a
 /// verifier whose budget is zero.
 fn counted_cost(f: &Fixture, token: &Token, req: &Request) -> Option<u64> {
-    let v = Verifier::new(KeySet::new().with(f.key.public())).with_limits(Limits {
-        max_datalog_cost: 0,
-        ..Limits::default()
-    });
+    let v = Verifier::new(KeySet::new().with(f.key.public()))
+        .accept_bearer_tokens()
+        .with_limits(Limits {
+            max_datalog_cost: 0,
+            ..Limits::default()
+        });
     let verdict = v.verify(token, req, now(), &NoRevocations);
     let message = &verdict.reasons().first()?.message;
     let (_, rest) = message.split_once("could cost ")?;
@@ -276,8 +280,10 @@ fn the_costly_checks_the_budget_lets_run_decide_as_biscuit_does() {
     let f = fixture();
     let t = base(&f);
     let keys = KeySet::new().with(f.key.public());
-    let reference = Verifier::new(keys.clone()).with_reference_datalog();
-    let engine = Verifier::new(keys);
+    let reference = Verifier::new(keys.clone())
+        .accept_bearer_tokens()
+        .reference_datalog();
+    let engine = Verifier::new(keys).accept_bearer_tokens();
     for (name, sizes, build) in FAMILIES {
         let (token, req) = build(&t, sizes[0]);
         let got = engine.verify(&token, &req, now(), &NoRevocations);

@@ -3,6 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valet_token::danger::{BearerMinting, DangerousVerifier};
 use valet_token::*;
 
 /// 2026-11-23T12:00:00Z: every test runs on a fixed clock.
@@ -39,6 +40,8 @@ pub fn dec(s: &str) -> Decimal {
 
 /// A grant with everything the tests usually need: two audiences, three scopes, a payment
 /// detail (`pay_invoice`/`refund`, at most 1000.00, USD or EUR, three recipients), 1 h.
+/// It may be minted as a bearer token (the `danger` opt-in), for the tests about
+/// something else than holder binding; `.holder(key)` binds it.
 pub fn grant() -> TokenBuilder {
     TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
         .audience(aud(PAY))
@@ -57,8 +60,12 @@ pub fn grant() -> TokenBuilder {
                     ["alice@example.com", "bob@example.com", "carol@example.com"],
                 ),
         )
+        .bearer()
 }
 
+/// An issuer, and a verifier of its tokens that also accepts bearer tokens (the `danger`
+/// opt-in), for the tests about something else than holder binding. `strict` is a
+/// verifier with the defaults: it requires a holder binding.
 pub struct Fixture {
     pub key: RootKeyPair,
     pub issuer: Issuer,
@@ -69,7 +76,7 @@ pub fn fixture() -> Fixture {
     let key = RootKeyPair::generate(KeyId(1));
     Fixture {
         issuer: Issuer::new(key.clone()),
-        verifier: Verifier::new(KeySet::new().with(key.public())),
+        verifier: Verifier::new(KeySet::new().with(key.public())).accept_bearer_tokens(),
         key,
     }
 }
@@ -81,6 +88,11 @@ impl Fixture {
 
     pub fn verify(&self, token: &Token, request: &Request) -> Verdict {
         self.verifier.verify(token, request, now(), &NoRevocations)
+    }
+
+    /// A verifier of this issuer's tokens with the defaults: bearer tokens are refused.
+    pub fn strict(&self) -> Verifier {
+        Verifier::new(KeySet::new().with(self.key.public()))
     }
 
     pub fn verify_at(&self, token: &Token, request: &Request, t: SystemTime) -> Verdict {
