@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use valet_policy::{PolicyOutcome, PolicyStore, Step, Transaction};
+use valet_token::danger::DangerousVerifier;
 use valet_token::{
     Approval, ApproverSet, Claims, HolderOptions, HolderProof, KeySet, Limits, Request, Token,
     Verdict, Verifier, VerifyingKey,
@@ -19,6 +20,11 @@ use crate::stores::{
 
 /// Joins the token layer and the policy layer into one decision. Build once, share across
 /// threads (`Send + Sync`).
+///
+/// An authorizer requires proofs of possession: it refuses a token the issuer did not bind
+/// to a holder key, and a bound token needs a fresh proof by that key with each request
+/// (in the [`Presentation`]). Bearer tokens are honoured only by an authorizer built with
+/// the explicit opt-in of [`danger`](crate::danger).
 pub struct Authorizer {
     verifier: Verifier,
     policies: Arc<PolicyStore>,
@@ -48,6 +54,7 @@ pub struct AuthorizerBuilder {
     extra: crate::approval::Extras,
     cache_capacity: usize,
     policy_index: bool,
+    accept_bearer: bool,
 }
 
 /// How many verified signature chains an [`Authorizer`] keeps by default.
@@ -94,22 +101,34 @@ impl AuthorizerBuilder {
         self
     }
 
-    /// Whether the policies are looked up by action (default on): only the policies whose
-    /// scope can match the request's action are evaluated. Off evaluates every policy;
-    /// the decision is the same either way.
-    #[must_use]
-    pub fn policy_index(mut self, on: bool) -> Self {
-        self.policy_index = on;
+    /// Evaluates every policy on every request instead of those whose scope can match the
+    /// request's action: the `danger` opt-in
+    /// ([`DangerousAuthorizerBuilder::unindexed_policies`](crate::danger::DangerousAuthorizerBuilder::unindexed_policies)).
+    pub(crate) fn unindexing_policies(mut self) -> Self {
+        self.policy_index = false;
+        self
+    }
+
+    /// Honours bearer tokens: the `danger` opt-in
+    /// ([`DangerousAuthorizerBuilder::accept_bearer_tokens`](crate::danger::DangerousAuthorizerBuilder::accept_bearer_tokens)).
+    pub(crate) fn accepting_bearer_tokens(mut self) -> Self {
+        self.accept_bearer = true;
         self
     }
 
     /// The authorizer.
     pub fn build(self) -> Authorizer {
+        let verifier = Verifier::new(self.keys)
+            .with_limits(self.limits)
+            .with_holder_options(self.extra.holder.clone())
+            .with_cache(self.cache_capacity);
+        let verifier = if self.accept_bearer {
+            verifier.accept_bearer_tokens()
+        } else {
+            verifier
+        };
         Authorizer {
-            verifier: Verifier::new(self.keys)
-                .with_limits(self.limits)
-                .with_holder_options(self.extra.holder.clone())
-                .with_cache(self.cache_capacity),
+            verifier,
             policy_index: self.policy_index,
             approvals: self.extra.state(),
             policies: self.policies,
@@ -122,13 +141,6 @@ impl AuthorizerBuilder {
 
 // The holder and approval settings.
 impl AuthorizerBuilder {
-    /// Refuses tokens that bind no holder key (default: bearer tokens allowed).
-    #[must_use]
-    pub fn require_holder_binding(mut self, required: bool) -> Self {
-        self.extra.holder.require_binding = required;
-        self
-    }
-
     /// How old (default 60 s) and how far ahead (default 5 s) a proof of possession may be.
     #[must_use]
     pub fn proof_window(mut self, max_age: Duration, max_skew: Duration) -> Self {
@@ -188,6 +200,7 @@ impl Authorizer {
             extra: crate::approval::Extras::default(),
             cache_capacity: DEFAULT_VERIFIED_CACHE,
             policy_index: true,
+            accept_bearer: false,
         }
     }
 
@@ -204,6 +217,13 @@ impl Authorizer {
     /// The token limits.
     pub fn limits(&self) -> &Limits {
         self.verifier.limits()
+    }
+
+    /// Whether this authorizer honours bearer tokens (tokens the issuer bound to no holder
+    /// key): false unless it was built with
+    /// [`accept_bearer_tokens`](crate::danger::DangerousAuthorizerBuilder::accept_bearer_tokens).
+    pub fn accepts_bearer_tokens(&self) -> bool {
+        self.verifier.accepts_bearer_tokens()
     }
 
     /// Reads a token from its binary form. A token read before (and still in the cache,

@@ -4,6 +4,7 @@
 mod approval;
 mod audit;
 mod authorizer;
+pub mod danger;
 mod decision;
 mod error;
 mod outcome;

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
 
 const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
@@ -43,8 +44,10 @@ fn world_with(configure: impl FnOnce(AuthorizerBuilder) -> AuthorizerBuilder) ->
     }
 }
 
+/// A world whose authorizer also accepts bearer tokens (the `danger` opt-in), for the
+/// tests of approvals and proofs that use them.
 fn world() -> World {
-    world_with(|b| b)
+    world_with(|b| b.accept_bearer_tokens())
 }
 
 fn pay_request(amount: &str, recipient: &str) -> Request {
@@ -63,6 +66,7 @@ fn pay_request(amount: &str, recipient: &str) -> Request {
 impl World {
     fn mint(&self, holder: Option<&SigningKey>) -> Token {
         let mut grant = TokenBuilder::new("alice@example.com", "https://agent.example/client")
+            .bearer()
             .audience(Audience::parse("https://pay.example.com").unwrap())
             .scope(Scope::parse("payments:write").unwrap())
             .expires_in(Duration::from_secs(900))
@@ -310,8 +314,9 @@ fn an_approval_never_turns_a_deny_into_an_allow() {
 }
 
 #[test]
-fn bearer_tokens_work_unless_binding_is_required() {
+fn a_default_authorizer_refuses_bearer_tokens_unless_it_opts_in() {
     let w = world();
+    assert!(w.authorizer.accepts_bearer_tokens());
     let token = w.mint(None);
     let req = pay_request("50.00", "bob@example.com");
     assert_eq!(
@@ -320,16 +325,39 @@ fn bearer_tokens_work_unless_binding_is_required() {
             .outcome(),
         Outcome::Allow
     );
-    let strict = world_with(|b| b.require_holder_binding(true));
+    // The defaults: bearer tokens are refused, with a reason that says what to do.
+    let strict = world_with(|b| b);
+    assert!(!strict.authorizer.accepts_bearer_tokens());
     let token = strict.mint(None);
     let d = strict
         .authorizer
         .authorize(&token, &req, &valet::Presentation::new());
     assert_eq!(d.outcome(), Outcome::Deny);
+    assert_eq!(d.reasons().len(), 1, "{d}");
+    assert_eq!(d.reasons()[0].layer, Layer::Token);
+    assert_eq!(d.reasons()[0].kind, Some(valet::token::ReasonKind::Holder));
     assert!(
-        d.reasons()[0].message.contains("bound to a holder key"),
+        d.reasons()[0].message.contains(
+            "accepts only tokens bound to a holder key, and this token is a bearer token, which anyone holding a copy of it can use: mint the token with the agent's public key and sign a proof of possession for each request"
+        ),
         "{d}"
     );
+    // Read from its encoding, and judged on the token alone, it is refused the same way.
+    let d = strict.authorizer.authorize_encoded(
+        Encoded::Base64(&token.to_base64()),
+        &req,
+        &valet::Presentation::new(),
+    );
+    assert!(d.reasons()[0].message.contains("is a bearer token"), "{d}");
+    let d = strict.authorizer.verify_presented(&token, &req, None);
+    assert_eq!(d.outcome(), Outcome::Deny);
+    assert!(d.reasons()[0].message.contains("is a bearer token"), "{d}");
+    // The refusal is audited like any other decision.
+    assert!(strict
+        .audit
+        .records()
+        .iter()
+        .all(|r| r.outcome == Outcome::Deny));
     let agent = SigningKey::generate();
     let bound = strict.mint(Some(&agent));
     let d = strict
@@ -387,6 +415,7 @@ impl World {
     /// A token of alice's issued to another of her agents.
     fn mint_other_agent(&self) -> Token {
         let grant = TokenBuilder::new("alice@example.com", "https://other-agent.example/client")
+            .bearer()
             .audience(Audience::parse("https://pay.example.com").unwrap())
             .scope(Scope::parse("payments:write").unwrap())
             .expires_in(Duration::from_secs(900))
@@ -436,7 +465,7 @@ fn an_approval_cannot_be_spent_by_another_token_of_the_same_person() {
 #[test]
 fn an_approval_is_spent_once_across_authorizers_sharing_a_store() {
     let store: Arc<dyn ApprovalStore> = Arc::new(MemoryApprovals::new());
-    let w = world_with(|b| b.approval_store(store.clone()));
+    let w = world_with(|b| b.accept_bearer_tokens().approval_store(store.clone()));
     let token = w.mint(None);
     let req = pay_request("900.00", "bob@example.com");
     let approval = w.approve(&token, &req, 300);
@@ -451,6 +480,7 @@ fn an_approval_is_spent_once_across_authorizers_sharing_a_store() {
         KeySet::new().with(w.root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(Arc::new(FixedClock::new(w.now)))
     .approver(w.owner.public())
     .approval_store(store)
@@ -475,7 +505,10 @@ impl ApprovalStore for Unreachable {
 
 #[test]
 fn an_unreachable_approval_store_is_a_deny() {
-    let w = world_with(|b| b.approval_store(Arc::new(Unreachable)));
+    let w = world_with(|b| {
+        b.accept_bearer_tokens()
+            .approval_store(Arc::new(Unreachable))
+    });
     let token = w.mint(None);
     let req = pay_request("900.00", "bob@example.com");
     let approval = w.approve(&token, &req, 300);

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use proptest::prelude::*;
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
 
 fn now() -> SystemTime {
@@ -22,6 +23,7 @@ fn tokens(root: &RootKeyPair) -> Vec<Token> {
     let mut t = Issuer::new(root.clone())
         .mint_at(
             TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+                .bearer()
                 .audience(pay)
                 .scope(Scope::parse("payments:write").unwrap())
                 .expires_in(Duration::from_secs(600))
@@ -97,9 +99,10 @@ proptest! {
                 KeySet::new().with(root.public()),
                 PolicyStore::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).unwrap(),
             )
+    .accept_bearer_tokens()
             .clock(clock.clone())
             .revocations(revocations.clone());
-            if fast { b } else { b.verified_cache(0).policy_index(false) }.build()
+            if fast { b } else { b.verified_cache(0).unindexed_policies() }.build()
         };
         let (fast, plain) = (build(true), build(false));
         for op in ops {
@@ -148,6 +151,7 @@ fn a_cached_token_is_refused_once_revoked_or_expired_or_tampered() {
         KeySet::new().with(root.public()),
         PolicyStore::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(clock.clone())
     .revocations(revocations.clone())
     .build();
@@ -226,6 +230,7 @@ fn early_refusals_are_denies_and_passing_them_still_needs_the_signatures() {
         KeySet::new().with(root.public()),
         PolicyStore::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(Arc::new(FixedClock::new(now())))
     .build();
     let req = |aud: &str| {
@@ -267,6 +272,7 @@ fn a_token_read_again_is_shared_only_with_the_cache_on() {
             KeySet::new().with(root.public()),
             PolicyStore::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).unwrap(),
         )
+        .accept_bearer_tokens()
         .verified_cache(capacity)
         .clock(Arc::new(FixedClock::new(now())))
         .build()

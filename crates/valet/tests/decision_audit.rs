@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
 
 const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
@@ -67,6 +68,7 @@ fn world_with(configure: impl FnOnce(AuthorizerBuilder) -> AuthorizerBuilder) ->
         KeySet::new().with(root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(Arc::new(FixedClock::new(now)))
     .audit(sink.clone())
     .approver(owner.public());
@@ -95,6 +97,7 @@ fn pay(amount: &str) -> Request {
 impl World {
     fn mint(&self, holder: Option<&SigningKey>) -> Token {
         let mut grant = TokenBuilder::new("alice@example.com", "https://agent.example/client")
+            .bearer()
             .audience(Audience::parse("https://pay.example.com").unwrap())
             .scope(Scope::parse("payments:write").unwrap())
             .expires_in(Duration::from_secs(900))
@@ -388,6 +391,7 @@ when { context.recipient == "bob@example.com" };
         KeySet::new().with(w.root.public()),
         PolicyStore::load(dir.path()).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(Arc::new(FixedClock::new(w.now)))
     .build();
     let d = authorizer.authorize(&w.mint(None), &pay("50.00"), &Presentation::new());

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proptest::prelude::*;
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
 
 const SCHEMA: &str = concat!(
@@ -38,6 +39,7 @@ fn authorizer(policies: &str) -> (tempfile::TempDir, Authorizer, Arc<MemoryAudit
         KeySet::new().with(root.public()),
         PolicyStore::load(dir.path()).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(Arc::new(FixedClock::new(now())))
     .audit(audit.clone())
     .build();
@@ -46,6 +48,7 @@ fn authorizer(policies: &str) -> (tempfile::TempDir, Authorizer, Arc<MemoryAudit
 
 fn mint(root: &RootKeyPair, client: &str, scopes: &[&str]) -> Token {
     let mut grant = TokenBuilder::new("alice@example.com", client)
+        .bearer()
         .audience(Audience::parse(FILES).unwrap())
         .expires_in(Duration::from_secs(600));
     for s in scopes {
@@ -204,6 +207,7 @@ fn a_proof_key_is_audited_only_when_the_proof_verified() {
     let token = Issuer::new(root.clone())
         .mint_at(
             TokenBuilder::new("alice@example.com", "bot")
+                .bearer()
                 .audience(Audience::parse(FILES).unwrap())
                 .holder(agent.public())
                 .expires_in(Duration::from_secs(600)),
@@ -368,7 +372,7 @@ proptest! {
     ) {
         let (_d, az, _audit, root) = authorizer(&policies.concat());
         let mut holder = bound.then(SigningKey::generate);
-        let mut grant = TokenBuilder::new("alice@example.com", client)
+        let mut grant = TokenBuilder::new("alice@example.com", client).bearer()
             .audience(Audience::parse(FILES).unwrap())
             .expires_in(Duration::from_secs(600));
         for s in &scopes {

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::token::{Limits, ReasonKind, RequestError};
 use valet::*;
 
@@ -25,6 +26,7 @@ fn mint(root: &RootKeyPair, builder: TokenBuilder) -> Token {
 
 fn grant() -> TokenBuilder {
     TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+        .bearer()
         .audience(Audience::parse("https://pay.example.com").unwrap())
         .scope(Scope::parse("payments:write").unwrap())
         .expires_in(Duration::from_secs(600))
@@ -35,6 +37,7 @@ fn authorizer(root: &RootKeyPair, clock: Arc<FixedClock>, audit: Arc<MemoryAudit
         KeySet::new().with(root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(clock)
     .audit(audit)
     .build()
@@ -148,6 +151,7 @@ fn internal_failures_on_the_decision_path_are_denies() {
         KeySet::new().with(root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(Arc::new(Broken))
     .build();
     let d = az.authorize(&token, &request(), &valet::Presentation::new());
@@ -163,6 +167,7 @@ fn internal_failures_on_the_decision_path_are_denies() {
     );
     // An empty key set trusts nothing.
     let az = Authorizer::builder(KeySet::new(), PolicyStore::load(POLICIES).unwrap())
+        .accept_bearer_tokens()
         .clock(Arc::new(FixedClock::new(now())))
         .build();
     let d = az.authorize(&token, &request(), &valet::Presentation::new());
@@ -173,6 +178,7 @@ fn internal_failures_on_the_decision_path_are_denies() {
         KeySet::new().with(root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(Arc::new(FixedClock::new(now())))
     .limits(Limits {
         max_facts: 1,

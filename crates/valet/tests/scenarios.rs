@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
 
 const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
@@ -32,6 +33,7 @@ fn world() -> World {
         KeySet::new().with(root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(clock.clone())
     .audit(audit.clone())
     .revocations(revocations.clone())
@@ -66,6 +68,7 @@ impl World {
         Issuer::new(self.root.clone())
             .mint_at(
                 TokenBuilder::new("alice@example.com", client)
+                    .bearer()
                     .audience(pay())
                     .scope(Scope::parse("payments:write").unwrap())
                     .token_id(format!("tok-{client}"))
@@ -312,6 +315,7 @@ fn malformed_transactions_are_denied_naming_the_field() {
     let plain = Issuer::new(w.root.clone())
         .mint_at(
             TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+                .bearer()
                 .audience(pay())
                 .scope(Scope::parse("payments:write").unwrap())
                 .expires_in(Duration::from_secs(600)),
@@ -396,6 +400,7 @@ fn audit_records_are_json_lines_without_token_or_key_material() {
         KeySet::new().with(w.root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(w.clock.clone())
     .audit(sink)
     .build();
@@ -450,6 +455,7 @@ fn an_audit_sink_that_fails_turns_an_allow_into_a_deny() {
         KeySet::new().with(w.root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(w.clock.clone())
     .audit(Arc::new(Broken))
     .build();
@@ -475,6 +481,7 @@ fn file_revocations_are_read_on_demand() {
         KeySet::new().with(w.root.public()),
         PolicyStore::load(POLICIES).unwrap(),
     )
+    .accept_bearer_tokens()
     .clock(w.clock.clone())
     .revocations(store.clone())
     .build();
