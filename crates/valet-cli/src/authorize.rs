@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use serde_json::json;
+use valet::danger::DangerousAuthorizerBuilder;
 use valet::{Authorizer, Decision, FileRevocations, FixedClock, Outcome, PolicyStore};
 use valet_token::{Limits, ReasonKind, Request, RequestError};
 
@@ -52,7 +53,9 @@ pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {
     for path in &args.approver_key_files {
         builder = builder.approver(crate::holder::read_verifying_key(path)?);
     }
-    builder = builder.require_holder_binding(args.require_holder_binding);
+    if args.accept_bearer_tokens {
+        builder = builder.accept_bearer_tokens();
+    }
     let decision = builder.build().authorize(&token, &request, &presented);
     match output {
         Output::Json => {

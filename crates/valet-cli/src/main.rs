@@ -76,13 +76,19 @@ Examples:
 
 Exit codes: 0 ok, 1 error")]
     Keypair(KeypairArgs),
-    /// Mint a root token with a private key; prints the token (base64url)
+    /// Mint a root token bound to an agent's key; prints the token (base64url)
     #[command(after_help = "\
 Example:
+  valet keypair --kind agent --private-key-file agent.key --public-key-file agent.pub
   valet mint --private-key-file root.key \\
     --subject alice@example.com --client https://agent.example/client \\
     --audience https://pay.example.com --scope payments:write \\
-    --authorization-details details.json --add-ttl 15m > token
+    --authorization-details details.json --add-ttl 15m \\
+    --holder-key-file agent.pub > token
+
+Every request with the token then needs a proof of possession by the agent's key
+(`valet prove`). `--bearer` instead mints a token bound to no key, which anyone holding a
+copy of it can use; verifiers refuse it unless they accept bearer tokens.
 
 details.json is an RFC 9396 array, with Valet's `limits` member:
   [{\"type\": \"payment\", \"actions\": [\"pay_invoice\"],
@@ -115,8 +121,9 @@ Exit codes: 0 ok, 1 error (including a signature that does not verify)")]
     /// Authorize one request with a token and the policies
     #[command(after_help = "\
 Example:
+  valet prove --token child --private-key-file sub.key --request-json request.json > proof.json
   valet authorize --token child --public-key-file root.pub -p policies \\
-    --request-json request.json
+    --request-json request.json --proof proof.json
 
 request.json:
   {\"audience\": \"https://pay.example.com\", \"action\": \"pay_invoice\",
@@ -317,8 +324,14 @@ pub struct MintArgs {
     #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = times::parse_duration)]
     pub max_lifetime: std::time::Duration,
     /// Bind the token to this agent's public key file: requests then need its proof
+    /// (required, unless --bearer)
     #[arg(long, value_name = "FILE")]
     pub holder_key_file: Option<PathBuf>,
+    /// Risky: mint a bearer token, bound to no holder key, instead. Anyone holding a copy
+    /// of it can use it until it expires, and verifiers refuse it unless they accept
+    /// bearer tokens (`valet authorize --accept-bearer-tokens`)
+    #[arg(long, conflicts_with = "holder_key_file")]
+    pub bearer: bool,
 }
 
 /// `valet attenuate`.
@@ -410,9 +423,11 @@ pub struct AuthorizeArgs {
     /// A trusted approver's public key file (repeatable)
     #[arg(long = "approver-key-file", value_name = "FILE")]
     pub approver_key_files: Vec<PathBuf>,
-    /// Refuse tokens that are not bound to a holder key
+    /// Risky: also honour bearer tokens, bound to no holder key, for whoever presents
+    /// them: anyone holding a copy of one can use it. By default only tokens the issuer
+    /// bound to a holder key are accepted, each request with a fresh proof (--proof)
     #[arg(long)]
-    pub require_holder_binding: bool,
+    pub accept_bearer_tokens: bool,
 }
 
 /// `valet validate`.

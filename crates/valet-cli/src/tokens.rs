@@ -5,6 +5,7 @@ use std::time::SystemTime;
 
 use biscuit_auth::{PublicKey, UnverifiedBiscuit};
 use serde::Serialize;
+use valet_token::danger::BearerMinting;
 use valet_token::{
     rfc3339, Attenuation, Audience, AuthorizationDetail, Claims, Decimal, Issuer, Link, Scope,
     Token, TokenBuilder, TokenError,
@@ -63,6 +64,9 @@ pub fn mint(args: &MintArgs) -> CliResult {
     if let Some(path) = &args.holder_key_file {
         grant = grant.holder(crate::holder::read_verifying_key(path)?);
     }
+    if args.bearer {
+        grant = grant.bearer();
+    }
     let token = Issuer::new(key)
         .max_lifetime(args.max_lifetime)
         .mint(grant)
@@ -70,6 +74,9 @@ pub fn mint(args: &MintArgs) -> CliResult {
             TokenError::LifetimeTooLong { .. } => {
                 CliError::new(format!("{e}, or raise the cap with `--max-lifetime`"))
             }
+            TokenError::NoHolder => CliError::new(
+                "a token must be bound to the agent's key: give its public key with `--holder-key-file agent.pub` (make one with `valet keypair --kind agent`), or mint a bearer token, which anyone holding a copy can use, with `--bearer`",
+            ),
             other => token_error(&other),
         })?;
     println!("{}", token.to_base64());

@@ -106,6 +106,9 @@ impl Fixture {
             "details.json",
             "--add-ttl",
             "15m",
+            // Bearer tokens, for the tests of other things: `tests/holder.rs` and the
+            // README walk-through bind them to an agent's key.
+            "--bearer",
         ];
         args.extend_from_slice(extra);
         self.save(name, &args);
@@ -140,6 +143,7 @@ impl Fixture {
             POLICIES,
             "--request-json",
             request,
+            "--accept-bearer-tokens",
         ];
         args.extend_from_slice(extra);
         self.run(&args)
@@ -342,6 +346,7 @@ fn full_flow_allow_deny_and_needs_approval() {
             "large.json",
             "--output",
             "json",
+            "--accept-bearer-tokens",
         ])
         .output()
         .unwrap();
@@ -560,6 +565,7 @@ impl Fixture {
             policies,
             "--request-json",
             request,
+            "--accept-bearer-tokens",
         ])
     }
 }
@@ -738,6 +744,7 @@ fn mint_refuses_a_lifetime_over_the_cap() {
             "https://pay.example.com",
             "--add-ttl",
             "2h",
+            "--bearer",
         ])
         .output()
         .unwrap();
@@ -802,6 +809,7 @@ fn inspect_escapes_control_characters_in_delegate_names() {
             POLICIES,
             "--request-json",
             "large.json",
+            "--accept-bearer-tokens",
         ])
         .output()
         .unwrap();

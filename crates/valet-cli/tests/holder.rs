@@ -275,12 +275,10 @@ fn a_signed_delegation_shows_verified_links_in_the_audit() {
     ));
 }
 
-#[test]
-fn require_holder_binding_refuses_bearer_tokens() {
-    let f = Fixture::new();
-    f.save(
-        "bearer",
-        &[
+impl Fixture {
+    /// `valet mint` with the common grant and `extra` flags.
+    fn mint_with(&self, extra: &[&str]) -> std::process::Output {
+        let mut args = vec![
             "mint",
             "--private-key-file",
             "root.key",
@@ -296,12 +294,61 @@ fn require_holder_binding_refuses_bearer_tokens() {
             "details.json",
             "--add-ttl",
             "15m",
-        ],
+        ];
+        args.extend_from_slice(extra);
+        self.cmd(&args).output().unwrap()
+    }
+}
+
+#[test]
+fn mint_without_a_holder_key_is_an_error_that_says_what_to_do() {
+    let f = Fixture::new();
+    let out = f.mint_with(&[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty(), "a token was printed");
+    let err = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        err.contains("a token must be bound to the agent's key: give its public key with `--holder-key-file agent.pub` (make one with `valet keypair --kind agent`), or mint a bearer token, which anyone holding a copy can use, with `--bearer`"),
+        "{err}"
     );
-    f.authorize("bearer", "small.json", &[]).code(0);
-    f.authorize("bearer", "small.json", &["--require-holder-binding"])
+    // Both at once is a usage error.
+    let out = f.mint_with(&["--holder-key-file", "agent.pub", "--bearer"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    // The help says what --bearer risks.
+    f.cmd(&["mint", "--help"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("Anyone holding a copy"));
+    f.cmd(&["authorize", "--help"]).assert().success().stdout(
+        predicate::str::contains("--accept-bearer-tokens").and(predicate::str::contains(
+            "anyone holding a copy of one can use it",
+        )),
+    );
+}
+
+#[test]
+fn bearer_tokens_are_refused_unless_authorize_accepts_them() {
+    let f = Fixture::new();
+    let out = f.mint_with(&["--bearer"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::write(f.path("bearer"), out.stdout).unwrap();
+    f.authorize("bearer", "small.json", &[])
         .code(2)
-        .stdout(predicate::str::contains("bound to a holder key"));
+        .stdout(predicate::str::contains(
+            "this token is a bearer token, which anyone holding a copy of it can use: mint the token with the agent's public key and sign a proof of possession for each request",
+        ));
+    f.authorize("bearer", "small.json", &["--accept-bearer-tokens"])
+        .code(0);
+    // A bound token needs its proof, with the opt-in or without.
+    f.mint_bound();
+    f.authorize("token", "small.json", &["--accept-bearer-tokens"])
+        .code(2)
+        .stdout(predicate::str::contains("no valid proof of possession"));
 }
 
 #[test]
