@@ -20,6 +20,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
 use valet_http::{Execution, McpTools, ProtectedResource, ValetLayer};
 
@@ -126,7 +127,9 @@ async fn measure(servers: &tokio::runtime::Runtime) -> Result<(), BoxError> {
             .audience(Audience::parse(resource_uri)?)
             .scope(Scope::parse("payments:write")?)
             .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?))
-            .expires_in(Duration::from_secs(900)),
+            .expires_in(Duration::from_secs(900))
+            // A bearer token, as this load has always measured: no proof per request.
+            .bearer(),
     )?;
     let child = token.attenuate(Attenuation::new().delegate("invoice-agent").max(
         "payment",
@@ -148,6 +151,7 @@ async fn measure(servers: &tokio::runtime::Runtime) -> Result<(), BoxError> {
                 ["amount", "currency", "recipient"],
             );
         let authorizer = Authorizer::builder(keys.clone(), policies.clone())
+            .accept_bearer_tokens()
             .audit(Arc::new(JsonLinesAudit::open("/dev/null")?))
             .build();
         Ok(

@@ -3,14 +3,18 @@
 //! ```sh
 //! cargo run -p valet-http --example tool_server            # the agent flow, then exit
 //! cargo run -p valet-http --example tool_server -- --serve  # serve on 127.0.0.1:8080
+//! # risky: also honour bearer tokens, to call the server with curl alone
+//! cargo run -p valet-http --example tool_server -- --serve --accept-bearer-tokens
 //! ```
 //!
 //! The server answers JSON-RPC at `/mcp` (`initialize`, `tools/list`, `tools/call` for
 //! `read_calendar`, `send_email` and `pay_invoice`) behind the layer, judged by the
 //! bundled `policies/`, with its RFC 9728 metadata at
 //! `/.well-known/oauth-protected-resource/mcp`. It trusts one approver key, the account
-//! owner's, for signed approvals sent in `Valet-Approval`. Every decision is printed as one
-//! audit line on stderr.
+//! owner's, for signed approvals sent in `Valet-Approval`. Every token is bound to its
+//! agent's key and every call carries a proof of possession in `Valet-Proof`; bearer tokens
+//! are refused unless the server is started with `--accept-bearer-tokens`. Every decision
+//! is printed as one audit line on stderr.
 
 use std::error::Error;
 
@@ -26,6 +30,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
 use valet_http::{
     approval_header_value, proof_header_value, Authorized, Extractor, McpTools, ProtectedResource,
@@ -148,12 +153,22 @@ async fn mcp(Extension(auth): Extension<Authorized>, Json(message): Json<Value>)
     }
 }
 
+/// Whether the server honours bearer tokens.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Bearer {
+    /// Only tokens bound to a holder key, each call with its proof (the default).
+    Refused,
+    /// Bearer tokens too, for whoever presents them (`valet::danger`).
+    Accepted,
+}
+
 /// Serves the tools on `listener`, trusting `keys` for tokens and `approver` for signed
 /// approvals.
 async fn serve(
     listener: tokio::net::TcpListener,
     keys: KeySet,
     approver: VerifyingKey,
+    bearer: Bearer,
 ) -> Result<(), BoxError> {
     let addr = listener.local_addr()?;
     let resource = ProtectedResource::new(&format!("http://{addr}/mcp"))?
@@ -163,10 +178,13 @@ async fn serve(
         .scope(scope("payments:write")?)
         .resource_name("Valet example tools")
         .resource_documentation("https://github.com/valet-auth/valet/tree/main/crates/valet-http");
-    let authorizer = Authorizer::builder(keys, PolicyStore::load(POLICIES)?)
+    let builder = Authorizer::builder(keys, PolicyStore::load(POLICIES)?)
         .audit(Arc::new(StderrAudit))
-        .approver(approver)
-        .build();
+        .approver(approver);
+    let authorizer = match bearer {
+        Bearer::Refused => builder.build(),
+        Bearer::Accepted => builder.accept_bearer_tokens().build(),
+    };
     let layer = ValetLayer::builder(resource, authorizer)
         .extractor(tools()?)
         .build();
@@ -281,33 +299,43 @@ fn pay(amount: &str, recipient: &str) -> Value {
     json!({"amount": amount, "currency": "USD", "recipient": recipient, "memo": "invoice 42"})
 }
 
-/// An orchestrator's token for the person, as the authorization server would mint it.
-fn mint(root: &RootKeyPair, resource: &str) -> Result<Token, BoxError> {
-    mint_for(root, resource, None)
+/// An agent's token for the person, as the authorization server would mint it: bound to
+/// the agent's key, so usable only with its proof of possession.
+fn mint(root: &RootKeyPair, resource: &str, holder: &SigningKey) -> Result<Token, BoxError> {
+    Ok(Issuer::new(root.clone()).mint(grant(resource)?.holder(holder.public()))?)
 }
 
-/// The same, bound to `holder`'s key when given: usable only with its proof of possession.
-fn mint_for(
-    root: &RootKeyPair,
-    resource: &str,
-    holder: Option<&SigningKey>,
-) -> Result<Token, BoxError> {
-    let mut grant = TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
-        .audience(Audience::parse(resource)?)
-        .scope(scope("calendar:read")?)
-        .scope(scope("email:send")?)
-        .scope(scope("payments:write")?)
-        .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?))
-        .detail(AuthorizationDetail::new("email"))
-        .expires_in(Duration::from_secs(900));
-    if let Some(k) = holder {
-        grant = grant.holder(k.public());
-    }
-    Ok(Issuer::new(root.clone()).mint(grant)?)
+/// What the orchestrator's tokens grant.
+fn grant(resource: &str) -> Result<TokenBuilder, BoxError> {
+    Ok(
+        TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
+            .audience(Audience::parse(resource)?)
+            .scope(scope("calendar:read")?)
+            .scope(scope("email:send")?)
+            .scope(scope("payments:write")?)
+            .detail(AuthorizationDetail::new("payment").max("amount", "1000.00".parse()?))
+            .detail(AuthorizationDetail::new("email"))
+            .expires_in(Duration::from_secs(900)),
+    )
 }
 
-/// The agent flow: an orchestrator and its sub-agent call the server over HTTP; then an
-/// agent with its own key uses a token bound to it, and gets a payment approved.
+/// Sends `message` with `token` and a fresh proof of possession by `key`, and prints the
+/// answer; returns its JSON body.
+async fn send(
+    client: &HttpClient,
+    step: &str,
+    mcp: &str,
+    (token, key): (&Token, &SigningKey),
+    message: Value,
+    mut headers: Vec<(http::HeaderName, http::HeaderValue)>,
+) -> Result<Value, BoxError> {
+    headers.insert(0, prove(key, token, mcp, &message)?);
+    show_with(client, step, mcp, Some(token), Some(message), headers).await
+}
+
+/// The agent flow: an orchestrator and its sub-agent, each with its own key, call the
+/// server over HTTP with a proof of possession per call; a copy of a token without its
+/// proof is refused; the person approves a payment; a bearer token is refused.
 async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Result<(), BoxError> {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
     let mcp = format!("{base}/mcp");
@@ -329,14 +357,18 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
     )
     .await?;
 
-    let token = mint(root, &mcp)?;
-    let list = Some(json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}));
-    show(
+    // The orchestrator's own key pair: its token is bound to the public key, and every
+    // call carries a fresh proof of possession signed with the private key.
+    let orchestrator = SigningKey::generate();
+    let token = mint(root, &mcp, &orchestrator)?;
+    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
+    send(
         &client,
         "orchestrator: tools/list",
         &mcp,
-        Some(&token),
+        (&token, &orchestrator),
         list,
+        Vec::new(),
     )
     .await?;
     let steps = [
@@ -349,10 +381,6 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
             call("pay_invoice", pay("120.00", "bob@example.com")),
         ),
         (
-            "orchestrator: pay 600.00 (over the approval threshold)",
-            call("pay_invoice", pay("600.00", "bob@example.com")),
-        ),
-        (
             "orchestrator: email outside the organisation",
             call(
                 "send_email",
@@ -361,16 +389,29 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
         ),
     ];
     for (step, message) in steps {
-        show(&client, step, &mcp, Some(&token), message).await?;
+        let message = message.ok_or("no message")?;
+        send(
+            &client,
+            step,
+            &mcp,
+            (&token, &orchestrator),
+            message,
+            Vec::new(),
+        )
+        .await?;
     }
 
-    // The orchestrator cuts a copy for its invoice agent, offline.
-    let child = token.attenuate(
+    // The orchestrator cuts a copy for its invoice agent, offline, hands it to the
+    // sub-agent's key and signs the new block with its own.
+    let invoice_agent = SigningKey::generate();
+    let child = token.attenuate_signed(
         Attenuation::new()
             .delegate("invoice-agent")
             .scopes([scope("calendar:read")?, scope("payments:write")?])
             .max("payment", "amount", "100.00".parse()?)
-            .expires_in(Duration::from_secs(300)),
+            .expires_in(Duration::from_secs(300))
+            .holder(invoice_agent.public()),
+        &orchestrator,
     )?;
     let steps = [
         (
@@ -394,66 +435,69 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
         ),
     ];
     for (step, message) in steps {
-        show(&client, step, &mcp, Some(&child), message).await?;
+        let message = message.ok_or("no message")?;
+        send(
+            &client,
+            step,
+            &mcp,
+            (&child, &invoice_agent),
+            message,
+            Vec::new(),
+        )
+        .await?;
     }
-    let elsewhere = mint(root, "https://other.example.com/mcp")?;
     show(
         &client,
-        "a token minted for another resource",
+        "a copy of invoice-agent's token sent without its proof (a stolen token)",
         &mcp,
-        Some(&elsewhere),
+        Some(&child),
         call("read_calendar", json!({})),
     )
     .await?;
+    let elsewhere = mint(root, "https://other.example.com/mcp", &orchestrator)?;
+    send(
+        &client,
+        "a token minted for another resource",
+        &mcp,
+        (&elsewhere, &orchestrator),
+        call("read_calendar", json!({})).ok_or("no message")?,
+        Vec::new(),
+    )
+    .await?;
 
-    // A token bound to the agent's key: each call carries a fresh proof of possession.
-    let agent = SigningKey::generate();
-    let bound = mint_for(root, &mcp, Some(&agent))?;
-    let read = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                      "params": {"name": "read_calendar", "arguments": {}}});
-    show(
+    // A payment over the approval threshold: the 403 names what to approve.
+    let payment = call("pay_invoice", pay("600.00", "bob@example.com")).ok_or("no message")?;
+    let refusal = send(
         &client,
-        "bound token: read_calendar without a proof (a stolen token)",
+        "orchestrator: pay 600.00 (over the approval threshold)",
         &mcp,
-        Some(&bound),
-        Some(read.clone()),
-    )
-    .await?;
-    let proof = prove(&agent, &bound, &mcp, &read)?;
-    show_with(
-        &client,
-        "bound token: read_calendar with the agent's proof",
-        &mcp,
-        Some(&bound),
-        Some(read),
-        vec![proof],
-    )
-    .await?;
-    let payment = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                         "params": {"name": "pay_invoice",
-                                    "arguments": pay("600.00", "bob@example.com")}});
-    let refusal = show_with(
-        &client,
-        "bound token: pay 600.00 (over the approval threshold)",
-        &mcp,
-        Some(&bound),
-        Some(payment.clone()),
-        vec![prove(&agent, &bound, &mcp, &payment)?],
+        (&token, &orchestrator),
+        payment.clone(),
+        Vec::new(),
     )
     .await?;
     // The person approves exactly that payment on their device; the agent retries with
     // the approval and a fresh proof.
     let approval = approve(owner, &refusal)?;
-    show_with(
+    send(
         &client,
-        "bound token: the same payment with the owner's approval",
+        "orchestrator: the same payment with the owner's approval",
         &mcp,
-        Some(&bound),
-        Some(payment.clone()),
-        vec![
-            prove(&agent, &bound, &mcp, &payment)?,
-            (APPROVAL_HEADER, approval_header_value(&approval)?),
-        ],
+        (&token, &orchestrator),
+        payment,
+        vec![(APPROVAL_HEADER, approval_header_value(&approval)?)],
+    )
+    .await?;
+
+    // A bearer token, bound to no key, is minted only through `valet::danger`: whoever
+    // holds a copy could use it, so this server, built with the defaults, refuses it.
+    let bearer = Issuer::new(root.clone()).mint(grant(&mcp)?.bearer())?;
+    show(
+        &client,
+        "a bearer token (minted through valet::danger)",
+        &mcp,
+        Some(&bearer),
+        call("read_calendar", json!({})),
     )
     .await?;
     Ok(())
@@ -468,19 +512,31 @@ async fn main() -> Result<(), BoxError> {
     if std::env::args().any(|a| a == "--serve") {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
         let mcp = "http://127.0.0.1:8080/mcp";
-        let token = mint(&root, mcp)?;
-        println!("serving {mcp} (Ctrl-C to stop); a token for it, valid 15 minutes:\n");
+        if !std::env::args().any(|a| a == "--accept-bearer-tokens") {
+            println!(
+                "serving {mcp} (Ctrl-C to stop): every call needs a token bound to the agent's key and a \
+                 fresh proof of possession in the Valet-Proof header, as the agent flow (run without \
+                 --serve) sends them; to call it with curl alone, serve with --accept-bearer-tokens \
+                 (risky: the server then honours bearer tokens for whoever holds a copy)\n"
+            );
+            return serve(listener, keys, owner.public(), Bearer::Refused).await;
+        }
+        let token = Issuer::new(root.clone()).mint(grant(mcp)?.bearer())?;
+        println!(
+            "serving {mcp} (Ctrl-C to stop), honouring bearer tokens: whoever holds a copy of this \
+             one can use it for 15 minutes:\n"
+        );
         println!(
             "curl -s {mcp} -H 'authorization: Bearer {}' -H 'content-type: application/json' \\\n  -d '{}'\n",
             token.to_base64(),
             json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
                    "params":{"name":"pay_invoice","arguments":pay("50.00", "bob@example.com")}})
         );
-        return serve(listener, keys, owner.public()).await;
+        return serve(listener, keys, owner.public(), Bearer::Accepted).await;
     }
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(serve(listener, keys, owner.public()));
+    let server = tokio::spawn(serve(listener, keys, owner.public(), Bearer::Refused));
     println!("tool server at {base}/mcp, judged by {POLICIES}");
     let flow = agent_flow(&base, &root, &owner).await;
     server.abort();

@@ -16,6 +16,7 @@ use axum::http::HeaderValue;
 use bytes::Bytes;
 use common::*;
 use serde_json::{json, Value};
+use valet::danger::DangerousAuthorizerBuilder;
 use valet::{
     Approval, Audience, HolderProof, MemoryAudit, Outcome, Request, SigningKey, Token,
     TransactionDetails,
@@ -26,12 +27,15 @@ const PROOF: &str = "valet-proof";
 const APPROVAL: &str = "valet-approval";
 const PROOF_REQUIRED: &str = "a proof of possession is required in the Valet-Proof header";
 
-/// A server trusting `owner` as an approver.
+/// A server trusting `owner` as an approver, that also accepts bearer tokens (the
+/// `danger` opt-in) for the tests that compare them with bound ones.
 async fn server(owner: &SigningKey) -> (Server, Arc<MemoryAudit>) {
     let audit = Arc::new(MemoryAudit::new());
     let key = owner.public();
-    let s =
-        Server::start_configured(audit.clone(), Execution::Inline, move |b| b.approver(key)).await;
+    let s = Server::start_configured(audit.clone(), Execution::Inline, move |b| {
+        b.approver(key).accept_bearer_tokens()
+    })
+    .await;
     (s, audit)
 }
 
@@ -504,22 +508,38 @@ async fn malformed_headers_are_400_and_nothing_is_judged() {
 }
 
 #[tokio::test]
-async fn binding_can_be_required() {
+async fn a_layer_with_the_defaults_refuses_bearer_tokens() {
     let audit = Arc::new(MemoryAudit::new());
-    let s = Server::start_configured(audit, Execution::Inline, |b| {
-        b.require_holder_binding(true)
-            .proof_window(Duration::from_secs(30), Duration::from_secs(2))
+    let s = Server::start_configured(audit.clone(), Execution::Inline, |b| {
+        b.proof_window(Duration::from_secs(30), Duration::from_secs(2))
     })
     .await;
+    assert!(!s.layer.authorizer().accepts_bearer_tokens());
     let bearer = s.mint(&["payments:write"], Duration::from_secs(600));
     let r = s.call(Some(&bearer), "pay_invoice", payment("50.00")).await;
     assert_eq!(r.status, 401);
     assert!(
-        r.challenge()
-            .contains("accepts only tokens bound to a holder key"),
+        r.challenge().starts_with("Bearer error=\"invalid_token\""),
         "{}",
         r.challenge()
     );
+    assert!(
+        r.challenge().contains(
+            "accepts only tokens bound to a holder key, and this token is a bearer token"
+        ),
+        "{}",
+        r.challenge()
+    );
+    // The whole reason, with what to do, is in the body and the audit record.
+    assert!(
+        r.body.to_string().contains(
+            "mint the token with the agent's public key and sign a proof of possession for each request"
+        ),
+        "{}",
+        r.body
+    );
+    assert_eq!(audit.records().last().unwrap().outcome, Outcome::Deny);
+    assert!(s.seen.lock().unwrap().is_empty());
     let agent = SigningKey::generate();
     let bound = s.mint_bound(&["payments:write"], &agent);
     let message = call("pay_invoice", payment("50.00"));

@@ -14,6 +14,7 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use common::*;
 use serde_json::json;
+use valet::danger::DangerousAuthorizerBuilder;
 use valet::token::ReasonKind;
 use valet::{Attenuation, Authorizer, KeyId, KeySet, MemoryAudit, Outcome, RootKeyPair};
 use valet_http::Execution;
@@ -261,6 +262,7 @@ async fn token_only_requests_are_written_to_the_authorizers_audit_sink() {
     let root = RootKeyPair::generate(KeyId(1));
     let authorizer = Arc::new(
         Authorizer::builder(KeySet::new().with(root.public()), policies())
+            .accept_bearer_tokens()
             .audit(audit.clone())
             .build(),
     );

@@ -16,6 +16,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use common::*;
 use serde_json::{json, Value};
+use valet::danger::DangerousAuthorizerBuilder;
 use valet::{Authorizer, KeyId, KeySet, MemoryAudit, Outcome, PolicyStore, RootKeyPair};
 use valet_http::{Execution, McpTools};
 
@@ -87,6 +88,7 @@ async fn server_with(name: &str, tools: McpTools) -> (Server, Arc<MemoryAudit>) 
     let root = RootKeyPair::generate(KeyId(1));
     let store = PolicyStore::load(policy_dir(name)).unwrap();
     let authorizer = Authorizer::builder(KeySet::new().with(root.public()), store)
+        .accept_bearer_tokens()
         .audit(audit.clone())
         .build();
     let s = Server::serve_with(root, authorizer, Execution::Inline, tools).await;

@@ -15,6 +15,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
 use valet_http::{Authorized, Execution, Extractor, McpTools, ProtectedResource, ValetLayer};
 
@@ -93,13 +94,16 @@ impl Server {
         Self::start_with(audit, Execution::Inline).await
     }
 
-    /// Starts the server with this audit sink, deciding where `execution` says.
+    /// Starts the server with this audit sink, deciding where `execution` says. It also
+    /// accepts bearer tokens (the `danger` opt-in), for the tests of the layer's HTTP that
+    /// use them.
     pub async fn start_with(audit: Arc<dyn AuditSink>, execution: Execution) -> Server {
-        Self::start_configured(audit, execution, |b| b).await
+        Self::start_configured(audit, execution, |b| b.accept_bearer_tokens()).await
     }
 
     /// Starts the server with this audit sink, deciding where `execution` says, with
-    /// `configure` applied to the authorizer's builder.
+    /// `configure` applied to the authorizer's builder (the defaults: bearer tokens
+    /// refused).
     pub async fn start_configured(
         audit: Arc<dyn AuditSink>,
         execution: Execution,
@@ -208,6 +212,7 @@ impl Server {
         )
     }
 
+    /// A token bound to `holder`'s key, or a bearer token (the `danger` opt-in) without.
     fn mint_with(
         &self,
         audience: &str,
@@ -219,7 +224,8 @@ impl Server {
         let mut grant =
             TokenBuilder::new("alice@example.com", "https://orchestrator.example/client")
                 .audience(Audience::parse(audience).unwrap())
-                .expires_in(lifetime);
+                .expires_in(lifetime)
+                .bearer();
         for s in scopes {
             grant = grant.scope(scope(s));
         }
