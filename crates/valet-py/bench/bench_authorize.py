@@ -43,6 +43,7 @@ def setup() -> tuple[valet.Authorizer, valet.Token]:
         audiences=[PAY],
         scopes=["payments:write"],
         expires_in=600,
+        bearer=True,  # a bearer token, as this benchmark has always measured: no proof per call
         details=[
             {
                 "type": "payment",
@@ -59,7 +60,7 @@ def setup() -> tuple[valet.Authorizer, valet.Token]:
         expires_in=300,
         now=NOW,
     )
-    authorizer = valet.Authorizer(valet.KeySet([root.public()]), POLICIES, now=NOW)
+    authorizer = valet.Authorizer(valet.KeySet([root.public()]), POLICIES, now=NOW, accept_bearer_tokens=True)
     assert authorizer.authorize(child, REQUEST).allowed
     return authorizer, child
 

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{criterion_main, Criterion};
+use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::{
     Attenuation, Audience, AuthorizationDetail, Authorizer, FixedClock, Issuer, KeyId, KeySet,
     PolicyStore, Request, RootKeyPair, Scope, TokenBuilder, TransactionDetails,
@@ -35,7 +36,9 @@ fn authorize(c: &mut Criterion) {
                         .actions(["pay_invoice"])
                         .max("amount", "1000.00".parse().unwrap())
                         .one_of("currency", ["USD"]),
-                ),
+                )
+                // A bearer token, as the Python benchmark measures: no proof per call.
+                .bearer(),
             now,
         )
         .unwrap();
@@ -52,6 +55,7 @@ fn authorize(c: &mut Criterion) {
     let policies =
         PolicyStore::load(concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies")).unwrap();
     let authorizer = Authorizer::builder(KeySet::new().with(root.public()), policies)
+        .accept_bearer_tokens()
         .clock(Arc::new(FixedClock::new(now)))
         .build();
     let request = Request::new(pay, "pay_invoice").details(

@@ -8,6 +8,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use valet::danger::{DangerousAuthorizerBuilder, DangerousVerifier};
 use valet::token::{self, Limits};
 use valet::{Clock as _, RevocationStore};
 
@@ -281,7 +282,7 @@ impl Decision {
 }
 
 /// Judges requests: the token first (signatures, audience, expiry, scopes, every block's
-/// limits, revocation), then the owner's Cedar policies. Build once and share across
+/// limits, revocation, the holder's proof of possession), then the owner's Cedar policies. Build once and share across
 /// threads: `authorize` releases the GIL while it decides.
 #[pyclass(module = "valet", frozen)]
 pub struct Authorizer {
@@ -301,7 +302,9 @@ impl Authorizer {
     /// - `audit_log`: a file that gets one JSON line per decision;
     /// - `approvers`: the `VerifyingKey`s (or their text) whose signed approvals may turn
     ///   a `"needs_approval"` into an `"allow"` (none by default);
-    /// - `require_holder_binding`: refuse bearer tokens (tokens bound to no holder key);
+    /// - `accept_bearer_tokens`: risky: also honour bearer tokens (bound to no holder
+    ///   key), which anyone holding a copy can use. By default only tokens the issuer
+    ///   bound to a holder key are accepted, each request with a fresh proof;
     /// - `proof_window`: how old a proof of possession may be (seconds or a `timedelta`,
     ///   default 60), or a `(max_age, max_skew)` pair (skew default 5);
     /// - `max_approval_lifetime`: the furthest ahead an approval may expire when presented
@@ -309,7 +312,7 @@ impl Authorizer {
     ///
     /// Raises `PolicyError` (with `diagnostics`) if the policies do not load.
     #[new]
-    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None, approvers = None, require_holder_binding = false, proof_window = None, max_approval_lifetime = None))]
+    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None, approvers = None, accept_bearer_tokens = false, proof_window = None, max_approval_lifetime = None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
@@ -322,13 +325,15 @@ impl Authorizer {
         revocations: Option<PathBuf>,
         audit_log: Option<PathBuf>,
         approvers: Option<Bound<'_, PyAny>>,
-        require_holder_binding: bool,
+        accept_bearer_tokens: bool,
         proof_window: Option<Bound<'_, PyAny>>,
         max_approval_lifetime: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let store = valet::PolicyStore::load(&policy_dir).map_err(|e| policy_error(py, &e))?;
-        let mut builder = valet::Authorizer::builder(keys.snapshot()?, store)
-            .require_holder_binding(require_holder_binding);
+        let mut builder = valet::Authorizer::builder(keys.snapshot()?, store);
+        if accept_bearer_tokens {
+            builder = builder.accept_bearer_tokens();
+        }
         if let Some(list) = approvers {
             if list.is_instance_of::<PyString>() || list.cast::<VerifyingKey>().is_ok() {
                 return Err(PyTypeError::new_err(
@@ -462,21 +467,25 @@ pub struct Verifier {
 impl Verifier {
     /// A verifier trusting `keys`.
     ///
-    /// - `require_holder_binding`: refuse bearer tokens (tokens bound to no holder key);
+    /// - `accept_bearer_tokens`: risky: also honour bearer tokens (bound to no holder
+    ///   key), which anyone holding a copy can use. By default only tokens the issuer
+    ///   bound to a holder key are accepted, each with a fresh proof;
     /// - `proof_window`: how old a proof of possession may be (seconds or a `timedelta`,
     ///   default 60), or a `(max_age, max_skew)` pair (skew default 5).
     ///
     /// The verifier remembers every proof it accepted until the proof is too old, so a
     /// replayed proof is refused.
     #[new]
-    #[pyo3(signature = (keys, *, require_holder_binding = false, proof_window = None))]
+    #[pyo3(signature = (keys, *, accept_bearer_tokens = false, proof_window = None))]
     fn new(
         keys: PyRef<'_, KeySet>,
-        require_holder_binding: bool,
+        accept_bearer_tokens: bool,
         proof_window: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let mut inner =
-            token::Verifier::new(keys.snapshot()?).require_holder_binding(require_holder_binding);
+        let mut inner = token::Verifier::new(keys.snapshot()?);
+        if accept_bearer_tokens {
+            inner = inner.accept_bearer_tokens();
+        }
         if let Some(w) = proof_window {
             let (age, skew) = self::proof_window(&w)?;
             inner = inner.proof_window(age, skew);

@@ -74,6 +74,10 @@ pub(crate) fn token_error(e: RustTokenError) -> PyErr {
         RustTokenError::Signature => SignatureError::new_err(message),
         RustTokenError::Widening(_) => WideningError::new_err(message),
         RustTokenError::UnknownKey(_) => ValetKeyError::new_err(message),
+        // The Rust message names the Rust API: say it in Python's words.
+        RustTokenError::NoHolder => TokenError::new_err(
+            "cannot mint a token bound to no holder key: bind the token to the agent's key with `TokenBuilder(..., holder=agent_key.public())`, or mint a bearer token, which anyone holding a copy can use, with `TokenBuilder(..., bearer=True)`",
+        ),
         _ => TokenError::new_err(message),
     }
 }

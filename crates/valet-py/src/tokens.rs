@@ -5,6 +5,7 @@ use std::time::Duration;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyInt, PyString};
+use valet::danger::BearerMinting;
 use valet::token;
 
 use crate::convert::{is_decimal, serialize_to_py, to_duration, to_json, to_time};
@@ -213,9 +214,11 @@ impl TokenBuilder {
 #[pymethods]
 impl TokenBuilder {
     /// A grant for `subject` (the person) and `client` (the agent). The keyword arguments
-    /// are shortcuts for the setters of the same names.
+    /// are shortcuts for the setters of the same names. `holder` (the agent's public key)
+    /// is required to mint, unless `bearer=True`: risky, it mints a bearer token, bound to
+    /// no key, which anyone holding a copy can use.
     #[new]
-    #[pyo3(signature = (subject, client, *, audiences = None, scopes = None, expires_in = None, details = None, token_id = None, max_depth = None, holder = None))]
+    #[pyo3(signature = (subject, client, *, audiences = None, scopes = None, expires_in = None, details = None, token_id = None, max_depth = None, holder = None, bearer = false))]
     #[expect(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
@@ -230,6 +233,7 @@ impl TokenBuilder {
         token_id: Option<String>,
         max_depth: Option<u32>,
         holder: Option<Bound<'_, PyAny>>,
+        bearer: bool,
     ) -> PyResult<Self> {
         let mut b = token::TokenBuilder::new(subject, client);
         if let Some(a) = audiences {
@@ -258,6 +262,9 @@ impl TokenBuilder {
         }
         if let Some(k) = holder {
             b = b.holder(verifying_key(&k, "holder")?);
+        }
+        if bearer {
+            b = b.bearer();
         }
         Ok(TokenBuilder { inner: b })
     }
@@ -333,6 +340,13 @@ impl TokenBuilder {
     ) -> PyResult<PyRefMut<'py, Self>> {
         let k = verifying_key(key, "key")?;
         Ok(Self::update(slf, |b| b.holder(k)))
+    }
+
+    /// Risky: lets the grant be minted without a holder key, as a bearer token, which
+    /// anyone holding a copy of it can use until it expires. Verifiers refuse it unless
+    /// built with `accept_bearer_tokens=True`. A key given with `holder` still binds it.
+    fn bearer(slf: PyRefMut<'_, Self>) -> PyRefMut<'_, Self> {
+        Self::update(slf, |b| b.bearer())
     }
 
     fn __repr__(&self) -> String {

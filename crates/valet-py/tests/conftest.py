@@ -1,5 +1,9 @@
 """Shared fixtures: the bundled policies, a root key, a token minted for an orchestrator
-and its copy attenuated for an invoice agent, judged at a fixed time."""
+and its copy attenuated for an invoice agent, judged at a fixed time.
+
+The tokens are bearer tokens (``bearer=True``) and the authorizer accepts them
+(``accept_bearer_tokens=True``), for the tests of other things than holder binding;
+``test_holder.py`` binds its tokens to an agent's key and judges them with the defaults."""
 
 from __future__ import annotations
 
@@ -51,7 +55,8 @@ def root() -> valet.RootKeyPair:
 
 @pytest.fixture(scope="session")
 def token(root: valet.RootKeyPair) -> valet.Token:
-    """The orchestrator's token: payments:write, payment at most 1000.00 USD."""
+    """The orchestrator's token: payments:write, payment at most 1000.00 USD; a bearer
+    token (the risky opt-in)."""
     grant = valet.TokenBuilder(
         "alice@example.com",
         "https://orchestrator.example/client",
@@ -59,6 +64,7 @@ def token(root: valet.RootKeyPair) -> valet.Token:
         scopes=["payments:write"],
         expires_in=600,
         token_id="orchestrator-1",
+        bearer=True,
         details=[
             {
                 "type": "payment",
@@ -89,5 +95,6 @@ def keys(root: valet.RootKeyPair) -> valet.KeySet:
 
 @pytest.fixture
 def authorizer(keys: valet.KeySet) -> valet.Authorizer:
-    """An authorizer over the bundled policies with its own clock, stopped at NOW."""
-    return valet.Authorizer(keys, POLICIES, now=valet.FixedClock(NOW))
+    """An authorizer over the bundled policies with its own clock, stopped at NOW, that
+    also accepts bearer tokens (the risky opt-in)."""
+    return valet.Authorizer(keys, POLICIES, now=valet.FixedClock(NOW), accept_bearer_tokens=True)

@@ -134,14 +134,14 @@ def test_altered_token_is_a_deny(
 
 def test_unknown_key_is_a_deny(child: valet.Token, pay: Payment) -> None:
     other = valet.KeySet([valet.RootKeyPair.generate(key_id=9).public()])
-    d = valet.Authorizer(other, POLICIES, now=NOW).authorize(child, pay("10.00"))
+    d = valet.Authorizer(other, POLICIES, now=NOW, accept_bearer_tokens=True).authorize(child, pay("10.00"))
     assert d.outcome == "deny"
     assert d.reasons[0]["kind"] == "unknown_key"
 
 
 def test_another_key_with_the_same_id_is_a_deny(child: valet.Token, pay: Payment) -> None:
     impostor = valet.KeySet([valet.RootKeyPair.generate(key_id=1).public()])
-    d = valet.Authorizer(impostor, POLICIES, now=NOW).authorize(child, pay("10.00"))
+    d = valet.Authorizer(impostor, POLICIES, now=NOW, accept_bearer_tokens=True).authorize(child, pay("10.00"))
     assert d.outcome == "deny"
     assert d.reasons[0]["kind"] == "signature"
 
@@ -186,7 +186,7 @@ def test_bad_datalog_check(child: valet.Token) -> None:
 
 def test_lifetime_over_issuer_maximum(root: valet.RootKeyPair) -> None:
     issuer = valet.Issuer(root, max_lifetime=60)
-    grant = valet.TokenBuilder("alice@example.com", "client", audiences=[PAY], expires_in=61)
+    grant = valet.TokenBuilder("alice@example.com", "client", audiences=[PAY], expires_in=61, bearer=True)
     with pytest.raises(valet.TokenError, match="longer than the issuer's maximum"):
         issuer.mint(grant)
 

@@ -28,11 +28,18 @@ def test_case(case: dict[str, Any]) -> None:
     token = valet.Token.from_base64((FIXTURES / case["token"]).read_text())
     keys = valet.KeySet([valet.RootPublicKey.read_file(FIXTURES / k) for k in case["keys"]])
     now = datetime.datetime.fromisoformat(case["now"].replace("Z", "+00:00"))
-    verdict = valet.Verifier(keys).verify(token, case["request"], now=now)
+    # The fixture tokens are bearer tokens: every case is for a verifier that accepts them.
+    verdict = valet.Verifier(keys, accept_bearer_tokens=True).verify(token, case["request"], now=now)
     messages = [r["message"] for r in verdict.reasons]
     assert verdict.allowed == (case["expect"] == "allow"), messages
     if "reason_contains" in case:
         assert any(case["reason_contains"] in m for m in messages), messages
+    # A verifier with the defaults refuses each of them, and says why.
+    refused = valet.Verifier(keys).verify(token, case["request"], now=now)
+    assert not refused.allowed
+    if case["expect"] == "allow":
+        assert [r["kind"] for r in refused.reasons] == ["holder"]
+        assert "bearer token" in refused.reasons[0]["message"]
 
 
 @pytest.mark.skipif(not (FIXTURES / "keys").exists(), reason="fixtures/keys is not present")

@@ -17,7 +17,8 @@ SUBJECT = "alice@example.com"
 
 
 def grant(holder: valet.VerifyingKey | None = None) -> valet.TokenBuilder:
-    """payments:write, payment at most 1000.00 USD, bound to `holder` when given."""
+    """payments:write, payment at most 1000.00 USD, bound to `holder` when given; else it
+    may be minted as a bearer token (the risky opt-in), bound by a later `.holder(key)`."""
     return valet.TokenBuilder(
         SUBJECT,
         "https://orchestrator.example/client",
@@ -25,6 +26,7 @@ def grant(holder: valet.VerifyingKey | None = None) -> valet.TokenBuilder:
         scopes=["payments:write"],
         expires_in=600,
         holder=holder,
+        bearer=holder is None,
         details=[
             {
                 "type": "payment",
@@ -53,8 +55,11 @@ def bound(root: valet.RootKeyPair, agent: valet.SigningKey) -> valet.Token:
 
 @pytest.fixture
 def judge(keys: valet.KeySet, owner: valet.SigningKey) -> valet.Authorizer:
-    """An authorizer at NOW trusting `owner` as an approver."""
-    return valet.Authorizer(keys, POLICIES, now=valet.FixedClock(NOW), approvers=[owner.public()])
+    """An authorizer at NOW trusting `owner` as an approver, that also accepts bearer
+    tokens (the risky opt-in) for the approval tests that use them."""
+    return valet.Authorizer(
+        keys, POLICIES, now=valet.FixedClock(NOW), approvers=[owner.public()], accept_bearer_tokens=True
+    )
 
 
 def kinds(decision: valet.Decision | valet.Verdict) -> list[Any]:
@@ -320,18 +325,21 @@ def test_a_bound_token_is_delegated_only_with_its_holder_key(
 # Bearer tokens
 
 
-def test_bearer_tokens_work_unless_binding_is_required(
+def test_bearer_tokens_are_refused_unless_accepted(
     keys: valet.KeySet, judge: valet.Authorizer, token: valet.Token, agent: valet.SigningKey
 ) -> None:
+    # `judge` opts in: a bearer token is honoured, with no proof.
     d = judge.authorize(token, payment())
     assert d.allowed and d.proof_key is None and "proof_key" not in d.audit
     assert all(link.get("holder") is None for link in d.chain)
-    strict = valet.Authorizer(keys, POLICIES, now=NOW, require_holder_binding=True)
+    # The defaults refuse it, and say what to do.
+    strict = valet.Authorizer(keys, POLICIES, now=NOW)
     refused = strict.authorize(token, payment())
     assert refused.outcome == "deny" and kinds(refused) == ["holder"]
-    assert "bearer" in refused.reasons[0]["message"]
-    assert kinds(valet.Verifier(keys, require_holder_binding=True).verify(token, payment(), now=NOW)) == ["holder"]
-    assert valet.Verifier(keys).verify(token, payment(), now=NOW).allowed
+    assert "this token is a bearer token, which anyone holding a copy of it can use" in refused.reasons[0]["message"]
+    assert "mint the token with the agent's public key" in refused.reasons[0]["message"]
+    assert kinds(valet.Verifier(keys).verify(token, payment(), now=NOW)) == ["holder"]
+    assert valet.Verifier(keys, accept_bearer_tokens=True).verify(token, payment(), now=NOW).allowed
     # A binding appended to a bearer token does not: anyone holding the token can add one.
     bound_child = token.attenuate(holder=agent.public(), now=NOW)
     d = strict.authorize(bound_child, payment(), proof=valet.HolderProof.sign(agent, bound_child, payment(), now=NOW))
@@ -392,9 +400,13 @@ def test_an_expired_approval_does_not_approve(
 
 def test_max_approval_lifetime(keys: valet.KeySet, token: valet.Token, owner: valet.SigningKey) -> None:
     request = payment("900.00")
-    lenient = valet.Authorizer(keys, POLICIES, now=NOW, approvers=[str(owner.public())], max_approval_lifetime=7200)
+    lenient = valet.Authorizer(
+        keys, POLICIES, now=NOW, approvers=[str(owner.public())], max_approval_lifetime=7200, accept_bearer_tokens=True
+    )
     assert lenient.authorize(token, request, approvals=[approve(owner, token, request, expires_in=3600, now=NOW)]).allowed
-    strict = valet.Authorizer(keys, POLICIES, now=NOW, approvers=[owner.public()], max_approval_lifetime=60)
+    strict = valet.Authorizer(
+        keys, POLICIES, now=NOW, approvers=[owner.public()], max_approval_lifetime=60, accept_bearer_tokens=True
+    )
     d = strict.authorize(token, request, approvals=[approve(owner, token, request)])
     assert d.outcome == "needs_approval"
 
@@ -408,7 +420,7 @@ def test_an_untrusted_approver_does_not_approve(
     assert d.outcome == "needs_approval"
     assert "not a trusted approver" in d.approvals[0]["refused"]
     # An authorizer with no approvers trusts nobody.
-    nobody = valet.Authorizer(keys, POLICIES, now=NOW)
+    nobody = valet.Authorizer(keys, POLICIES, now=NOW, accept_bearer_tokens=True)
     assert nobody.authorize(token, request, approvals=[approve(owner, token, request)]).outcome == "needs_approval"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -72,6 +73,7 @@ def test_builder_chains(root: valet.RootKeyPair) -> None:
         .token_id("chained")
         .max_depth(2)
         .detail({"type": "payment", "limits": {"amount": {"max": "10.00"}}})
+        .bearer()
     )
     token = valet.Issuer(root).mint(grant, now=NOW)
     claims = token.claims()
@@ -85,8 +87,33 @@ def test_builder_chains(root: valet.RootKeyPair) -> None:
 
 
 def test_missing_audience_is_refused(root: valet.RootKeyPair) -> None:
-    with pytest.raises(valet.TokenError):
-        valet.Issuer(root).mint(valet.TokenBuilder("a", "c").expires_in(60))
+    with pytest.raises(valet.TokenError, match="audience"):
+        valet.Issuer(root).mint(valet.TokenBuilder("a", "c", bearer=True).expires_in(60))
+
+
+def test_minting_needs_a_holder_key_unless_bearer(root: valet.RootKeyPair) -> None:
+    def grant(**extra: Any) -> valet.TokenBuilder:
+        return valet.TokenBuilder("alice@example.com", "https://orchestrator.example/client",
+                                  audiences=[PAY], expires_in=60, **extra)
+
+    with pytest.raises(valet.TokenError) as refused:
+        valet.Issuer(root).mint(grant(), now=NOW)
+    assert type(refused.value) is valet.TokenError
+    assert str(refused.value) == (
+        "cannot mint a token bound to no holder key: bind the token to the agent's key with "
+        "`TokenBuilder(..., holder=agent_key.public())`, or mint a bearer token, which anyone "
+        "holding a copy can use, with `TokenBuilder(..., bearer=True)`"
+    )
+    agent = valet.SigningKey.generate()
+    bound = valet.Issuer(root).mint(grant(holder=agent.public()), now=NOW)
+    assert bound.claims()["holder"] == str(agent.public())
+    for bearer in (grant(bearer=True), grant().bearer()):
+        assert valet.Issuer(root).mint(bearer, now=NOW).claims().get("holder") is None
+    # A holder key given with the opt-in still binds the token.
+    both = valet.Issuer(root).mint(grant(bearer=True, holder=agent.public()), now=NOW)
+    assert both.claims()["holder"] == str(agent.public())
+    # Attenuating needs no opt-in.
+    assert bound.attenuate(delegate="sub", now=NOW).block_count == 2
 
 
 def test_base64_and_bytes_round_trip(child: valet.Token) -> None:

@@ -84,7 +84,7 @@ def test_policy_deny_names_the_policy(
 def test_revoked_parent_refuses_child(
     keys: valet.KeySet, token: valet.Token, child: valet.Token, pay: Payment
 ) -> None:
-    authorizer = valet.Authorizer(keys, conftest_policies(), now=NOW)
+    authorizer = valet.Authorizer(keys, conftest_policies(), now=NOW, accept_bearer_tokens=True)
     assert authorizer.authorize(child, pay("10.00")).allowed
     parent_id = token.revocation_ids()[0]
     assert child.revocation_ids()[0] == parent_id
@@ -102,7 +102,7 @@ def test_revocations_from_a_file(
 
     path = Path(str(tmp_path)) / "revoked.txt"
     path.write_text("# revoked ids\n" + child.revocation_ids()[1] + "\n")
-    authorizer = valet.Authorizer(keys, conftest_policies(), now=NOW, revocations=path)
+    authorizer = valet.Authorizer(keys, conftest_policies(), now=NOW, revocations=path, accept_bearer_tokens=True)
     assert authorizer.authorize(child, pay("10.00")).outcome == "deny"
 
 
@@ -164,7 +164,7 @@ def test_audit_log_file(
     from pathlib import Path
 
     log = Path(str(tmp_path)) / "audit.jsonl"
-    authorizer = valet.Authorizer(keys, conftest_policies(), now=NOW, audit_log=log)
+    authorizer = valet.Authorizer(keys, conftest_policies(), now=NOW, audit_log=log, accept_bearer_tokens=True)
     authorizer.authorize(child, pay("50.00"))
     authorizer.authorize(child, pay("50.01"))
     lines = [json.loads(line) for line in log.read_text().splitlines()]
@@ -201,7 +201,7 @@ def test_threads_share_one_authorizer(
 
 
 def test_verifier_alone_ignores_policies(root: valet.RootKeyPair, token: valet.Token, pay: Payment) -> None:
-    verifier = valet.Verifier(valet.KeySet([root.public()]))
+    verifier = valet.Verifier(valet.KeySet([root.public()]), accept_bearer_tokens=True)
     # 600.00 needs approval under the policies, but the token alone allows it.
     verdict = verifier.verify(token, pay("600.00"), now=NOW)
     assert verdict.allowed
@@ -245,10 +245,11 @@ def test_a_min_grants_negative_amounts_and_narrows_like_a_max(
         "https://orchestrator.example/client",
         audiences=[PAY],
         expires_in=600,
+        bearer=True,
         details=[{"type": "payment", "limits": {"amount": {"min": "-100.00", "max": "1000.00"}}}],
     )
     refunds = valet.Issuer(root).mint(grant, now=NOW)
-    verifier = valet.Verifier(keys)
+    verifier = valet.Verifier(keys, accept_bearer_tokens=True)
     assert verifier.verify(refunds, pay("-100.00"), now=NOW).allowed
     assert not verifier.verify(refunds, pay("-100.01"), now=NOW).allowed
     # A max alone in a child refuses negative amounts again; a min narrows.

@@ -9,10 +9,15 @@ exception.
 Money is exact: amounts are ``str`` (``"50.00"``) or ``decimal.Decimal``; a ``float``
 where an amount is read raises ``RequestError``.
 
-Beyond bearer tokens: a token can be bound to an agent's ``VerifyingKey`` (then each
-request needs a ``HolderProof`` signed with the agent's ``SigningKey``), a delegation can
-be signed by the delegating agent (``Token.attenuate_signed``), and a person can sign an
-``Approval`` of one exact transaction that a policy sent for approval.
+A token is bound to its agent's ``VerifyingKey`` (``TokenBuilder(..., holder=key)``), and
+each request needs a ``HolderProof`` signed with the agent's ``SigningKey``: a copy of the
+token alone is of no use. A delegation is signed by the delegating agent
+(``Token.attenuate_signed``), and a person can sign an ``Approval`` of one exact
+transaction that a policy sent for approval.
+
+Bearer tokens, bound to no key and usable by whoever holds a copy, are risky: they are
+minted only with ``TokenBuilder(..., bearer=True)`` and honoured only by an
+``Authorizer`` or ``Verifier`` built with ``accept_bearer_tokens=True``.
 """
 
 from valet._native import (

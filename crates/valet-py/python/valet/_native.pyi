@@ -241,6 +241,7 @@ class TokenBuilder:
         token_id: str | None = None,
         max_depth: int | None = None,
         holder: _Holder | None = None,
+        bearer: bool = False,
     ) -> TokenBuilder: ...
     def audience(self, uri: str) -> TokenBuilder:
         """Adds an audience."""
@@ -259,7 +260,9 @@ class TokenBuilder:
     def max_depth(self, depth: int) -> TokenBuilder:
         """Caps how many attenuation blocks may be added."""
     def holder(self, key: _Holder) -> TokenBuilder:
-        """Binds the token to the agent's public key."""
+        """Binds the token to the agent's public key (required to mint, unless ``bearer``)."""
+    def bearer(self) -> TokenBuilder:
+        """Risky: lets the grant be minted without a holder key, as a bearer token."""
 
 @final
 class Issuer:
@@ -409,7 +412,7 @@ class Authorizer:
         revocations: _StrPath | None = None,
         audit_log: _StrPath | None = None,
         approvers: Iterable[_Holder] | None = None,
-        require_holder_binding: bool = False,
+        accept_bearer_tokens: bool = False,
         proof_window: _Seconds | tuple[_Seconds, _Seconds] | None = None,
         max_approval_lifetime: _Seconds | None = None,
     ) -> Authorizer: ...
@@ -439,7 +442,7 @@ class Verifier:
         cls,
         keys: KeySet,
         *,
-        require_holder_binding: bool = False,
+        accept_bearer_tokens: bool = False,
         proof_window: _Seconds | tuple[_Seconds, _Seconds] | None = None,
     ) -> Verifier: ...
     def verify(
