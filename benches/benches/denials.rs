@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
+use valet::danger::DangerousAuthorizerBuilder;
 use valet::{
     Audience, Authorizer, FixedClock, MemoryRevocations, PolicyStore, Request, RevocationStore,
 };
@@ -36,6 +37,7 @@ fn denials(c: &mut Criterion) {
     });
 
     let late = Authorizer::builder(fx.keys(), Arc::clone(&store))
+        .accept_bearer_tokens()
         .clock(Arc::new(FixedClock::new(now() + Duration::from_secs(3600))))
         .build();
     let req = request();
@@ -51,6 +53,7 @@ fn denials(c: &mut Criterion) {
         fixture(revocations.revoke(id.clone()));
     }
     let revoked = Authorizer::builder(fx.keys(), Arc::clone(&store))
+        .accept_bearer_tokens()
         .clock(Arc::new(FixedClock::new(now())))
         .revocations(revocations)
         .build();

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
+use valet::danger::DangerousAuthorizerBuilder;
 use valet::{Authorizer, FixedClock, HolderOptions, HolderProof, Issuer, Presentation, SigningKey};
 use valet_benches::{now, policy_store, request, Fixture};
 
@@ -18,7 +19,9 @@ fn holder(c: &mut Criterion) {
     let fx = Fixture::new();
     let req = request();
     let agent = SigningKey::generate();
+    // Bearer tokens honoured (the `danger` opt-in), to compare both in one authorizer.
     let az = Authorizer::builder(fx.keys(), policy_store(100))
+        .accept_bearer_tokens()
         .clock(Arc::new(FixedClock::new(now())))
         // The clock stands still, so no nonce expires during the run.
         .holder_options(HolderOptions {

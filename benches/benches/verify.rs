@@ -8,11 +8,13 @@
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use valet_benches::{now, request, Fixture};
+use valet_token::danger::DangerousVerifier;
 use valet_token::{NoRevocations, Verifier};
 
 fn verify(c: &mut Criterion) {
     let fx = Fixture::new();
-    let verifier = Verifier::new(fx.keys());
+    // The fixture's tokens are bearer tokens (the `danger` opt-in).
+    let verifier = Verifier::new(fx.keys()).accept_bearer_tokens();
     let req = request();
     let mut group = c.benchmark_group("verify");
     for blocks in [1usize, 2, 4, 8] {
