@@ -1,9 +1,14 @@
 //! Shared setup for the fuzz targets: a fixed test key, a token and the bundled policies.
+//! The token is a bearer token, and the verifier and the authorizer accept bearer tokens
+//! (the `danger` opt-ins), so that fuzzed tokens reach every block's checks without a
+//! proof of possession.
 #![allow(dead_code)]
 
 use std::sync::OnceLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valet::danger::DangerousAuthorizerBuilder;
+use valet_token::danger::{BearerMinting, DangerousVerifier};
 use valet_token::*;
 
 /// A fixed test key (never use it for anything else).
@@ -37,7 +42,8 @@ pub fn root_token() -> &'static Token {
                         AuthorizationDetail::new("payment")
                             .max("amount", "1000.00".parse().expect("decimal"))
                             .one_of("currency", ["USD", "EUR"]),
-                    ),
+                    )
+                    .bearer(),
                 now(),
             )
             .expect("mint")
@@ -46,7 +52,7 @@ pub fn root_token() -> &'static Token {
 
 pub fn verifier() -> &'static Verifier {
     static V: OnceLock<Verifier> = OnceLock::new();
-    V.get_or_init(|| Verifier::new(KeySet::new().with(root().public())))
+    V.get_or_init(|| Verifier::new(KeySet::new().with(root().public())).accept_bearer_tokens())
 }
 
 pub fn authorizer() -> &'static valet::Authorizer {
@@ -55,6 +61,7 @@ pub fn authorizer() -> &'static valet::Authorizer {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../policies");
         let store = valet::PolicyStore::load(dir).expect("bundled policies load");
         valet::Authorizer::builder(KeySet::new().with(root().public()), store)
+            .accept_bearer_tokens()
             .clock(std::sync::Arc::new(valet::FixedClock::new(now())))
             .build()
     })

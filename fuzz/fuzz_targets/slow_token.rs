@@ -11,6 +11,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use arbitrary::{Arbitrary, Unstructured};
+use valet_token::danger::DangerousVerifier;
 use valet_token::*;
 
 #[derive(Arbitrary, Debug)]
@@ -165,8 +166,10 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
         details = details.with("s", "a".repeat(usize::from(input.long % 60_001)));
     }
     let request = Request::new(common::audience(), "run").details(details);
-    // A fresh verifier, so the chain is prepared for every input as for a new token.
-    let verifier = Verifier::new(KeySet::new().with(common::root().public()));
+    // A fresh verifier, so the chain is prepared for every input as for a new token; it
+    // accepts the bearer token, so that every check runs.
+    let verifier =
+        Verifier::new(KeySet::new().with(common::root().public())).accept_bearer_tokens();
     let start = Instant::now();
     let verdict = verifier.verify(&token, &request, common::now(), &NoRevocations);
     let took = start.elapsed();
