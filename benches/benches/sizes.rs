@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 use tenuo::constraints::{ConstraintSet, Range};
 use tenuo::warrant::Warrant;
 use tenuo::wire::{self, WarrantStack};
+use valet::danger::BearerMinting;
 use valet::{Attenuation, AuthorizationDetail, Issuer, Scope, SigningKey, Token, TokenBuilder};
 use valet_benches::{
     audience, criterion_dir, fixture, now, sizes_markdown, Fixture, AUDIENCE, SIZES_FILE,
@@ -90,9 +91,10 @@ fn valet_attenuation(i: usize) -> Attenuation {
     )
 }
 
-/// Valet bearer: the root, then unsigned attenuations.
+/// Valet bearer (minted through the `danger` opt-in): the root, then unsigned
+/// attenuations.
 fn valet_bearer(issuer: &Issuer) -> Vec<Value> {
-    let mut token = fixture(issuer.mint_at(valet_grant(), now()));
+    let mut token = fixture(issuer.mint_at(valet_grant().bearer(), now()));
     let mut cells = Vec::new();
     for i in 0..=3 {
         if i > 0 {

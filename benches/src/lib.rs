@@ -271,7 +271,8 @@ pub fn authorizer(fx: &Fixture, n: usize) -> Authorizer {
         .build()
 }
 
-/// An authorizer as [`authorizer`] whose replay cache has room for every proof a
+/// An authorizer as [`authorizer`], but with the defaults for bearer tokens (refused: it
+/// judges bound tokens with their proofs), whose replay cache has room for every proof a
 /// benchmark run presents: the clock stands still, so no nonce expires during the run,
 /// and every token of the fixture is the same agent's (one subject and client).
 pub fn proof_authorizer(fx: &Fixture, n: usize) -> Authorizer {
