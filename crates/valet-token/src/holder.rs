@@ -135,10 +135,11 @@ fn reason(kind: ReasonKind, block: Option<usize>, message: String) -> Reason {
 
 impl HolderState {
     /// After the signature chain verified: marks the signed links verified, refuses a
-    /// token the issuer did not bind (unless bearer tokens are accepted), checks a presented proof (its window, its signature, and that
-    /// the token binds its key) and returns the holder keys the request proves, for the
-    /// `request_holder` facts. The proof's nonce is consumed only once the token's checks
-    /// allow the request ([`admit`](Self::admit)).
+    /// token the issuer did not bind (unless bearer tokens are accepted), checks a
+    /// presented proof (its window, its signature, and that the token binds its key) and
+    /// returns the holder keys the request proves, for the `request_holder` facts. The
+    /// proof's nonce is consumed only once the token's checks allow the request
+    /// ([`admit`](Self::admit)).
     pub(crate) fn check(
         &self,
         signers: &[Option<VerifyingKey>],
@@ -298,11 +299,11 @@ fn replay_partition(subject: &str, client: &str) -> Vec<u8> {
     p
 }
 
-/// Whether a binding that a verifier refusing bearer tokens accepts holds: the authority block's (the
-/// issuer signed it), or one made by a block signed by a key bound before it. A block
-/// without a third-party signature can be appended by anyone holding the token, so its
-/// binding narrows the token (its check is enforced) but does not make a bearer token
-/// bound.
+/// Whether a binding that a verifier refusing bearer tokens accepts holds: the authority
+/// block's (the issuer signed it), or one made by a block signed by a key bound before it.
+/// A block without a third-party signature can be appended by anyone holding the token,
+/// so its binding narrows the token (its check is enforced) but does not make a bearer
+/// token bound.
 fn issuer_bound(token: &Token, signers: &[Option<VerifyingKey>]) -> bool {
     let mut bound: BTreeSet<VerifyingKey> = BTreeSet::new();
     for (i, (spec, signer)) in token.specs.iter().zip(signers).enumerate() {
