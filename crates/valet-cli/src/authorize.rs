@@ -8,12 +8,12 @@ use valet::danger::DangerousAuthorizerBuilder;
 use valet::{Authorizer, Decision, FileRevocations, FixedClock, Outcome, PolicyStore};
 use valet_token::{Limits, ReasonKind, Request, RequestError};
 
+use crate::args::{AuthorizeArgs, Output};
 use crate::error::{exit, CliError, CliResult};
 use crate::input::{read_file, read_key_set, read_token};
 use crate::policy::policy_error;
 use crate::text::Lines;
 use crate::times::{relative, unix};
-use crate::{AuthorizeArgs, Output};
 
 /// Judges one request with a token and the policies.
 pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {

@@ -5,10 +5,10 @@ use std::time::{Duration, SystemTime};
 
 use valet_token::{Approval, HolderProof, KeyError, Limits, Request, SigningKey, VerifyingKey};
 
+use crate::args::{ApproveArgs, KeypairArgs, ProveArgs};
 use crate::error::{exit, CliError, CliResult};
 use crate::input::{io_reason, read_file, read_token};
 use crate::times::Ttl;
-use crate::{ApproveArgs, KeypairArgs, ProveArgs};
 
 /// Reads an agent's or approver's private key file.
 pub fn read_signing_key(path: &Path) -> Result<SigningKey, CliError> {

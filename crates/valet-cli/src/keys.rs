@@ -2,13 +2,13 @@
 
 use valet_token::{KeyError, KeyId, RootKeyPair};
 
+use crate::args::KeypairArgs;
 use crate::error::{exit, CliError, CliResult};
 use crate::input::{io_reason, read_private_key};
-use crate::KeypairArgs;
 
 /// Creates a key pair, or shows the public half of an existing one.
 pub fn keypair(args: &KeypairArgs) -> CliResult {
-    if args.kind != crate::KeyKind::Root {
+    if args.kind != crate::args::KeyKind::Root {
         return crate::holder::keypair(args);
     }
     if let Some(from) = &args.from_private_key_file {

@@ -5,10 +5,10 @@ use std::path::{Path, PathBuf};
 use valet::PolicyStore;
 use valet_policy::{format_policies, testing, Diagnostic, FormatError, PolicyError, SCHEMA_FILE};
 
+use crate::args::{FormatArgs, Output, RunTestsArgs, ValidateArgs};
 use crate::error::{exit, CliError, CliResult};
 use crate::input::io_reason;
 use crate::text::{escape, escape_lines};
-use crate::{FormatArgs, Output, RunTestsArgs, ValidateArgs};
 
 /// The error for a policy directory that does not load: exit 3 with diagnostics, or 1
 /// when the directory cannot be read.

@@ -3,9 +3,9 @@
 use valet::FileRevocations;
 use valet_token::RevocationId;
 
+use crate::args::RevokeArgs;
 use crate::error::{exit, CliError, CliResult};
 use crate::input::io_reason;
-use crate::RevokeArgs;
 
 /// Appends a revocation id to a file-backed revocation list.
 pub fn revoke(args: &RevokeArgs) -> CliResult {

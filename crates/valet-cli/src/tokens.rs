@@ -11,11 +11,11 @@ use valet_token::{
     Token, TokenBuilder, TokenError,
 };
 
+use crate::args::{AttenuateArgs, InspectArgs, MintArgs, Output};
 use crate::error::{exit, CliError, CliResult};
 use crate::input::{read_file, read_private_key, read_public_key, read_token};
 use crate::text::Lines;
 use crate::times::{relative, unix, Ttl};
-use crate::{AttenuateArgs, InspectArgs, MintArgs, Output};
 
 fn token_error(e: &TokenError) -> CliError {
     CliError::new(e.to_string())
