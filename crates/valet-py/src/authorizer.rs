@@ -1,21 +1,22 @@
 //! The Authorizer, requests, decisions and the settable clock.
 
-use std::borrow::Cow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyString, PyTuple};
 use valet::danger::{DangerousAuthorizerBuilder, DangerousVerifier};
-use valet::token::{self, Limits};
+use valet::token;
 use valet::{Clock as _, RevocationStore};
 
-use crate::convert::{now_or_current, serialize_to_py, to_duration, to_json, to_py, to_time};
-use crate::errors::{convert_request_error, policy_error, request_error, valet_error, ValetError};
-use crate::holder::{approval, holder_proof, verifying_key, Approval, VerifyingKey};
+use crate::agent_keys::{verifying_key, VerifyingKey};
+use crate::convert::{now_or_current, serialize_to_py, to_duration, to_py, to_time};
+use crate::errors::{policy_error, valet_error, ValetError};
+use crate::holder::{approval, holder_proof, Approval};
 use crate::keys::KeySet;
+use crate::request::request_ref;
 use crate::tokens::Token;
 
 /// A clock that says what it is told, for tests and replays. Share one with an
@@ -60,41 +61,6 @@ impl FixedClock {
     }
 }
 
-/// What is being attempted, read once and reusable: `Request({"audience": ..., "action":
-/// ..., "authorization_details": {...}, "scopes": [...]})`. Amounts as `str` or
-/// `decimal.Decimal`; a `float` or a value of the wrong type raises `RequestError` naming
-/// the field.
-#[pyclass(module = "valet", frozen)]
-pub struct Request {
-    inner: token::Request,
-}
-
-impl Request {
-    fn read(obj: &Bound<'_, PyAny>) -> PyResult<token::Request> {
-        if !obj.is_instance_of::<PyDict>() && !obj.is_instance_of::<pyo3::types::PyMapping>() {
-            return Err(crate::errors::RequestError::new_err(format!(
-                "a request must be a dict (or another mapping) like {{\"audience\": ..., \"action\": ..., \"authorization_details\": {{...}}}}, not {}",
-                obj.get_type().name()?
-            )));
-        }
-        let json = to_json(obj, "").map_err(convert_request_error)?;
-        token::Request::from_json_value(&json, &Limits::default()).map_err(request_error)
-    }
-}
-
-/// The Rust request of a `Request`, borrowed, or read from its dict.
-fn request_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, token::Request>> {
-    match obj.cast::<Request>() {
-        Ok(r) => Ok(Cow::Borrowed(&r.get().inner)),
-        Err(_) => Request::read(obj).map(Cow::Owned),
-    }
-}
-
-/// Reads a `Request` or its dict into a Rust request.
-pub(crate) fn read_request(obj: &Bound<'_, PyAny>) -> PyResult<token::Request> {
-    request_ref(obj).map(Cow::into_owned)
-}
-
 /// Reads a `proof_window`: the longest age of a proof (seconds or a `timedelta`), or a
 /// `(max_age, max_skew)` pair; the skew defaults to 5 s.
 fn proof_window(obj: &Bound<'_, PyAny>) -> PyResult<(Duration, Duration)> {
@@ -135,30 +101,6 @@ fn presentation(
         }
     }
     Ok(p)
-}
-
-#[pymethods]
-impl Request {
-    /// Reads a request from its RFC 9396 dict shape.
-    #[new]
-    fn new(request: &Bound<'_, PyAny>) -> PyResult<Self> {
-        Ok(Request {
-            inner: Self::read(request)?,
-        })
-    }
-
-    /// The request as a dict.
-    fn to_dict(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        serialize_to_py(py, &self.inner)
-    }
-
-    fn __repr__(&self) -> String {
-        format!(
-            "Request(audience='{}', action='{}')",
-            self.inner.audience.as_str(),
-            self.inner.action
-        )
-    }
 }
 
 /// The answer to one request: `outcome` is `"allow"`, `"deny"` or `"needs_approval"`. A

@@ -4,11 +4,13 @@
 //!
 //! Build it with `maturin develop` from `crates/valet-py`; see its README.
 
+mod agent_keys;
 mod authorizer;
 mod convert;
 mod errors;
 mod holder;
 mod keys;
+mod request;
 mod tokens;
 
 use pyo3::prelude::*;
@@ -20,15 +22,15 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<keys::RootKeyPair>()?;
     m.add_class::<keys::RootPublicKey>()?;
     m.add_class::<keys::KeySet>()?;
-    m.add_class::<holder::SigningKey>()?;
-    m.add_class::<holder::VerifyingKey>()?;
+    m.add_class::<agent_keys::SigningKey>()?;
+    m.add_class::<agent_keys::VerifyingKey>()?;
     m.add_class::<holder::HolderProof>()?;
     m.add_class::<holder::Approval>()?;
     m.add_class::<tokens::TokenBuilder>()?;
     m.add_class::<tokens::Issuer>()?;
     m.add_class::<tokens::Token>()?;
     m.add_class::<authorizer::FixedClock>()?;
-    m.add_class::<authorizer::Request>()?;
+    m.add_class::<request::Request>()?;
     m.add_class::<authorizer::Decision>()?;
     m.add_class::<authorizer::Authorizer>()?;
     m.add_class::<authorizer::Verifier>()?;

@@ -8,9 +8,9 @@ use pyo3::types::{PyBytes, PyInt, PyString};
 use valet::danger::BearerMinting;
 use valet::token;
 
+use crate::agent_keys::{verifying_key, SigningKey};
 use crate::convert::{is_decimal, serialize_to_py, to_duration, to_json, to_time};
 use crate::errors::{token_error, TokenError};
-use crate::holder::{verifying_key, SigningKey};
 use crate::keys::RootKeyPair;
 
 fn audience(uri: &str) -> PyResult<token::Audience> {
