@@ -64,6 +64,64 @@ pub struct Link {
     pub verified: bool,
 }
 
+/// A range and a set of strings both in force on one field (a hand-made block can add one
+/// over the other): the strings of the set that are decimals within the range.
+fn both(a: &Limit, b: &Limit) -> Limit {
+    let (range, set) = match (a, b) {
+        (Limit::OneOf(set), range) | (range, Limit::OneOf(set)) => (range, set),
+        _ => return b.clone(),
+    };
+    Limit::OneOf(
+        set.iter()
+            .filter(|s| range.admits(&crate::details::FieldValue::Str((*s).clone())))
+            .cloned()
+            .collect(),
+    )
+}
+
+/// The keys a proof by `key` proves: `key`, then, repeatedly, the key that signed any block
+/// binding a proven key (`links` are each block's binding and signer).
+pub(crate) fn proven_keys(
+    key: VerifyingKey,
+    links: &[(Option<VerifyingKey>, Option<VerifyingKey>)],
+) -> BTreeSet<VerifyingKey> {
+    let mut proven = BTreeSet::from([key]);
+    loop {
+        let before = proven.len();
+        for (holder, signer) in links {
+            if let (Some(holder), Some(signer)) = (holder, signer) {
+                if proven.contains(holder) {
+                    proven.insert(*signer);
+                }
+            }
+        }
+        if proven.len() == before {
+            return proven;
+        }
+    }
+}
+
+/// The key whose proof of possession meets every binding of the token: of the keys the
+/// blocks bind, the latest from which all of them are proven (a holder can add a binding
+/// of a key that signed before it, which a proof by the holder still meets). With no such
+/// key, the last one bound (no single proof meets them all); `None` for a bearer token.
+fn needed_holder(specs: &[BlockSpec]) -> Option<VerifyingKey> {
+    let links: Vec<_> = specs.iter().map(|s| (s.holder, s.signer)).collect();
+    let bound: Vec<VerifyingKey> = specs.iter().filter_map(|s| s.holder).collect();
+    let last = *bound.last()?;
+    Some(
+        bound
+            .iter()
+            .rev()
+            .copied()
+            .find(|k| {
+                let proven = proven_keys(*k, &links);
+                bound.iter().all(|b| proven.contains(b))
+            })
+            .unwrap_or(last),
+    )
+}
+
 /// Everything a token says, with each narrowing applied: what audit and the policy layer use.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Claims {
@@ -142,7 +200,8 @@ impl Claims {
 
     /// The expiry as a time.
     pub fn expiry(&self) -> SystemTime {
-        UNIX_EPOCH + Duration::from_secs(self.expires_at)
+        // A hand-made token may name any date: the last second of year 9999 at the latest.
+        UNIX_EPOCH + Duration::from_secs(self.expires_at.min(253_402_300_799))
     }
 
     /// The effective limit on a field of a detail type: the root grant's (for the first
@@ -160,7 +219,7 @@ impl Claims {
                 .filter(|l| l.kind == kind && l.field == field)
             {
                 current = Some(match &current {
-                    Some(c) => c.meet(&l.limit).unwrap_or_else(|| l.limit.clone()),
+                    Some(c) => c.meet(&l.limit).unwrap_or_else(|| both(c, &l.limit)),
                     None => l.limit.clone(),
                 });
             }
@@ -258,10 +317,8 @@ impl Claims {
                 signed_by: spec.signer,
                 verified: false,
             });
-            if spec.holder.is_some() {
-                claims.holder = spec.holder;
-            }
         }
+        claims.holder = needed_holder(specs);
         Ok(claims)
     }
 }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use crate::agent_keys::VerifyingKey;
-use crate::claims::Claims;
+use crate::claims::{proven_keys, Claims};
 use crate::clock::{rfc3339, unix_secs};
 use crate::proof::{valid_nonce, HolderProof};
 use crate::replay::{ReplayCache, ReplayError};
@@ -182,21 +182,13 @@ impl HolderState {
             ));
         }
         // The proof's key, then every key that signed a block binding a proven key.
-        let mut proven: BTreeSet<VerifyingKey> = BTreeSet::new();
-        proven.insert(key);
-        loop {
-            let before = proven.len();
-            for (spec, signer) in token.specs.iter().zip(signers) {
-                if let (Some(holder), Some(signer)) = (&spec.holder, signer) {
-                    if proven.contains(holder) {
-                        proven.insert(*signer);
-                    }
-                }
-            }
-            if proven.len() == before {
-                break;
-            }
-        }
+        let links: Vec<_> = token
+            .specs
+            .iter()
+            .zip(signers)
+            .map(|(spec, signer)| (spec.holder, *signer))
+            .collect();
+        let proven = proven_keys(key, &links);
         Ok(HolderFindings {
             proven: proven.into_iter().collect(),
             proof: Some(checked),

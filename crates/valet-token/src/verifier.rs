@@ -379,7 +379,13 @@ fn claim_refusal(
         ));
     }
     // A clock far behind the truth would honour every token until long after it expired.
-    let expires_at = token.claims_ref().expires_at;
+    // The expiry the issuer signed: a block anyone can append may lower the token's, and
+    // must not bring a long-lived token, or one seen by a clock far behind, under the bound.
+    let expires_at = token
+        .specs
+        .first()
+        .and_then(|s| s.exp)
+        .unwrap_or(token.claims_ref().expires_at);
     let remaining = expires_at.saturating_sub(unix_secs(now));
     if remaining > limits.max_remaining_lifetime.as_secs() {
         return Some(Reason::new(
