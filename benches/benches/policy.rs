@@ -23,6 +23,7 @@ fn policy(c: &mut Criterion) {
         scopes: &scopes,
         details: Some(&details),
         earlier: &[],
+        verified: true,
     };
     let mut group = c.benchmark_group("policy");
     for n in [10usize, 100, 1000] {

@@ -23,6 +23,7 @@ use valet_http::{Execution, McpTools};
 const TEN_MINUTES: Duration = Duration::from_secs(600);
 
 const SCHEMA: &str = r#"
+@valet("agent")
 entity Agent {
   subject: String,
   client: String,

@@ -19,7 +19,7 @@ pub(crate) fn decide_request(
 ) -> PolicyDecision {
     match loaded.by_action.get(action).filter(|_| indexed) {
         Some(index) => {
-            let (principal, resource) = lookups(request, &loaded.agent_type, &loaded.resource_type);
+            let (principal, resource) = lookups(request, &loaded.model.agent);
             let buckets = index.select(principal, resource, request.context());
             let all: Vec<&PolicySet> = buckets.iter().map(|b| &b.policies).collect();
             let without_approval: Vec<&PolicySet> =

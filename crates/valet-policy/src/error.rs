@@ -103,6 +103,11 @@ fn label_offset(d: &dyn miette::Diagnostic) -> Option<usize> {
         .map(|l| l.offset())
 }
 
+/// A Cedar error's message, then its help when there is one.
+pub(crate) fn full_message(d: &dyn miette::Diagnostic) -> String {
+    message_of(d)
+}
+
 /// A diagnostic's message: the error, then its help when there is one.
 fn message_of(d: &dyn miette::Diagnostic) -> String {
     let mut message = d.to_string();

@@ -1,32 +1,65 @@
 //! Deciding a transaction: judged for every step of its delegation chain and every
 //! resource it names, it is allowed only if allowed at each.
 
+use std::collections::{HashMap, HashSet};
+use std::time::Instant;
+
+use cedar_policy::{Entities, EntityUid};
+
 use crate::answer::decide_request;
 use crate::decision::{PolicyDecision, PolicyOutcome, PolicyReason};
-use crate::request::{build_request, context_fields, resources_of};
+use crate::entities::{EntityLookup, EntityProvider};
+use crate::limits::PolicyLimits;
+use crate::loaded::Loaded;
+use crate::request::{
+    agent_entity, build_request, context_fields, person_of, resources_of, step_principal,
+};
 use crate::store::PolicyStore;
 use crate::transaction::{Step, Transaction};
 
 impl PolicyStore {
-    /// Decides a transaction against the policies in force.
+    /// Decides a transaction against the policies in force, without entity data.
     ///
     /// Fails closed: an unknown action, a transaction field that does not fit the
     /// schema, or any error while evaluating a policy gives [`PolicyOutcome::Deny`] with
     /// the problem in `reasons`.
     pub fn evaluate(&self, tx: &Transaction<'_>) -> PolicyDecision {
-        self.evaluate_with_index(tx, true)
+        self.decide(tx, None, true)
     }
 
     /// Decides a transaction evaluating every policy in force, not only those indexed
     /// under its action. The decision is the same as [`evaluate`](Self::evaluate)'s; this
     /// exists to compare the two and to measure the index.
     pub fn evaluate_unindexed(&self, tx: &Transaction<'_>) -> PolicyDecision {
-        self.evaluate_with_index(tx, false)
+        self.decide(tx, None, false)
     }
 
     /// [`evaluate`](Self::evaluate) when `indexed`, else
     /// [`evaluate_unindexed`](Self::evaluate_unindexed).
     pub fn evaluate_with_index(&self, tx: &Transaction<'_>, indexed: bool) -> PolicyDecision {
+        self.decide(tx, None, indexed)
+    }
+
+    /// Decides a transaction with the resource server's entity data: `entities` is asked
+    /// once for the entities the request names (see [`EntityLookup`]), and what it gives
+    /// is validated against the schema. An error, an answer after
+    /// [`PolicyLimits::entity_timeout`](crate::PolicyLimits::entity_timeout), or entity
+    /// data that does not fit the schema is a deny that says so.
+    pub fn evaluate_with_entities(
+        &self,
+        tx: &Transaction<'_>,
+        entities: &dyn EntityProvider,
+        indexed: bool,
+    ) -> PolicyDecision {
+        self.decide(tx, Some(entities), indexed)
+    }
+
+    fn decide(
+        &self,
+        tx: &Transaction<'_>,
+        provider: Option<&dyn EntityProvider>,
+        indexed: bool,
+    ) -> PolicyDecision {
         let loaded = self.snapshot();
         let Some(spec) = loaded.actions.get(tx.action) else {
             return PolicyDecision::deny(vec![format!(
@@ -34,12 +67,18 @@ impl PolicyStore {
                 tx.action
             )]);
         };
+        if !spec.takes_agent {
+            return PolicyDecision::deny(vec![format!(
+                "action `{}` does not take agents (`{}`) as its principal: add `{}` to the action's `principal` types in the schema",
+                tx.action, loaded.model.agent, loaded.model.agent
+            )]);
+        }
         let fields = match context_fields(spec, tx) {
             Ok(f) => f,
             Err(reasons) => return PolicyDecision::deny(reasons),
         };
         let limits = self.limits();
-        let resources = match resources_of(tx, limits.max_resources) {
+        let resources = match resources_of(tx, spec, limits.max_resources) {
             Ok(r) => r,
             Err(problem) => return PolicyDecision::deny(vec![problem]),
         };
@@ -48,11 +87,15 @@ impl PolicyStore {
             block: usize::MAX,
             delegates: tx.chain.len(),
             scopes: tx.scopes,
+            verified: tx.verified,
         };
         let mut steps = vec![last];
         let mut next = last;
         for step in tx.earlier.iter().rev() {
-            if step.delegates != next.delegates || step.scopes != next.scopes {
+            if step.delegates != next.delegates
+                || step.scopes != next.scopes
+                || step.verified != next.verified
+            {
                 steps.push(*step);
             }
             next = *step;
@@ -66,19 +109,42 @@ impl PolicyStore {
                 limits.max_evaluations
             )]);
         }
-        let mut pending: Vec<(Step<'_>, &str, PolicyDecision)> = Vec::new();
+        let principals: Vec<EntityUid> = steps
+            .iter()
+            .map(|step| step_principal(&loaded, tx, *step))
+            .collect();
+        let data = match provider {
+            None => StepEntities::without_data(&loaded),
+            Some(provider) => {
+                let person = person_of(&loaded, tx);
+                let lookup = EntityLookup {
+                    agents: &principals,
+                    person: person.as_ref(),
+                    resources: &resources,
+                    deadline: Instant::now() + limits.entity_timeout,
+                };
+                match StepEntities::from_provider(&loaded, provider, &lookup, limits) {
+                    Ok(data) => data,
+                    Err(problem) => return PolicyDecision::deny(vec![problem]),
+                }
+            }
+        };
+        let mut pending: Vec<(Step<'_>, &EntityUid, PolicyDecision)> = Vec::new();
         // The first request built is checked against the schema; the others differ from it
         // only in the principal's id and attribute values, the resource's id and the scopes,
         // whose types the schema fixes, so they are not checked again.
         let mut validate = true;
-        for step in steps {
+        for (step, principal) in steps.into_iter().zip(principals) {
+            let entities = match data.for_step(&loaded, tx, step, principal.clone(), validate) {
+                Ok(e) => e,
+                Err(problem) => return PolicyDecision::deny(vec![problem]),
+            };
             for resource in &resources {
-                let built = build_request(&loaded, spec, tx, &fields, step, resource, validate);
+                let built =
+                    build_request(&loaded, spec, &fields, step, principal.clone(), resource, validate);
                 validate = false;
                 let decision = match built {
-                    Ok((request, entities)) => {
-                        decide_request(&loaded, &request, &entities, tx.action, indexed)
-                    }
+                    Ok(request) => decide_request(&loaded, &request, &entities, tx.action, indexed),
                     Err(reasons) => PolicyDecision::deny(reasons),
                 };
                 if decision.outcome == PolicyOutcome::Deny {
@@ -91,12 +157,120 @@ impl PolicyStore {
     }
 }
 
+/// The entities of a decision: what the entity data gave, validated, and per agent the
+/// parents it gave.
+struct StepEntities {
+    base: Entities,
+    parents: HashMap<EntityUid, HashSet<EntityUid>>,
+    /// Whether the agent entities must be checked against the schema (they have parents
+    /// from the entity data).
+    check_agents: bool,
+}
+
+impl StepEntities {
+    fn without_data(loaded: &Loaded) -> StepEntities {
+        StepEntities {
+            base: loaded.action_entities.clone().unwrap_or_else(Entities::empty),
+            parents: HashMap::new(),
+            check_agents: false,
+        }
+    }
+
+    fn from_provider(
+        loaded: &Loaded,
+        provider: &dyn EntityProvider,
+        lookup: &EntityLookup<'_>,
+        limits: PolicyLimits,
+    ) -> Result<StepEntities, String> {
+        let started = Instant::now();
+        let given = provider
+            .entities(lookup)
+            .map_err(|e| format!("the entity data could not be read: {e}"))?;
+        let took = started.elapsed();
+        if took > limits.entity_timeout {
+            return Err(format!(
+                "the entity data took {} ms to answer, more than its limit of {} ms: the request is refused rather than judged without it",
+                took.as_millis(),
+                limits.entity_timeout.as_millis()
+            ));
+        }
+        if given.len() > limits.max_entities {
+            return Err(format!(
+                "the entity data gave {} entities for one request, more than the limit of {}: give only what the request names, with their ancestors",
+                given.len(),
+                limits.max_entities
+            ));
+        }
+        let mut parents: HashMap<EntityUid, HashSet<EntityUid>> = HashMap::new();
+        let mut others = Vec::with_capacity(given.len());
+        for entity in given {
+            let uid = entity.uid();
+            if uid.type_name() == &loaded.model.agent {
+                if !lookup.agents.contains(&uid) {
+                    // Not an agent of this request: its attributes are Valet's to fill,
+                    // and this request fills none for it.
+                    continue;
+                }
+                if entity.attrs().next().is_some() || entity.tags().next().is_some() {
+                    return Err(format!(
+                        "the entity data gives agent `{uid}` attributes, but an agent's attributes are filled by Valet from the token: give agents parents only"
+                    ));
+                }
+                let (_, _, p) = entity.into_inner();
+                parents.entry(uid).or_default().extend(p);
+                continue;
+            }
+            if uid.type_name().basename() == "Action" {
+                return Err(format!(
+                    "the entity data gives `{uid}`, an action: actions and their groups come from the schema"
+                ));
+            }
+            others.push(entity);
+        }
+        let base = loaded.action_entities.clone().unwrap_or_else(Entities::empty);
+        let base = base
+            .add_entities(others, Some(&loaded.schema))
+            .map_err(|e| {
+                format!(
+                    "the entity data does not fit the schema: {}",
+                    crate::error::full_message(&e)
+                )
+            })?;
+        Ok(StepEntities {
+            base,
+            check_agents: !parents.is_empty(),
+            parents,
+        })
+    }
+
+    /// The entities of one step: the base and the step's agent.
+    fn for_step(
+        &self,
+        loaded: &Loaded,
+        tx: &Transaction<'_>,
+        step: Step<'_>,
+        principal: EntityUid,
+        validate: bool,
+    ) -> Result<Entities, String> {
+        let parents = self.parents.get(&principal).cloned().unwrap_or_default();
+        let agent = agent_entity(loaded, tx, step, principal, parents)?;
+        let schema = (validate || self.check_agents).then_some(&loaded.schema);
+        self.base.clone().add_entities([agent], schema).map_err(|e| {
+            format!(
+                "the agent `{}` does not fit the schema: {}",
+                tx.step_agent(step),
+                crate::error::full_message(&e)
+            )
+        })
+    }
+}
+
 /// A step's decision with its reasons saying which step and resource it is about.
 fn explain_step(
     mut decision: PolicyDecision,
     tx: &Transaction<'_>,
     step: Step<'_>,
-    resource: &str,
+    resource: &EntityUid,
     resources: usize,
 ) -> PolicyDecision {
     let earlier = step.block != usize::MAX;
@@ -137,7 +311,7 @@ fn explain_step(
 /// The outcome of decisions none of which is a deny: needs approval when any needs it
 /// (with every approval asked for), else the acting agent's allow.
 fn merge_allowed(
-    pending: Vec<(Step<'_>, &str, PolicyDecision)>,
+    pending: Vec<(Step<'_>, &EntityUid, PolicyDecision)>,
     tx: &Transaction<'_>,
     resources: usize,
 ) -> PolicyDecision {

@@ -43,7 +43,7 @@ pub(crate) struct ActionPolicies {
     /// For an agent some policy names: only the policies naming it.
     pub(crate) by_agent: HashMap<String, PolicyBucket>,
     /// For a resource some policy names: only the policies naming it (and no agent).
-    pub(crate) by_resource: HashMap<String, PolicyBucket>,
+    pub(crate) by_resource: HashMap<EntityUid, PolicyBucket>,
     /// Per context attribute, the policies that start by comparing it with a string,
     /// by that string. Sorted by attribute.
     pub(crate) by_context: Vec<ContextIndex>,
@@ -87,7 +87,7 @@ pub(crate) enum Key {
     /// The principal is this agent.
     Agent(String),
     /// The resource is this resource.
-    Resource(String),
+    Resource(EntityUid),
     /// `context.<attr>` is not a string other than `value`.
     Context { attr: String, value: String },
     /// Nothing: the policy is evaluated for every request of its actions.
@@ -98,20 +98,14 @@ impl Key {
     /// The key of a policy: the agent its principal scope names with `==`, else the
     /// resource its resource scope names with `==`, else the context equality its first
     /// condition starts with.
-    pub(crate) fn of(
-        p: &Policy,
-        agent_type: &EntityTypeName,
-        resource_type: &EntityTypeName,
-    ) -> Key {
+    pub(crate) fn of(p: &Policy, agent_type: &EntityTypeName) -> Key {
         if let PrincipalConstraint::Eq(uid) = p.principal_constraint() {
             if uid.type_name() == agent_type {
                 return Key::Agent(uid.id().unescaped().to_owned());
             }
         }
         if let ResourceConstraint::Eq(uid) = p.resource_constraint() {
-            if uid.type_name() == resource_type {
-                return Key::Resource(uid.id().unescaped().to_owned());
-            }
+            return Key::Resource(uid);
         }
         if p.has_non_scope_constraint() {
             if let Ok(json) = p.to_json() {
@@ -214,7 +208,7 @@ impl ActionPolicies {
     pub(crate) fn select(
         &self,
         principal: Lookup<'_>,
-        resource: Lookup<'_>,
+        resource: Option<&EntityUid>,
         context: Option<&Context>,
     ) -> Vec<&PolicyBucket> {
         let mut out = Vec::with_capacity(3 + self.by_context.len());
@@ -222,7 +216,10 @@ impl ActionPolicies {
             out.push(&self.shared);
         }
         principal.collect(&self.by_agent, &mut out);
-        resource.collect(&self.by_resource, &mut out);
+        match resource {
+            Some(uid) => out.extend(self.by_resource.get(uid)),
+            None => out.extend(self.by_resource.values()),
+        }
         for index in &self.by_context {
             match context.and_then(|c| c.get(&index.attr)) {
                 Some(EvalResult::String(s)) => out.extend(index.by_value.get(&s)),
@@ -271,12 +268,8 @@ impl<'a> Lookup<'a> {
 pub(crate) fn lookups<'r>(
     request: &'r Request,
     agent_type: &EntityTypeName,
-    resource_type: &EntityTypeName,
-) -> (Lookup<'r>, Lookup<'r>) {
-    (
-        Lookup::of(request.principal(), agent_type),
-        Lookup::of(request.resource(), resource_type),
-    )
+) -> (Lookup<'r>, Option<&'r EntityUid>) {
+    (Lookup::of(request.principal(), agent_type), request.resource())
 }
 
 /// Sorts the policies by the actions their scope can match, then by their [`Key`].
@@ -285,7 +278,6 @@ pub(crate) fn index_by_action(
     action_entities: &[Entity],
     all: &PolicySet,
     agent_type: &EntityTypeName,
-    resource_type: &EntityTypeName,
 ) -> Result<HashMap<String, ActionPolicies>, String> {
     // Each action's ancestors (its groups), closed transitively.
     let parents: HashMap<EntityUid, Vec<EntityUid>> = action_entities
@@ -298,7 +290,7 @@ pub(crate) fn index_by_action(
     // Each policy's key, computed once (reading a condition goes through its JSON form).
     let keyed: Vec<(&Policy, Key)> = all
         .policies()
-        .map(|p| (p, Key::of(p, agent_type, resource_type)))
+        .map(|p| (p, Key::of(p, agent_type)))
         .collect();
     let mut index = HashMap::with_capacity(actions.len());
     for (name, spec) in actions {
@@ -353,11 +345,7 @@ mod tests {
 
     fn key(text: &str) -> Key {
         let p = Policy::from_str(text).unwrap();
-        Key::of(
-            &p,
-            &EntityTypeName::from_str("Agent").unwrap(),
-            &EntityTypeName::from_str("Resource").unwrap(),
-        )
+        Key::of(&p, &EntityTypeName::from_str("Agent").unwrap())
     }
 
     fn ctx(attr: &str, value: &str) -> Key {
@@ -377,13 +365,11 @@ mod tests {
         );
         assert_eq!(
             key("permit (principal == Other::\"a\", action, resource == Resource::\"r\");"),
-            Key::Resource("r".into())
+            Key::Resource(r#"Resource::"r""#.parse().unwrap())
         );
         assert_eq!(
-            key(
-                "permit (principal, action, resource == Other::\"r\") when { context.x == \"v\" };"
-            ),
-            ctx("x", "v")
+            key("permit (principal, action, resource == Other::\"r\") when { context.x == \"v\" };"),
+            Key::Resource(r#"Other::"r""#.parse().unwrap())
         );
         for cond in [
             r#"when { context.x == "v" }"#,
@@ -422,7 +408,7 @@ mod tests {
         }
     }
 
-    const SCHEMA: &str = include_str!("../../../policies/schema.cedarschema");
+    const SCHEMA: &str = include_str!("../tests/support/flat.cedarschema");
 
     /// A request built straight as Cedar's, without the schema: its context may lack any
     /// member or hold one of another type, which the transaction mapping never lets

@@ -70,6 +70,7 @@
 mod annotations;
 mod answer;
 mod decision;
+mod entities;
 mod error;
 mod eval;
 mod format;
@@ -82,13 +83,19 @@ mod schema;
 mod store;
 pub mod testing;
 mod transaction;
+mod value;
 
 pub use annotations::{APPROVAL_ANNOTATION, ID_ANNOTATION, REASON_ANNOTATION};
 pub use decision::{DeterminingPolicy, Effect, PolicyDecision, PolicyOutcome, PolicyReason};
+pub use entities::{
+    EntitiesFile, EntityData, EntityError, EntityLookup, EntityProvider, MAX_ENTITIES_FILE_BYTES,
+    MAX_GATHERED_ENTITIES,
+};
 pub use error::{Diagnostic, FormatError, LimitExceeded, PolicyError, Severity};
 pub use format::{format_policies, FORMAT_INDENT, FORMAT_LINE_WIDTH};
 pub use limits::PolicyLimits;
 pub use load::SCHEMA_FILE;
 pub use request::RESOURCE_FIELDS;
+pub use schema::VALET_ANNOTATION;
 pub use store::PolicyStore;
 pub use transaction::{Step, Transaction};

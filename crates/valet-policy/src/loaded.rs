@@ -7,14 +7,14 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Effect as CedarEffect, Entities, Entity, EntityTypeName, Policy, PolicyId, PolicySet, Schema,
+    Effect as CedarEffect, Entities, Entity, Policy, PolicyId, PolicySet, Schema,
     ValidationMode, Validator,
 };
 
 use crate::annotations::{APPROVAL_ANNOTATION, ID_ANNOTATION};
 use crate::error::{diagnostic_of, Diagnostic, PolicyError, Severity};
 use crate::index::{index_by_action, ActionPolicies};
-use crate::schema::{action_table, ActionSpec};
+use crate::schema::{anchor_offset, read_schema, ActionSpec, Model};
 
 /// Where a policy came from.
 #[derive(Clone, Debug)]
@@ -34,8 +34,8 @@ pub(crate) struct Loaded {
     /// The schema's action entities, when a request needs them: see
     /// [`needed_by_requests`].
     pub(crate) action_entities: Option<Entities>,
-    pub(crate) agent_type: EntityTypeName,
-    pub(crate) resource_type: EntityTypeName,
+    /// The agent and person types, and the agent attributes Valet fills.
+    pub(crate) model: Model,
     pub(crate) warnings: Vec<Diagnostic>,
     /// Per schema action, the policies whose scope can match it, keyed by what else they
     /// need of a request (built at load time, see [`ActionPolicies`]).
@@ -90,18 +90,22 @@ pub(crate) fn load_sources(
         }
     };
     let mut actions = HashMap::new();
+    let mut model = None;
     if schema.is_some() {
         match cedar_policy::schema_str_to_json_with_resolved_types(schema_text) {
-            Ok((json, _)) => match action_table(&json) {
-                Ok(table) => actions = table,
+            Ok((json, _)) => match read_schema(&json) {
+                Ok(read) => {
+                    actions = read.actions;
+                    model = Some(read.model);
+                }
                 Err(problems) => {
                     for p in problems {
                         errors.push(Diagnostic::at_offset(
                             schema_path,
                             schema_text,
-                            schema_offset(schema_text, &p),
+                            anchor_offset(schema_text, &p.anchor),
                             Severity::Error,
-                            p,
+                            p.message,
                         ));
                     }
                 }
@@ -269,29 +273,10 @@ pub(crate) fn load_sources(
         }
     };
     let action_entities: Vec<Entity> = action_store.iter().cloned().collect();
-    let (agent_type, resource_type) = match (
-        EntityTypeName::from_str("Agent"),
-        EntityTypeName::from_str("Resource"),
-    ) {
-        (Ok(a), Ok(r)) => (a, r),
-        (Err(e), _) | (_, Err(e)) => {
-            errors.push(Diagnostic::at_offset(
-                schema_path,
-                schema_text,
-                0,
-                Severity::Error,
-                format!("cannot name the entity types: {e}"),
-            ));
-            return Err(PolicyError::Diagnostics(errors));
-        }
+    let Some(model) = model else {
+        return Err(PolicyError::Diagnostics(errors));
     };
-    let by_action = match index_by_action(
-        &actions,
-        &action_entities,
-        &all,
-        &agent_type,
-        &resource_type,
-    ) {
+    let by_action = match index_by_action(&actions, &action_entities, &all, &model.agent) {
         Ok(index) => index,
         Err(message) => {
             errors.push(Diagnostic {
@@ -314,33 +299,9 @@ pub(crate) fn load_sources(
         without_approval,
         actions,
         action_entities: needed_by_requests(&action_entities).then_some(action_store),
-        agent_type,
-        resource_type,
+        model,
         warnings,
     })
-}
-
-/// Where in the schema text a problem of the action table is: the declaration of the
-/// action it names, else the first mention of its first quoted name, else the start.
-fn schema_offset(text: &str, problem: &str) -> usize {
-    let quoted = |after: &str| {
-        let rest = problem.split_once(after)?.1;
-        rest.split('`').next()
-    };
-    if let Some(action) = quoted("action `") {
-        let decl = text.match_indices("action ").map(|(i, _)| i).find(|&i| {
-            text.get(i..)
-                .and_then(|t| t.split_once(';'))
-                .is_some_and(|(decl, _)| {
-                    decl.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-                        .any(|w| w == action)
-                })
-        });
-        if let Some(i) = decl {
-            return i;
-        }
-    }
-    quoted("`").and_then(|name| text.find(name)).unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -353,7 +314,7 @@ mod tests {
     use crate::index::PolicyBucket;
     use crate::load::SCHEMA_FILE;
 
-    const SCHEMA: &str = include_str!("../../../policies/schema.cedarschema");
+    const SCHEMA: &str = include_str!("../tests/support/flat.cedarschema");
 
     const POLICIES: &str = r#"
 @id("permit-pay")
@@ -464,6 +425,8 @@ unless { principal.depth < 2 } when { context.recipient == "eve@example.com" };
                 .count();
             assert_eq!(stored_without_approval, stored.len() - approvals);
         }
+        let r1: cedar_policy::EntityUid = r#"Resource::"r1""#.parse().unwrap();
+        let r2: cedar_policy::EntityUid = r#"Resource::"r2""#.parse().unwrap();
         let pay = loaded.by_action.get("pay_invoice").unwrap();
         assert_eq!(
             ids(&pay.shared),
@@ -483,8 +446,8 @@ unless { principal.depth < 2 } when { context.recipient == "eve@example.com" };
         assert_eq!(ids(pay.by_agent.get("b").unwrap()), ["b-permit"]);
         assert!(!pay.by_agent.contains_key("team"));
         assert_eq!(pay.by_agent.len(), 2);
-        assert_eq!(ids(pay.by_resource.get("r1").unwrap()), ["res-1"]);
-        assert_eq!(ids(pay.by_resource.get("r2").unwrap()), ["res-2"]);
+        assert_eq!(ids(pay.by_resource.get(&r1).unwrap()), ["res-1"]);
+        assert_eq!(ids(pay.by_resource.get(&r2).unwrap()), ["res-2"]);
         assert_eq!(pay.by_resource.len(), 2);
         let attrs: Vec<&str> = pay.by_context.iter().map(|c| c.attr.as_str()).collect();
         assert_eq!(attrs, ["audience", "currency", "recipient"]);
@@ -505,7 +468,7 @@ unless { principal.depth < 2 } when { context.recipient == "eve@example.com" };
             ids(read.by_agent.get("a").unwrap()),
             ["a-approval", "a-permit", "a-res"]
         );
-        assert_eq!(ids(read.by_resource.get("r1").unwrap()), ["res-1"]);
+        assert_eq!(ids(read.by_resource.get(&r1).unwrap()), ["res-1"]);
         assert_eq!(read.by_context.len(), 1);
     }
 }

@@ -1,16 +1,17 @@
-//! Mapping a transaction to Cedar requests: the context its details give (typed by the
-//! schema), the resources it names, and the request and entities for each step and
-//! resource.
+//! Mapping a transaction onto the author's model: the context its details give (typed by
+//! the schema), the resources it names, the agent of each step with the attributes Valet
+//! fills, and the Cedar request for each step and resource.
 
 use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
 
-use cedar_policy::{Context, Entities, Entity, EntityId, EntityUid, Request, RestrictedExpression};
+use cedar_policy::{Context, Entity, EntityUid, Request, RestrictedExpression};
 use valet_token::details::FieldValue;
-use valet_token::Decimal;
 
 use crate::loaded::Loaded;
-use crate::schema::{ActionSpec, FieldType, RESERVED_CONTEXT};
+use crate::schema::{ActionSpec, RESERVED_CONTEXT};
 use crate::transaction::{Step, Transaction};
+use crate::value::{entity_uid, to_cedar};
 
 /// The details fields that name the resource rather than describe the transaction.
 pub const RESOURCE_FIELDS: [&str; 2] = ["identifier", "locations"];
@@ -55,7 +56,7 @@ pub(crate) fn context_fields(
                 ));
                 continue;
             };
-            match convert(name, value, field.ty) {
+            match to_cedar(name, value, &field.ty) {
                 Ok(expr) => pairs.push((name.clone(), expr)),
                 Err(p) => problems.push(p),
             }
@@ -78,61 +79,89 @@ pub(crate) fn context_fields(
     }
 }
 
-/// The Cedar request and entities for one step of a transaction on one resource, or the
-/// reasons they cannot be built.
+/// The principal of a step: the step's agent as an entity of the agent type.
+pub(crate) fn step_principal(loaded: &Loaded, tx: &Transaction<'_>, step: Step<'_>) -> EntityUid {
+    entity_uid(&loaded.model.agent, tx.step_agent(step))
+}
+
+/// The person the transaction is for, when the schema has a person type.
+pub(crate) fn person_of(loaded: &Loaded, tx: &Transaction<'_>) -> Option<EntityUid> {
+    loaded
+        .model
+        .person
+        .as_ref()
+        .map(|ty| entity_uid(ty, tx.subject))
+}
+
+/// The agent entity of a step: the attributes Valet fills (those the schema declares) and
+/// the parents the entity data gives it.
+pub(crate) fn agent_entity(
+    loaded: &Loaded,
+    tx: &Transaction<'_>,
+    step: Step<'_>,
+    principal: EntityUid,
+    parents: HashSet<EntityUid>,
+) -> Result<Entity, String> {
+    let declared = loaded.model.attributes;
+    let chain = tx.chain.get(..step.delegates).unwrap_or(tx.chain);
+    let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(6);
+    if declared.person {
+        if let Some(person) = person_of(loaded, tx) {
+            attrs.insert("person".into(), RestrictedExpression::new_entity_uid(person));
+        }
+    }
+    if declared.subject {
+        attrs.insert(
+            "subject".into(),
+            RestrictedExpression::new_string(tx.subject.to_owned()),
+        );
+    }
+    if declared.client {
+        attrs.insert(
+            "client".into(),
+            RestrictedExpression::new_string(tx.client.to_owned()),
+        );
+    }
+    if declared.depth {
+        let depth = i64::try_from(chain.len()).unwrap_or(i64::MAX);
+        attrs.insert("depth".into(), RestrictedExpression::new_long(depth));
+    }
+    if declared.chain {
+        attrs.insert("chain".into(), string_set(chain));
+    }
+    if declared.verified {
+        attrs.insert(
+            "verified".into(),
+            RestrictedExpression::new_bool(step.verified),
+        );
+    }
+    Entity::new(principal, attrs, parents)
+        .map_err(|e| format!("agent `{}`: {e}", tx.step_agent(step)))
+}
+
+/// The Cedar request of one step on one resource, or why it cannot be built.
 pub(crate) fn build_request(
     loaded: &Loaded,
     spec: &ActionSpec,
-    tx: &Transaction<'_>,
     fields: &[(String, RestrictedExpression)],
     step: Step<'_>,
-    resource_id: &str,
+    principal: EntityUid,
+    resource: &EntityUid,
     validate: bool,
-) -> Result<(Request, Entities), Vec<String>> {
+) -> Result<Request, Vec<String>> {
     let mut pairs = Vec::with_capacity(fields.len().saturating_add(1));
     pairs.extend(fields.iter().cloned());
     pairs.push(("scopes".into(), string_set(step.scopes)));
-    let context = Context::from_pairs(pairs).map_err(|e| vec![format!("context: {e}")])?;
-    let agent_name = tx.step_agent(step);
-    let chain = tx.chain.get(..step.delegates).unwrap_or(tx.chain);
-    let principal =
-        EntityUid::from_type_name_and_id(loaded.agent_type.clone(), EntityId::new(agent_name));
-    let resource =
-        EntityUid::from_type_name_and_id(loaded.resource_type.clone(), EntityId::new(resource_id));
-    let depth = i64::try_from(chain.len()).unwrap_or(i64::MAX);
-    let attrs = HashMap::from([
-        (
-            "subject".to_owned(),
-            RestrictedExpression::new_string(tx.subject.to_owned()),
-        ),
-        (
-            "client".to_owned(),
-            RestrictedExpression::new_string(tx.client.to_owned()),
-        ),
-        ("depth".to_owned(), RestrictedExpression::new_long(depth)),
-        ("chain".to_owned(), string_set(chain)),
-    ]);
-    let agent = Entity::new(principal.clone(), attrs, HashSet::new())
-        .map_err(|e| vec![format!("principal `{agent_name}`: {e}")])?;
-    let resource_entity = Entity::new_no_attrs(resource.clone(), HashSet::new());
-    let entities = match &loaded.action_entities {
-        // Action groups: `in` needs the actions' ancestors. The actions' closure is
-        // computed once at load; cloning shares the entities.
-        Some(actions) => actions.clone().add_entities([agent, resource_entity], None),
-        // No action has a group, attribute or tag: requests decide the same without the
-        // action entities (see `loaded::needed_by_requests`).
-        None => Entities::from_entities([agent, resource_entity], None),
-    }
-    .map_err(|e| vec![format!("entities: {e}")])?;
-    let request = Request::new(
+    let context = Context::from_pairs(pairs)
+        .map_err(|e| vec![format!("the transaction details cannot be read: {e}")])?;
+    Request::new(
         principal,
         spec.uid.clone(),
-        resource,
+        resource.clone(),
         context,
         validate.then_some(&loaded.schema),
     )
-    .map_err(|e| vec![format!("request does not fit the schema: {e}")])?;
-    Ok((request, entities))
+    .map_err(|e| vec![format!("request does not fit the schema: {e}")])
 }
 
 fn string_set(items: &[String]) -> RestrictedExpression {
@@ -145,15 +174,17 @@ fn string_set(items: &[String]) -> RestrictedExpression {
 
 /// The resources a transaction acts on, each judged: the details' `identifier` and every
 /// entry of its `locations`, else the audience.
-pub(crate) fn resources_of<'a>(tx: &Transaction<'a>, max: usize) -> Result<Vec<&'a str>, String> {
-    let mut resources: Vec<&'a str> = Vec::new();
-    let mut seen: HashSet<&'a str> = HashSet::new();
-    let mut add = |resource: &'a str| {
-        if seen.insert(resource) {
-            resources.push(resource);
-        }
-        seen.len() <= max
-    };
+///
+/// When the action takes one resource type, each is an id of that type (or that type's
+/// `Type::"id"`); when it takes several, each must be written `Type::"id"` with one of
+/// them, and a request without an `identifier` is refused.
+pub(crate) fn resources_of(
+    tx: &Transaction<'_>,
+    spec: &ActionSpec,
+    max: usize,
+) -> Result<Vec<EntityUid>, String> {
+    let mut names: Vec<&str> = Vec::new();
+    let mut seen: HashSet<&str> = HashSet::new();
     let too_many = || {
         format!(
             "the request names more than {max} resources (its `identifier` and `locations`, each judged): split it into several requests"
@@ -162,7 +193,8 @@ pub(crate) fn resources_of<'a>(tx: &Transaction<'a>, max: usize) -> Result<Vec<&
     if let Some(details) = tx.details {
         match details.get("identifier") {
             Some(FieldValue::Str(id)) => {
-                add(id.as_str());
+                seen.insert(id);
+                names.push(id);
             }
             Some(other) => {
                 return Err(format!(
@@ -175,7 +207,10 @@ pub(crate) fn resources_of<'a>(tx: &Transaction<'a>, max: usize) -> Result<Vec<&
         match details.get("locations") {
             Some(FieldValue::List(l)) => {
                 for location in l {
-                    if !add(location) {
+                    if seen.insert(location) {
+                        names.push(location);
+                    }
+                    if names.len() > max {
                         return Err(too_many());
                     }
                 }
@@ -189,40 +224,61 @@ pub(crate) fn resources_of<'a>(tx: &Transaction<'a>, max: usize) -> Result<Vec<&
             None => {}
         }
     }
-    if resources.is_empty() {
-        resources.push(tx.audience);
+    let types = &spec.resource_types;
+    let listed = || {
+        types
+            .iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let named = !names.is_empty();
+    if !named {
+        names.push(tx.audience);
+    }
+    let mut resources = Vec::with_capacity(names.len());
+    for name in names {
+        let uid = match types.as_slice() {
+            [] => {
+                return Err(format!(
+                    "action `{}` applies to no resource type: add one to its `resource` in the schema",
+                    tx.action
+                ))
+            }
+            [only] => match EntityUid::from_str(name) {
+                Ok(uid) if uid.type_name() == only => uid,
+                _ => entity_uid(only, name),
+            },
+            _ if !named => {
+                return Err(format!(
+                    "action `{}` takes several resource types ({}): name the resource in the details' `identifier`, like `{}::\"id\"`",
+                    tx.action,
+                    listed(),
+                    types.first().map(ToString::to_string).unwrap_or_default()
+                ))
+            }
+            _ => match EntityUid::from_str(name) {
+                Ok(uid) if types.contains(uid.type_name()) => uid,
+                Ok(uid) => {
+                    return Err(format!(
+                        "resource `{name}` is a `{}`, which action `{}` does not take: name one of {}",
+                        uid.type_name(),
+                        tx.action,
+                        listed()
+                    ))
+                }
+                Err(_) => {
+                    return Err(format!(
+                        "resource `{name}` does not say its type, and action `{}` takes several ({}): write it like `{}::\"{}\"`",
+                        tx.action,
+                        listed(),
+                        types.first().map(ToString::to_string).unwrap_or_default(),
+                        name.escape_default()
+                    ))
+                }
+            },
+        };
+        resources.push(uid);
     }
     Ok(resources)
-}
-
-/// One transaction field as the Cedar value of the type the schema gives it.
-fn convert(name: &str, value: &FieldValue, ty: FieldType) -> Result<RestrictedExpression, String> {
-    let wrong = || {
-        format!(
-            "transaction field `{name}` must be {}, found {}",
-            ty.describe(),
-            value.kind()
-        )
-    };
-    match (ty, value) {
-        (FieldType::Str, FieldValue::Str(s)) => Ok(RestrictedExpression::new_string(s.clone())),
-        (FieldType::Long, FieldValue::Long(n)) => Ok(RestrictedExpression::new_long(*n)),
-        (FieldType::Bool, FieldValue::Bool(b)) => Ok(RestrictedExpression::new_bool(*b)),
-        (FieldType::StrSet, FieldValue::List(items)) => Ok(string_set(items)),
-        (FieldType::Decimal, FieldValue::Str(s)) => match s.parse::<Decimal>() {
-            Ok(d) => Ok(RestrictedExpression::new_decimal(d.to_string())),
-            Err(e) => Err(format!("transaction field `{name}`: {e}")),
-        },
-        (FieldType::Decimal, FieldValue::Long(_)) => match value.as_decimal() {
-            Some(d) => Ok(RestrictedExpression::new_decimal(d.to_string())),
-            None => Err(format!(
-                "transaction field `{name}`: `{}` is too large for a decimal amount",
-                match value {
-                    FieldValue::Long(n) => n.to_string(),
-                    _ => String::new(),
-                }
-            )),
-        },
-        _ => Err(wrong()),
-    }
 }

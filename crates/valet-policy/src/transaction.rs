@@ -29,6 +29,9 @@ pub struct Transaction<'a> {
     /// it from the verified token; a transaction built by hand with `earlier: &[]` is
     /// judged for the acting agent alone.
     pub earlier: &'a [Step<'a>],
+    /// Whether every link of the chain was signed by a key the token was bound to before
+    /// it (the agent attribute `verified`). `true` for a token of one block.
+    pub verified: bool,
 }
 
 /// What the policies see of a token after one of its blocks: the principal of that
@@ -42,6 +45,8 @@ pub struct Step<'a> {
     pub delegates: usize,
     /// The token's effective scopes then.
     pub scopes: &'a [String],
+    /// Whether every link up to this block was signed by a key bound before it.
+    pub verified: bool,
 }
 
 impl<'a> Transaction<'a> {

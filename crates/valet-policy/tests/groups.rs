@@ -9,7 +9,7 @@ use std::fs;
 use tempfile::TempDir;
 use valet_policy::{PolicyOutcome, PolicyStore, Transaction};
 
-const SCHEMA: &str = r#"entity Agent { subject: String, client: String, depth: Long, chain: Set<String> };
+const SCHEMA: &str = r#"@valet("agent") entity Agent { subject: String, client: String, depth: Long, chain: Set<String> };
 entity Resource;
 action any_file;
 action writes in [any_file];
@@ -61,6 +61,7 @@ fn decide(
         scopes: &scopes,
         details: None,
         earlier: &[],
+        verified: true,
     };
     let d = store.evaluate(&tx);
     assert_eq!(

@@ -9,7 +9,7 @@ use valet_policy::{
     LimitExceeded, PolicyError, PolicyLimits, PolicyOutcome, PolicyStore, Severity, Transaction,
 };
 
-const SCHEMA: &str = r#"entity Agent { subject: String, client: String, depth: Long, chain: Set<String> };
+const SCHEMA: &str = r#"@valet("agent") entity Agent { subject: String, client: String, depth: Long, chain: Set<String> };
 entity Resource;
 action pay_invoice appliesTo {
   principal: [Agent],
@@ -56,6 +56,7 @@ fn read(store: &PolicyStore, chain: &[String]) -> PolicyOutcome {
             scopes: &scopes,
             details: None,
             earlier: &[],
+            verified: true,
         })
         .outcome
 }
@@ -252,6 +253,7 @@ fn erroring_forbid_fails_closed() {
         scopes: &scopes,
         details: None,
         earlier: &[],
+        verified: true,
     });
     assert_eq!(decision.outcome, PolicyOutcome::Deny, "{decision:?}");
     assert!(
@@ -277,17 +279,17 @@ fn warnings_are_kept_not_fatal() {
 }
 
 #[test]
-fn unsupported_context_type_points_at_the_action() {
+fn a_reserved_context_member_of_another_type_points_at_the_action() {
     let dir = dir_with(&[("a.cedar", PERMIT_READ)]);
     let schema = format!(
-        "{SCHEMA}\n// amounts by day\naction report appliesTo {{\n  principal: [Agent],\n  resource: [Resource],\n  context: {{ audience: String, scopes: Set<String>, days: Set<Long> }},\n}};\n"
+        "{SCHEMA}\n// amounts by day\naction report appliesTo {{\n  principal: [Agent],\n  resource: [Resource],\n  context: {{ audience: Long, scopes: Set<String>, days: Set<Long> }},\n}};\n"
     );
     fs::write(dir.path().join("schema.cedarschema"), &schema).unwrap();
     let d = diagnostics(dir.path());
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(
         d[0].message
-            .contains("context attribute `days` of action `report`"),
+            .contains("context attribute `audience` of action `report` must be a required `String`"),
         "{}",
         d[0]
     );

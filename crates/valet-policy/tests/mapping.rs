@@ -10,7 +10,7 @@ use tempfile::TempDir;
 use valet_policy::{PolicyOutcome, PolicyReason, PolicyStore, Transaction};
 use valet_token::details::{FieldValue, TransactionDetails};
 
-const SCHEMA: &str = r#"entity Agent { subject: String, client: String, depth: Long, chain: Set<String> };
+const SCHEMA: &str = r#"@valet("agent") entity Agent { subject: String, client: String, depth: Long, chain: Set<String> };
 entity Resource;
 @detail_type("file")
 action read_file appliesTo {
@@ -45,6 +45,7 @@ fn outcome(
             scopes: &scopes,
             details,
             earlier: &[],
+            verified: true,
         })
         .outcome
 }
@@ -108,13 +109,14 @@ forbid (principal, action, resource == Resource::"payroll");"#,
         scopes: &scopes,
         details: Some(&details),
         earlier: &[],
+        verified: true,
     });
     assert_eq!(decision.outcome, PolicyOutcome::Deny);
     assert_eq!(
         decision.reasons,
         vec![PolicyReason::about(
             "p.1",
-            "for resource `payroll`: forbidden by `p.1`: payroll is off limits"
+            "for resource `Resource::\"payroll\"`: forbidden by `p.1`: payroll is off limits"
         )]
     );
 }
@@ -165,12 +167,13 @@ when {
         scopes: &scopes,
         details: Some(&wrong),
         earlier: &[],
+        verified: true,
     });
     assert_eq!(decision.outcome, PolicyOutcome::Deny);
     assert_eq!(
         decision.reasons,
         vec![PolicyReason::general(
-            "transaction field `pages` must be an integer, found string"
+            "transaction field `pages` must be an integer, found the string \"3\""
         )]
     );
 }
@@ -203,6 +206,7 @@ proptest! {
             scopes: &scopes,
             details: Some(&details),
             earlier: &[],
+            verified: true,
         });
         let expected = if scaled <= 0 || scaled > 20_000_000 {
             PolicyOutcome::Deny
@@ -234,6 +238,7 @@ proptest! {
             scopes: &scopes,
             details: Some(&details),
             earlier: &[],
+            verified: true,
         });
         if text.parse::<valet_token::Decimal>().is_err() {
             prop_assert_eq!(decision.outcome, PolicyOutcome::Deny);
@@ -252,6 +257,7 @@ fn the_work_of_one_request_is_bounded() {
             block,
             delegates: block,
             scopes: &scopes,
+            verified: true,
         })
         .collect();
     let locations = |n: usize| {
@@ -271,6 +277,7 @@ fn the_work_of_one_request_is_bounded() {
             scopes: &scopes,
             details: Some(details),
             earlier,
+            verified: true,
         })
     };
     // Too many resources: refused before any is judged.
@@ -324,6 +331,7 @@ forbid (principal, action, resource) when { context has urgent && context.urgent
         scopes: &scopes,
         details: Some(&details),
         earlier: &[],
+        verified: true,
     };
     let decision = store.evaluate(&tx);
     assert_eq!(decision.outcome, PolicyOutcome::Deny);

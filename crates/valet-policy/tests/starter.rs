@@ -40,6 +40,7 @@ fn tx<'a>(
         scopes,
         details,
         earlier: &[],
+        verified: true,
     }
 }
 

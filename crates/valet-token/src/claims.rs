@@ -159,6 +159,9 @@ pub struct Claims {
     /// proof of possession the token needs. `None` for a bearer token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub holder: Option<VerifyingKey>,
+    /// The holder key the issuer bound the token to in the authority block, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer_holder: Option<VerifyingKey>,
     /// The authority block's checks of no shape valet writes, as raw Datalog text:
     /// enforced, but not part of the other members.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -184,6 +187,24 @@ impl Claims {
             .iter()
             .filter_map(|l| l.delegate.clone())
             .collect()
+    }
+
+    /// Whether every link up to block `block` (0 is the authority block) was signed, in a
+    /// verified signature chain, by a key the token was bound to before it: by the
+    /// issuer's binding, or by a binding such a link made. `true` for the authority block
+    /// alone; `false` from the first link anyone holding the token could have appended.
+    pub fn delegations_signed_as_of(&self, block: usize) -> bool {
+        let mut bound: BTreeSet<VerifyingKey> = self.issuer_holder.into_iter().collect();
+        for link in self.chain.iter().take_while(|l| l.block <= block) {
+            match link.signed_by {
+                Some(signer) if link.verified && bound.contains(&signer) => {}
+                _ => return false,
+            }
+            if let Some(holder) = link.holder {
+                bound.insert(holder);
+            }
+        }
+        true
     }
 
     /// The scopes the token granted as of block `block` (0 is the authority block): the
@@ -278,6 +299,7 @@ impl Claims {
             revocation_ids,
             remaining_depth: root.max_depth,
             holder: root.holder,
+            issuer_holder: root.holder,
             checks: root.checks.clone(),
             facts: root.facts.clone(),
         };

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use valet_policy::{PolicyOutcome, PolicyStore, Step, Transaction};
+use valet_policy::{EntityProvider, PolicyOutcome, PolicyStore, Step, Transaction};
 use valet_token::danger::DangerousVerifier;
 use valet_token::{
     Approval, ApproverSet, Claims, HolderOptions, HolderProof, KeySet, Limits, Request, Token,
@@ -33,6 +33,7 @@ pub struct Authorizer {
     clock: Arc<dyn Clock>,
     approvals: crate::approval::ApprovalState,
     policy_index: bool,
+    entities: Option<Arc<dyn EntityProvider>>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -55,6 +56,7 @@ pub struct AuthorizerBuilder {
     cache_capacity: usize,
     policy_index: bool,
     accept_bearer: bool,
+    entities: Option<Arc<dyn EntityProvider>>,
 }
 
 /// How many verified signature chains an [`Authorizer`] keeps by default.
@@ -101,6 +103,17 @@ impl AuthorizerBuilder {
         self
     }
 
+    /// Gives the policies the resource server's entity data: its people, teams, resources
+    /// and their hierarchies (default: none). The provider is asked once per decision that
+    /// reaches the policies, for the entities the request names; an error, a late answer
+    /// or data that does not fit the schema is a deny that says so. An
+    /// [`EntitiesFile`](valet_policy::EntitiesFile) serves a Cedar entities JSON file.
+    #[must_use]
+    pub fn entities(mut self, provider: Arc<dyn EntityProvider>) -> Self {
+        self.entities = Some(provider);
+        self
+    }
+
     /// Evaluates every policy on every request instead of those whose scope can match the
     /// request's action: the `danger` opt-in
     /// ([`DangerousAuthorizerBuilder::unindexed_policies`](crate::danger::DangerousAuthorizerBuilder::unindexed_policies)).
@@ -130,6 +143,7 @@ impl AuthorizerBuilder {
         Authorizer {
             verifier,
             policy_index: self.policy_index,
+            entities: self.entities,
             approvals: self.extra.state(),
             policies: self.policies,
             revocations: self.revocations,
@@ -201,12 +215,18 @@ impl Authorizer {
             cache_capacity: DEFAULT_VERIFIED_CACHE,
             policy_index: true,
             accept_bearer: false,
+            entities: None,
         }
     }
 
     /// The policy store (to reload it).
     pub fn policies(&self) -> &PolicyStore {
         &self.policies
+    }
+
+    /// The entity data the policies are given, if any.
+    pub fn entity_provider(&self) -> Option<&dyn EntityProvider> {
+        self.entities.as_deref()
     }
 
     /// The revocation store.
@@ -420,6 +440,7 @@ impl Authorizer {
                     .filter(|l| l.delegate.is_some())
                     .count(),
                 scopes,
+                verified: claims.delegations_signed_as_of(block),
             })
             .collect();
         let tx = Transaction {
@@ -432,8 +453,15 @@ impl Authorizer {
             scopes: &scopes,
             details: request.details.as_ref(),
             earlier: &earlier,
+            verified: claims.delegations_signed_as_of(blocks),
         };
-        let pd = self.policies.evaluate_with_index(&tx, self.policy_index);
+        let pd = match &self.entities {
+            Some(provider) => {
+                self.policies
+                    .evaluate_with_entities(&tx, provider.as_ref(), self.policy_index)
+            }
+            None => self.policies.evaluate_with_index(&tx, self.policy_index),
+        };
         let outcome = match pd.outcome {
             PolicyOutcome::Allow => Outcome::Allow,
             PolicyOutcome::NeedsApproval => Outcome::NeedsApproval,

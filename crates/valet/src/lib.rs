@@ -27,7 +27,9 @@ pub use valet_policy as policy;
 /// The token layer: keys, mint, attenuate, verify.
 pub use valet_token as token;
 
-pub use valet_policy::{PolicyError, PolicyStore};
+pub use valet_policy::{
+    EntitiesFile, EntityData, EntityError, EntityLookup, EntityProvider, PolicyError, PolicyStore,
+};
 pub use valet_token::{
     Approval, ApproverSet, Attenuation, Audience, AuthorizationDetail, Claims, Decimal, FieldValue,
     HolderOptions, HolderProof, Issuer, KeyId, KeySet, Limits, Request, RevocationId, RootKeyPair,
