@@ -368,7 +368,10 @@ fn an_unreachable_approval_store_is_recorded_as_the_deny_it_is() {
 fn policy_reasons_name_their_policy_by_id() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(
-        format!("{POLICIES}/schema.cedarschema"),
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../valet-policy/tests/support/flat.cedarschema"
+        ),
         dir.path().join("schema.cedarschema"),
     )
     .unwrap();

@@ -20,7 +20,7 @@ use valet::*;
 
 const SCHEMA: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../policies/schema.cedarschema"
+    "/../valet-policy/tests/support/flat.cedarschema"
 );
 const FILES: &str = "https://files.example.com";
 
