@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use cedar_policy::{Entities, Entity, EntityUid, EvalResult, Schema};
+use cedar_policy::{Entities, Entity, EntityTypeName, EntityUid, EvalResult, Schema};
 
 use crate::store::PolicyStore;
 
@@ -114,12 +114,15 @@ impl EntityData {
     /// Entities in Cedar's JSON entity format (an array of
     /// `{"uid": {...}, "attrs": {...}, "parents": [...]}`), validated against the store's
     /// schema.
+    ///
+    /// Entities of the agent type give agents parents only: their attributes are Valet's
+    /// to fill from the token, so an agent entity with attributes is refused.
     pub fn from_json_value(
         json: serde_json::Value,
         store: &PolicyStore,
     ) -> Result<EntityData, EntityError> {
         let loaded = store.snapshot();
-        Self::from_json_with_schema(json, &loaded.schema)
+        Self::from_json_with_schema(json, &loaded.schema, &loaded.model.agent)
     }
 
     /// [`from_json_value`](Self::from_json_value) from JSON text.
@@ -132,18 +135,43 @@ impl EntityData {
     pub(crate) fn from_json_with_schema(
         json: serde_json::Value,
         schema: &Schema,
+        agent: &EntityTypeName,
     ) -> Result<EntityData, EntityError> {
-        if !json.is_array() {
+        let serde_json::Value::Array(items) = json else {
             return Err(EntityError::new(
                 "the entity data must be a JSON array of entities, as the `cedar` CLI reads them",
             ));
-        }
-        let entities = Entities::from_json_value(json, Some(schema)).map_err(|e| {
+        };
+        let agent_name = agent.to_string();
+        let (agents, others): (Vec<serde_json::Value>, Vec<serde_json::Value>) =
+            items.into_iter().partition(|e| {
+                e.get("uid")
+                    .and_then(|u| u.get("type"))
+                    .and_then(serde_json::Value::as_str)
+                    == Some(agent_name.as_str())
+            });
+        let unfit = |e: &dyn miette::Diagnostic| {
             EntityError::new(format!(
                 "the entity data does not fit the schema: {}",
-                crate::error::full_message(&e)
+                crate::error::full_message(e)
             ))
-        })?;
+        };
+        let mut agent_entities = Vec::with_capacity(agents.len());
+        for value in agents {
+            let entity = Entity::from_json_value(value, None).map_err(|e| unfit(&e))?;
+            if entity.attrs().next().is_some() || entity.tags().next().is_some() {
+                return Err(EntityError::new(format!(
+                    "the entity data gives agent `{}` attributes, but an agent's attributes are filled by Valet from the token: give agents parents only",
+                    entity.uid()
+                )));
+            }
+            agent_entities.push(entity);
+        }
+        let entities = Entities::from_json_value(serde_json::Value::Array(others), Some(schema))
+            .map_err(|e| unfit(&e))?;
+        let entities = entities
+            .add_entities(agent_entities, None)
+            .map_err(|e| unfit(&e))?;
         Ok(EntityData { entities })
     }
 

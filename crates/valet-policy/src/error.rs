@@ -103,9 +103,23 @@ fn label_offset(d: &dyn miette::Diagnostic) -> Option<usize> {
         .map(|l| l.offset())
 }
 
-/// A Cedar error's message, then its help when there is one.
+/// A Cedar error's message with the errors it wraps, then its help when there is one.
 pub(crate) fn full_message(d: &dyn miette::Diagnostic) -> String {
-    message_of(d)
+    let mut message = d.to_string();
+    let mut source = d.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = s.source();
+    }
+    if let Some(help) = d.help() {
+        message.push_str(": ");
+        message.push_str(&help.to_string());
+    }
+    message
 }
 
 /// A diagnostic's message: the error, then its help when there is one.

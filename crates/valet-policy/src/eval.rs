@@ -140,8 +140,15 @@ impl PolicyStore {
                 Err(problem) => return PolicyDecision::deny(vec![problem]),
             };
             for resource in &resources {
-                let built =
-                    build_request(&loaded, spec, &fields, step, principal.clone(), resource, validate);
+                let built = build_request(
+                    &loaded,
+                    spec,
+                    &fields,
+                    step,
+                    principal.clone(),
+                    resource,
+                    validate,
+                );
                 validate = false;
                 let decision = match built {
                     Ok(request) => decide_request(&loaded, &request, &entities, tx.action, indexed),
@@ -170,7 +177,10 @@ struct StepEntities {
 impl StepEntities {
     fn without_data(loaded: &Loaded) -> StepEntities {
         StepEntities {
-            base: loaded.action_entities.clone().unwrap_or_else(Entities::empty),
+            base: loaded
+                .action_entities
+                .clone()
+                .unwrap_or_else(Entities::empty),
             parents: HashMap::new(),
             check_agents: false,
         }
@@ -227,7 +237,10 @@ impl StepEntities {
             }
             others.push(entity);
         }
-        let base = loaded.action_entities.clone().unwrap_or_else(Entities::empty);
+        let base = loaded
+            .action_entities
+            .clone()
+            .unwrap_or_else(Entities::empty);
         let base = base
             .add_entities(others, Some(&loaded.schema))
             .map_err(|e| {
@@ -255,13 +268,16 @@ impl StepEntities {
         let parents = self.parents.get(&principal).cloned().unwrap_or_default();
         let agent = agent_entity(loaded, tx, step, principal, parents)?;
         let schema = (validate || self.check_agents).then_some(&loaded.schema);
-        self.base.clone().add_entities([agent], schema).map_err(|e| {
-            format!(
-                "the agent `{}` does not fit the schema: {}",
-                tx.step_agent(step),
-                crate::error::full_message(&e)
-            )
-        })
+        self.base
+            .clone()
+            .add_entities([agent], schema)
+            .map_err(|e| {
+                format!(
+                    "the agent `{}` does not fit the schema: {}",
+                    tx.step_agent(step),
+                    crate::error::full_message(&e)
+                )
+            })
     }
 }
 

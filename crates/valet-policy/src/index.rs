@@ -269,7 +269,10 @@ pub(crate) fn lookups<'r>(
     request: &'r Request,
     agent_type: &EntityTypeName,
 ) -> (Lookup<'r>, Option<&'r EntityUid>) {
-    (Lookup::of(request.principal(), agent_type), request.resource())
+    (
+        Lookup::of(request.principal(), agent_type),
+        request.resource(),
+    )
 }
 
 /// Sorts the policies by the actions their scope can match, then by their [`Key`].
@@ -368,7 +371,9 @@ mod tests {
             Key::Resource(r#"Resource::"r""#.parse().unwrap())
         );
         assert_eq!(
-            key("permit (principal, action, resource == Other::\"r\") when { context.x == \"v\" };"),
+            key(
+                "permit (principal, action, resource == Other::\"r\") when { context.x == \"v\" };"
+            ),
             Key::Resource(r#"Other::"r""#.parse().unwrap())
         );
         for cond in [

@@ -7,8 +7,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Effect as CedarEffect, Entities, Entity, Policy, PolicyId, PolicySet, Schema,
-    ValidationMode, Validator,
+    Effect as CedarEffect, Entities, Entity, Policy, PolicyId, PolicySet, Schema, ValidationMode,
+    Validator,
 };
 
 use crate::annotations::{APPROVAL_ANNOTATION, ID_ANNOTATION};

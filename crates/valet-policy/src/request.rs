@@ -107,7 +107,10 @@ pub(crate) fn agent_entity(
     let mut attrs: HashMap<String, RestrictedExpression> = HashMap::with_capacity(6);
     if declared.person {
         if let Some(person) = person_of(loaded, tx) {
-            attrs.insert("person".into(), RestrictedExpression::new_entity_uid(person));
+            attrs.insert(
+                "person".into(),
+                RestrictedExpression::new_entity_uid(person),
+            );
         }
     }
     if declared.subject {

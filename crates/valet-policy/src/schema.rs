@@ -177,10 +177,7 @@ pub(crate) fn read_schema(json: &Value) -> Result<SchemaModel, Vec<Problem>> {
             continue;
         };
         for (name, ty) in types {
-            let Some(role) = ty
-                .get("annotations")
-                .and_then(|a| a.get(VALET_ANNOTATION))
-            else {
+            let Some(role) = ty.get("annotations").and_then(|a| a.get(VALET_ANNOTATION)) else {
                 continue;
             };
             match role.as_str() {
@@ -285,7 +282,13 @@ pub(crate) fn read_schema(json: &Value) -> Result<SchemaModel, Vec<Problem>> {
                 continue;
             }
             action_ns.insert(name.clone(), ns.clone());
-            match action_spec(ns, name, adecl, agent.as_ref().map(|(n, _)| n.as_str()), &common) {
+            match action_spec(
+                ns,
+                name,
+                adecl,
+                agent.as_ref().map(|(n, _)| n.as_str()),
+                &common,
+            ) {
                 Ok(spec) => {
                     actions.insert(name.clone(), spec);
                 }
@@ -569,7 +572,9 @@ fn cedar_type(decl: &Value, common: &Common<'_>, depth: usize) -> Result<CedarTy
             let element = decl
                 .get("element")
                 .ok_or_else(|| "a set type without its element type".to_owned())?;
-            Ok(CedarType::Set(Box::new(cedar_type(element, common, deeper)?)))
+            Ok(CedarType::Set(Box::new(cedar_type(
+                element, common, deeper,
+            )?)))
         }
         "Record" => {
             let attrs = decl

@@ -171,10 +171,7 @@ fn check_duration(s: &str) -> Result<(), String> {
             usize::from(!after.is_empty())
         };
         let unit = after.get(..unit_len).ok_or_else(bad)?;
-        let at = UNITS
-            .iter()
-            .position(|(u, _)| *u == unit)
-            .ok_or_else(bad)?;
+        let at = UNITS.iter().position(|(u, _)| *u == unit).ok_or_else(bad)?;
         if at < next_unit {
             return Err(bad());
         }
@@ -191,7 +188,11 @@ fn check_duration(s: &str) -> Result<(), String> {
 
 /// An IP address, or a CIDR range `address/prefix`.
 fn check_ip(s: &str) -> Result<(), String> {
-    let bad = || format!("`{s}` is not an IP address: write it like `10.0.0.1`, `10.0.0.0/8` or `2001:db8::1`");
+    let bad = || {
+        format!(
+            "`{s}` is not an IP address: write it like `10.0.0.1`, `10.0.0.0/8` or `2001:db8::1`"
+        )
+    };
     let (address, prefix) = match s.split_once('/') {
         Some((a, p)) => (a, Some(p)),
         None => (s, None),
@@ -249,7 +250,13 @@ mod tests {
 
     #[test]
     fn ip_addresses_and_ranges() {
-        for ok in ["10.0.0.1", "10.0.0.0/8", "2001:db8::1", "2001:db8::/32", "::1"] {
+        for ok in [
+            "10.0.0.1",
+            "10.0.0.0/8",
+            "2001:db8::1",
+            "2001:db8::/32",
+            "::1",
+        ] {
             assert!(check_ip(ok).is_ok(), "{ok}");
         }
         for bad in ["10.0.0.256", "10.0.0.0/33", "10.0.0.0/08", "host", "::/129"] {
