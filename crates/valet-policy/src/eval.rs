@@ -135,7 +135,7 @@ impl PolicyStore {
         // whose types the schema fixes, so they are not checked again.
         let mut validate = true;
         for (step, principal) in steps.into_iter().zip(principals) {
-            let entities = match data.for_step(&loaded, tx, step, principal.clone(), validate) {
+            let entities = match data.for_step(&loaded, tx, step, principal.clone()) {
                 Ok(e) => e,
                 Err(problem) => return PolicyDecision::deny(vec![problem]),
             };
@@ -257,17 +257,20 @@ impl StepEntities {
     }
 
     /// The entities of one step: the base and the step's agent.
+    ///
+    /// The agent's attributes fit the schema by construction (their types are checked at
+    /// load, and every declared one is filled); its parents, when the entity data gives
+    /// some, are checked against the schema.
     fn for_step(
         &self,
         loaded: &Loaded,
         tx: &Transaction<'_>,
         step: Step<'_>,
         principal: EntityUid,
-        validate: bool,
     ) -> Result<Entities, String> {
         let parents = self.parents.get(&principal).cloned().unwrap_or_default();
         let agent = agent_entity(loaded, tx, step, principal, parents)?;
-        let schema = (validate || self.check_agents).then_some(&loaded.schema);
+        let schema = self.check_agents.then_some(&loaded.schema);
         self.base
             .clone()
             .add_entities([agent], schema)

@@ -583,3 +583,30 @@ fn the_model_is_checked_at_load_with_file_line_diagnostics() {
     );
     store.unwrap();
 }
+
+#[test]
+fn agent_parents_that_the_schema_does_not_allow_are_a_deny() {
+    let (_d, store, _data) = docs();
+    // `Docs::Bot` may be in a `Docs::Crew` only.
+    let data = EntityData::from_json_str(
+        r#"[{"uid": {"type": "Docs::Team", "id": "org"}, "attrs": {}, "parents": []},
+            {"uid": {"type": "Docs::Bot", "id": "helper"}, "attrs": {},
+             "parents": [{"type": "Docs::Team", "id": "org"}]}]"#,
+        &store,
+    )
+    .unwrap();
+    let d = decide(&store, &data, "helper", "alice", "read", &read("q3.xlsx"));
+    assert_eq!(d.outcome, PolicyOutcome::Deny);
+    assert!(
+        messages(&d).contains("the agent `helper` does not fit the schema"),
+        "{}",
+        messages(&d)
+    );
+    // Agents' attributes are refused when the data is read.
+    let err = EntityData::from_json_str(
+        r#"[{"uid": {"type": "Docs::Bot", "id": "helper"}, "attrs": {"depth": 0}, "parents": []}]"#,
+        &store,
+    )
+    .unwrap_err();
+    assert!(err.message().contains("give agents parents only"), "{err}");
+}
