@@ -43,7 +43,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::decide;
 use crate::decision::PolicyOutcome;
-use crate::error::PolicyError;
+use crate::error::{full_message, PolicyError};
 use crate::loaded::Loaded;
 use crate::store::PolicyStore;
 
@@ -247,16 +247,16 @@ fn run_case(loaded: &Loaded, dir: &Path, case: serde_json::Value) -> Result<(), 
         .context
         .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new()));
     let context = Context::from_json_value(context_json, Some((&loaded.schema, &action)))
-        .map_err(|e| format!("cannot read the context: {e}"))?;
+        .map_err(|e| format!("cannot read the context: {}", full_message(&e)))?;
     let action_name = action.id().unescaped().to_owned();
     let request = Request::new(principal, action, resource, context, Some(&loaded.schema))
-        .map_err(|e| format!("request does not fit the schema: {e}"))?;
+        .map_err(|e| format!("request does not fit the schema: {}", full_message(&e)))?;
     let entities_json = match case.entities {
         serde_json::Value::String(name) => read_entities_file(dir, &name)?,
         other => other,
     };
     let entities = Entities::from_json_value(entities_json, Some(&loaded.schema))
-        .map_err(|e| format!("cannot read the entities: {e}"))?;
+        .map_err(|e| format!("cannot read the entities: {}", full_message(&e)))?;
 
     let mut problems = Vec::new();
     let response = Authorizer::new().is_authorized(&request, &loaded.policies, &entities);
