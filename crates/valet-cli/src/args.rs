@@ -223,6 +223,10 @@ pub struct AuthorizeArgs {
     /// The request: `{"audience": URI, "action": NAME, "authorization_details": {...}}`
     #[arg(long, value_name = "FILE")]
     pub request_json: PathBuf,
+    /// The entity data the policies read (people, teams, resources, fleets): a Cedar
+    /// entities JSON file, checked against the schema
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
     /// Judge as of this time (RFC 3339; default now)
     #[arg(long, value_name = "RFC3339", value_parser = times::parse_time)]
     pub now: Option<std::time::SystemTime>,
@@ -254,6 +258,9 @@ pub struct ValidateArgs {
     /// The schema file (default: `schema.cedarschema` in the policy directory)
     #[arg(short = 's', long = "schema", value_name = "FILE")]
     pub schema: Option<PathBuf>,
+    /// Also check a Cedar entities JSON file against the schema
+    #[arg(long, value_name = "FILE")]
+    pub entities: Option<PathBuf>,
     /// Treat warnings as failures
     #[arg(long)]
     pub deny_warnings: bool,

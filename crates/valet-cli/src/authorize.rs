@@ -20,7 +20,16 @@ pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {
     let token = read_token(&args.token)?;
     let keys = read_key_set(&args.public_key_files)?;
     let policies =
-        PolicyStore::load(&args.policies).map_err(|e| policy_error(&args.policies, &e))?;
+        Arc::new(PolicyStore::load(&args.policies).map_err(|e| policy_error(&args.policies, &e))?);
+    let entities = match &args.entities {
+        Some(path) => Some(crate::entities::load(
+            path,
+            &args.policies,
+            &policies,
+            CliError::new,
+        )?),
+        None => None,
+    };
     let text = read_file(&args.request_json, "request file")?;
     let request = Request::from_json(&text, &Limits::default()).map_err(|e| {
         let hint = match e {
@@ -34,6 +43,9 @@ pub fn authorize(args: &AuthorizeArgs, output: Output) -> CliResult {
     })?;
     let now = args.now.unwrap_or_else(SystemTime::now);
     let mut builder = Authorizer::builder(keys, policies).clock(Arc::new(FixedClock::new(now)));
+    if let Some(entities) = entities {
+        builder = builder.entities(Arc::new(entities));
+    }
     if let Some(list) = &args.revocation_list {
         let store = FileRevocations::open(list).map_err(|e| {
             CliError::new(format!(

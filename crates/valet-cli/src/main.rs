@@ -6,6 +6,7 @@
 
 mod args;
 mod authorize;
+mod entities;
 mod error;
 mod holder;
 mod input;
@@ -31,7 +32,8 @@ Exit codes:
   0  allowed, or the command succeeded
   1  error: bad input, a bad key, a missing or unreadable file, a refused attenuation
   2  denied
-  3  validation failure: the policies (or their tests) have errors
+  3  validation failure: the policies, their tests or the entity data checked by
+     `valet validate --entities` have errors
   4  needs approval: only an @approval policy stands in the way; ask a human";
 
 /// Valet: valet keys for AI agents, judged with the owner's Cedar policies.
@@ -116,6 +118,16 @@ request.json:
                              \"currency\": \"USD\", \"recipient\": \"alice@example.com\"}}
 Decimals are strings (`\"42.00\"`), never JSON numbers.
 
+With --entities, the policies also read the resource server's entity data: a Cedar entities
+JSON file (people and their teams, files and their folders and owners, agents' fleets),
+checked against the schema. The resource is the details' `identifier` (written
+`Type::\"id\"` when the action takes several resource types), else the audience:
+  valet authorize --token token --public-key-file root.pub -p policies \\
+    --entities policies/entities.json --request-json read.json --proof proof.json
+read.json:
+  {\"audience\": \"https://files.example.com\", \"action\": \"read_file\",
+   \"authorization_details\": {\"type\": \"file\", \"identifier\": \"/finance/reports/q3.xlsx\"}}
+
 With --output json, one JSON object on one line:
   {\"decision\": \"allow\" | \"deny\" | \"needs_approval\",
    \"reasons\": [{\"layer\": \"token\" | \"policy\" | ..., \"kind\"?, \"block\"?, \"policy\"?, \"message\"}],
@@ -125,16 +137,20 @@ With --output json, one JSON object on one line:
    \"audit\": {the audit record: time, outcome, reasons, subject, client, agent, chain,
              audience, action, authorization_details, revocation_ids, ...}}
 
-Exit codes: 0 allow, 1 error, 2 deny, 3 the policies do not validate, 4 needs approval")]
+Exit codes: 0 allow, 1 error (an entities file that cannot be read or does not fit the
+schema too), 2 deny, 3 the policies do not validate, 4 needs approval")]
     Authorize(AuthorizeArgs),
-    /// Validate a policy directory against its schema
+    /// Validate a policy directory against its schema, and entity data with --entities
     #[command(after_help = "\
-Example:
+Examples:
   valet validate -p policies --deny-warnings
+  valet validate -p policies --entities policies/entities.json
 
-Problems are printed as `file:line:column: error: message`.
+Problems are printed as `file:line:column: error: message`. With --entities, an entities
+file that is not a JSON array of entities of the schema's types and attributes is a
+validation failure that says where it does not fit.
 
-Exit codes: 0 valid, 1 error (e.g. no such directory), 3 validation failure")]
+Exit codes: 0 valid, 1 error (e.g. no such directory or file), 3 validation failure")]
     Validate(ValidateArgs),
     /// Format the policy files of a directory
     #[command(after_help = "\
@@ -150,6 +166,9 @@ Exit codes: 0 ok, 1 error, 3 a file does not parse or (with --check) is not form
 Example:
   valet run-tests -p policies --tests policies/tests
 
+Each case's `entities` is an array of Cedar entities, or the name of an entities file in the
+test file's directory; every `*.json` file of the test directory is read as tests, so keep
+entities files in a subdirectory (`\"entities\": \"entities/acme.json\"`).
 Prints one line per case and ends with `N passed, M failed`.
 
 Exit codes: 0 all passed, 1 error, 3 a test failed or the policies do not validate")]

@@ -107,6 +107,11 @@ fn cedar_files(dir: &Path) -> Result<Vec<PathBuf>, CliError> {
 /// Validates a policy directory.
 pub fn validate(args: &ValidateArgs, output: Output) -> CliResult {
     let store = load(&args.policies, args.schema.as_deref())?;
+    if let Some(path) = &args.entities {
+        crate::entities::load(path, &args.policies, &store, |m| {
+            CliError::validation(m, Vec::new())
+        })?;
+    }
     let warnings = store.warnings();
     match output {
         Output::Json => println!(
@@ -115,6 +120,7 @@ pub fn validate(args: &ValidateArgs, output: Output) -> CliResult {
                 "valid": true,
                 "policies": store.policy_ids(),
                 "warnings": warnings,
+                "entities": args.entities.as_ref().map(|p| p.display().to_string()),
             })
         ),
         Output::Text => {
@@ -131,6 +137,12 @@ pub fn validate(args: &ValidateArgs, output: Output) -> CliResult {
                     n => format!(" with {n} warnings"),
                 }
             );
+            if let Some(path) = &args.entities {
+                println!(
+                    "the entity data in `{}` fits the schema",
+                    escape(&path.display().to_string())
+                );
+            }
         }
     }
     if args.deny_warnings && !warnings.is_empty() {
