@@ -113,9 +113,10 @@ impl PlainCedar {
     }
 
     fn request(&self) -> Result<(Request, Entities), Box<dyn std::error::Error>> {
-        let principal = EntityUid::from_str(r#"Agent::"agent-2""#)?;
-        let action = EntityUid::from_str(r#"Action::"pay_invoice""#)?;
-        let resource = EntityUid::from_str(&format!("Resource::{AUDIENCE:?}"))?;
+        let principal = EntityUid::from_str(r#"Acme::Agent::"agent-2""#)?;
+        let action = EntityUid::from_str(r#"Acme::Action::"pay_invoice""#)?;
+        let resource = EntityUid::from_str(&format!("Acme::Invoice::{AUDIENCE:?}"))?;
+        let person = EntityUid::from_str(r#"Acme::Person::"alice@example.com""#)?;
         let context = Context::from_json_value(
             serde_json::json!({
                 "audience": AUDIENCE,
@@ -127,6 +128,10 @@ impl PlainCedar {
             Some((&self.schema, &action)),
         )?;
         let attrs = HashMap::from([
+            (
+                "person".to_owned(),
+                RestrictedExpression::new_entity_uid(person),
+            ),
             (
                 "subject".to_owned(),
                 RestrictedExpression::new_string("alice@example.com".into()),
@@ -143,6 +148,7 @@ impl PlainCedar {
                     RestrictedExpression::new_string("agent-2".into()),
                 ]),
             ),
+            ("verified".to_owned(), RestrictedExpression::new_bool(true)),
         ]);
         let mut all = self.action_entities.clone();
         all.push(Entity::new(principal.clone(), attrs, HashSet::new())?);

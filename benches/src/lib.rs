@@ -19,6 +19,7 @@ use valet::{
     Issuer, KeyId, KeySet, MemoryRevocations, PolicyStore, Presentation, Request, RootKeyPair,
     Scope, SigningKey, Token, TokenBuilder, TransactionDetails,
 };
+use valet_policy::{EntityData, Step, Transaction};
 
 /// The tools the bundled schema declares, in a fixed order.
 pub const ACTIONS: [&str; 7] = [
@@ -30,6 +31,21 @@ pub const ACTIONS: [&str; 7] = [
     "send_email",
     "delete_file",
 ];
+
+/// The namespace of the bundled schema's types and actions.
+pub const NAMESPACE: &str = "Acme";
+
+/// The resource type an action of the bundled schema takes (its `appliesTo` resource),
+/// without the namespace.
+pub fn resource_type(action: &str) -> &'static str {
+    match action {
+        "pay_invoice" => "Invoice",
+        "read_calendar" => "Calendar",
+        "list_files" => "Folder",
+        "send_email" => "Mailbox",
+        _ => "File",
+    }
+}
 
 /// The resource server the tokens are for.
 pub const AUDIENCE: &str = "https://pay.example.com";
@@ -197,8 +213,10 @@ pub fn request() -> Request {
 /// `n` policies over the bundled schema (`n >= 8`): one permit per action, one forbid
 /// naming no action, then per-agent forbids and permits and per-recipient (or
 /// per-resource) forbids spread over the actions. None of the synthetic ones applies to
-/// [`request`], so it is allowed only after every applicable policy is looked at.
+/// [`request`] (nor to [`model_transaction`]), so it is allowed only after every
+/// applicable policy is looked at.
 pub fn policy_text(n: usize) -> String {
+    let ns = NAMESPACE;
     let mut out = String::new();
     for a in ACTIONS {
         let scope = if a == "pay_invoice" {
@@ -208,7 +226,7 @@ pub fn policy_text(n: usize) -> String {
         };
         let _ = writeln!(
             out,
-            "@id(\"permit-{a}\")\npermit (principal, action == Action::\"{a}\", resource)\nwhen {{ context.scopes.contains(\"{scope}\") }};\n"
+            "@id(\"permit-{a}\")\npermit (principal, action == {ns}::Action::\"{a}\", resource)\nwhen {{ context.scopes.contains(\"{scope}\") }};\n"
         );
     }
     let _ = writeln!(
@@ -220,22 +238,23 @@ pub fn policy_text(n: usize) -> String {
             .get(i % ACTIONS.len())
             .copied()
             .unwrap_or("read_file");
+        let r = resource_type(a);
         let _ = match i % 3 {
             0 => writeln!(
                 out,
-                "@id(\"s{i}\")\nforbid (principal == Agent::\"agent-s{i}\", action == Action::\"{a}\", resource);\n"
+                "@id(\"s{i}\")\nforbid (principal == {ns}::Agent::\"agent-s{i}\", action == {ns}::Action::\"{a}\", resource);\n"
             ),
             1 => writeln!(
                 out,
-                "@id(\"s{i}\")\npermit (principal == Agent::\"agent-s{i}\", action == Action::\"{a}\", resource)\nwhen {{ context.scopes.contains(\"extra:{i}\") }};\n"
+                "@id(\"s{i}\")\npermit (principal == {ns}::Agent::\"agent-s{i}\", action == {ns}::Action::\"{a}\", resource)\nwhen {{ context.scopes.contains(\"extra:{i}\") }};\n"
             ),
             _ if a == "pay_invoice" || a == "send_email" => writeln!(
                 out,
-                "@id(\"s{i}\")\n@reason(\"recipient r{i} is blocked\")\nforbid (principal, action == Action::\"{a}\", resource)\nwhen {{ context.recipient == \"r{i}@example.com\" }};\n"
+                "@id(\"s{i}\")\n@reason(\"recipient r{i} is blocked\")\nforbid (principal, action == {ns}::Action::\"{a}\", resource)\nwhen {{ context.recipient == \"r{i}@example.com\" }};\n"
             ),
             _ => writeln!(
                 out,
-                "@id(\"s{i}\")\nforbid (principal, action == Action::\"{a}\", resource == Resource::\"res-{i}\");\n"
+                "@id(\"s{i}\")\nforbid (principal, action == {ns}::Action::\"{a}\", resource == {ns}::{r}::\"res-{i}\");\n"
             ),
         };
     }
@@ -260,6 +279,187 @@ pub fn policy_dir(n: usize) -> tempfile::TempDir {
 pub fn policy_store(n: usize) -> PolicyStore {
     let dir = policy_dir(n);
     fixture(PolicyStore::load(dir.path()))
+}
+
+/// The model of the entity-data benchmarks: the bundled schema, with teams that nest
+/// (`entity Team in [Team]`) so that a person can be in a team in a parent team.
+pub fn model_schema_text() -> String {
+    let text = schema_text();
+    if !text.contains("entity Team;") {
+        unreachable_fixture(&"the bundled schema no longer declares `entity Team;`")
+    }
+    text.replacen("entity Team;", "entity Team in [Team];", 1)
+}
+
+/// Policies that read the model through its hierarchy: the agent's fleet, the person's
+/// teams, the folders a file is in, the file's owner and sensitivity. Each is evaluated
+/// for every `read_file` request (the index keys none of them). With or without
+/// [`model_entities`], [`model_transaction`] is allowed.
+pub const MODEL_POLICIES: [&str; 5] = [
+    r#"@id("model-quarantine")
+forbid (principal in Acme::Fleet::"quarantine", action, resource);"#,
+    r#"@id("model-company-files")
+permit (principal, action in [Acme::Action::"read_file", Acme::Action::"list_files"], resource in Acme::Folder::"/")
+when { principal.person in Acme::Team::"company" && principal.verified };"#,
+    r#"@id("model-sensitive")
+forbid (principal, action == Acme::Action::"read_file", resource)
+when { resource has sensitivity && resource.sensitivity == "high" && !(principal.person in Acme::Team::"finance") };"#,
+    r#"@id("model-owner-deletes")
+forbid (principal, action == Acme::Action::"delete_file", resource)
+when { !(resource has owner && resource.owner == principal.person) };"#,
+    r#"@id("model-assistants-read")
+permit (principal in Acme::Fleet::"assistants", action == Acme::Action::"read_file", resource)
+when { context.scopes.contains("files:read") };"#,
+];
+
+/// `n` policies on the model (`n >= 13`): [`policy_text`] of `n - 5` and the
+/// [`MODEL_POLICIES`].
+pub fn model_policy_text(n: usize) -> String {
+    let mut out = policy_text(n.saturating_sub(MODEL_POLICIES.len()));
+    for p in MODEL_POLICIES {
+        out.push_str(p);
+        out.push_str("\n\n");
+    }
+    out
+}
+
+/// A loaded policy store of [`model_policy_text`]`(n)` over [`model_schema_text`].
+pub fn model_store(n: usize) -> PolicyStore {
+    let dir = fixture(tempfile::tempdir());
+    fixture(std::fs::write(
+        dir.path().join("schema.cedarschema"),
+        model_schema_text(),
+    ));
+    fixture(std::fs::write(
+        dir.path().join("synthetic.cedar"),
+        model_policy_text(n),
+    ));
+    fixture(PolicyStore::load(dir.path()))
+}
+
+/// The file [`model_transaction`] reads.
+pub const MODEL_FILE: &str = "/finance/reports/q3.xlsx";
+
+/// The entity data of the model, as the resource server would hold it. For
+/// [`model_transaction`] a lookup gathers ten entities: the two delegates in the
+/// `assistants` fleet and the fleet; alice (the subject) in `finance` in `company`, and
+/// both teams; [`MODEL_FILE`] (owned by alice, of high sensitivity) in `/finance/reports`
+/// in `/finance` in `/`, and the three folders. The others (bob, his team, a quarantined
+/// agent, other files) are held but not gathered.
+pub fn model_entities_json() -> serde_json::Value {
+    let uid =
+        |ty: &str, id: &str| serde_json::json!({"type": format!("{NAMESPACE}::{ty}"), "id": id});
+    let entity = |ty: &str, id: &str, attrs: serde_json::Value, parents: &[(&str, &str)]| {
+        serde_json::json!({
+            "uid": uid(ty, id),
+            "attrs": attrs,
+            "parents": parents.iter().map(|(t, i)| uid(t, i)).collect::<Vec<_>>(),
+        })
+    };
+    let none = || serde_json::json!({});
+    let alice = serde_json::json!({"__entity": uid("Person", "alice@example.com")});
+    serde_json::Value::Array(vec![
+        entity("Fleet", "assistants", none(), &[]),
+        entity("Agent", "agent-1", none(), &[("Fleet", "assistants")]),
+        entity("Agent", "agent-2", none(), &[("Fleet", "assistants")]),
+        entity("Team", "company", none(), &[]),
+        entity("Team", "finance", none(), &[("Team", "company")]),
+        entity(
+            "Person",
+            "alice@example.com",
+            serde_json::json!({"email": "alice@example.com"}),
+            &[("Team", "finance")],
+        ),
+        entity("Folder", "/", none(), &[]),
+        entity(
+            "Folder",
+            "/finance",
+            serde_json::json!({"owner": alice.clone()}),
+            &[("Folder", "/")],
+        ),
+        entity(
+            "Folder",
+            "/finance/reports",
+            none(),
+            &[("Folder", "/finance")],
+        ),
+        entity(
+            "File",
+            MODEL_FILE,
+            serde_json::json!({"owner": alice, "sensitivity": "high"}),
+            &[("Folder", "/finance/reports")],
+        ),
+        // Held, not gathered for the request.
+        entity("Fleet", "quarantine", none(), &[]),
+        entity("Agent", "rogue-bot", none(), &[("Fleet", "quarantine")]),
+        entity("Team", "support", none(), &[("Team", "company")]),
+        entity("Person", "bob@example.com", none(), &[("Team", "support")]),
+        entity("Folder", "/shared", none(), &[("Folder", "/")]),
+        entity(
+            "File",
+            "/shared/menu.pdf",
+            serde_json::json!({"sensitivity": "low"}),
+            &[("Folder", "/shared")],
+        ),
+    ])
+}
+
+/// [`model_entities_json`], validated against `store`'s schema.
+pub fn model_entities(store: &PolicyStore) -> EntityData {
+    fixture(EntityData::from_json_value(model_entities_json(), store))
+}
+
+/// What [`model_transaction`] borrows: a token of three blocks (the client, then
+/// delegates `agent-1` and `agent-2`), its scopes, and the details naming [`MODEL_FILE`].
+pub struct ModelRequest {
+    chain: Vec<String>,
+    scopes: Vec<String>,
+    details: TransactionDetails,
+}
+
+impl Default for ModelRequest {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ModelRequest {
+    /// The request's parts.
+    pub fn new() -> Self {
+        ModelRequest {
+            chain: vec!["agent-1".to_owned(), "agent-2".to_owned()],
+            scopes: vec!["files:read".to_owned(), "payments:write".to_owned()],
+            details: TransactionDetails::new("file").with("identifier", MODEL_FILE),
+        }
+    }
+
+    /// The token as it stood after its first two blocks, as the `valet` Authorizer fills
+    /// [`Transaction::earlier`]: the request is judged for the client, `agent-1` and
+    /// `agent-2`.
+    pub fn earlier(&self) -> [Step<'_>; 2] {
+        [0, 1].map(|block| Step {
+            block,
+            delegates: block,
+            scopes: &self.scopes,
+            verified: true,
+        })
+    }
+}
+
+/// `agent-2`, the last of a chain of two delegates, reads [`MODEL_FILE`] for alice.
+pub fn model_transaction<'a>(parts: &'a ModelRequest, earlier: &'a [Step<'a>]) -> Transaction<'a> {
+    Transaction {
+        agent: "agent-2",
+        subject: "alice@example.com",
+        client: "https://orchestrator.example/client",
+        chain: &parts.chain,
+        action: "read_file",
+        audience: "https://files.example.com",
+        scopes: &parts.scopes,
+        details: Some(&parts.details),
+        earlier,
+        verified: true,
+    }
 }
 
 /// An authorizer trusting the fixture's key, judging with `n` policies, at [`now`], that

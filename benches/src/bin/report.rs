@@ -163,6 +163,21 @@ fn report(m: &BTreeMap<String, f64>) -> String {
             repeat_bound,
             1.15,
         ),
+        (
+            "policy scale on the namespaced model, a 3-step chain: 1000 policies \
+             (`policy_model/policies/1000`) / 100 policies (`policy_model/policies/100`)",
+            get("policy_model/policies/1000"),
+            get("policy_model/policies/100"),
+            2.0,
+        ),
+        (
+            "entity data: an `EntityData` provider giving 10 entities with parents \
+             (`policy_entities/provider_10_entities`) / no entity data \
+             (`policy_entities/without_data`)",
+            get("policy_entities/provider_10_entities"),
+            get("policy_entities/without_data"),
+            1.2,
+        ),
     ] {
         let r = ratio(valet, other);
         targets.push(Target {
