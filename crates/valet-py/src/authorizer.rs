@@ -5,15 +5,18 @@ use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use pyo3::exceptions::PyTypeError;
+use pyo3::gc::PyVisit;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString, PyTuple};
+use pyo3::PyTraverseError;
 use valet::danger::{DangerousAuthorizerBuilder, DangerousVerifier};
 use valet::token;
 use valet::{Clock as _, RevocationStore};
 
 use crate::agent_keys::{verifying_key, VerifyingKey};
 use crate::convert::{now_or_current, serialize_to_py, to_duration, to_py, to_time};
-use crate::errors::{policy_error, valet_error, ValetError};
+use crate::entities::Entities;
+use crate::errors::{policy_error, valet_error, EntityError, ValetError};
 use crate::holder::{approval, holder_proof, Approval};
 use crate::keys::KeySet;
 use crate::request::request_ref;
@@ -231,6 +234,7 @@ pub struct Authorizer {
     inner: valet::Authorizer,
     revocations: Arc<dyn RevocationStore>,
     clock: Option<Py<FixedClock>>,
+    entities: Option<Arc<Entities>>,
 }
 
 #[pymethods]
@@ -250,11 +254,19 @@ impl Authorizer {
     /// - `proof_window`: how old a proof of possession may be (seconds or a `timedelta`,
     ///   default 60), or a `(max_age, max_skew)` pair (skew default 5);
     /// - `max_approval_lifetime`: the furthest ahead an approval may expire when presented
-    ///   (seconds or a `timedelta`, default 900).
+    ///   (seconds or a `timedelta`, default 900);
+    /// - `entities`: the entity data the policies read (people, teams, resources, fleets):
+    ///   a list of entity dicts in Cedar's JSON shape, checked against the schema now and
+    ///   replaced with `set_entities`, or a callable asked once per decision that reaches
+    ///   the policies, with `{"agents": [uid, ...], "person": uid or None, "resources":
+    ///   [uid, ...]}` (each uid `{"type": ..., "id": ...}`), that returns a list of entity
+    ///   dicts. An exception, a late answer or entities that do not fit is a deny that
+    ///   says so.
     ///
-    /// Raises `PolicyError` (with `diagnostics`) if the policies do not load.
+    /// Raises `PolicyError` (with `diagnostics`) if the policies do not load, and
+    /// `EntityError` if a list of `entities` does not fit their schema.
     #[new]
-    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None, approvers = None, accept_bearer_tokens = false, proof_window = None, max_approval_lifetime = None))]
+    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None, approvers = None, accept_bearer_tokens = false, proof_window = None, max_approval_lifetime = None, entities = None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
@@ -270,9 +282,17 @@ impl Authorizer {
         accept_bearer_tokens: bool,
         proof_window: Option<Bound<'_, PyAny>>,
         max_approval_lifetime: Option<Bound<'_, PyAny>>,
+        entities: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let store = valet::PolicyStore::load(&policy_dir).map_err(|e| policy_error(py, &e))?;
+        let entities = match entities.filter(|e| !e.is_none()) {
+            Some(e) => Some(Arc::new(Entities::from_arg(&e, &store)?)),
+            None => None,
+        };
         let mut builder = valet::Authorizer::builder(keys.snapshot()?, store);
+        if let Some(e) = &entities {
+            builder = builder.entities(e.clone());
+        }
         if accept_bearer_tokens {
             builder = builder.accept_bearer_tokens();
         }
@@ -318,7 +338,32 @@ impl Authorizer {
             inner: builder.build(),
             revocations,
             clock,
+            entities,
         })
+    }
+
+    /// Replaces the list of `entities` the authorizer was built with by another, checked
+    /// against the schema: each decision sees the old list or the new one, never a mix,
+    /// and on any error the old list stays. Raises `EntityError` if the new list does not
+    /// fit, or if the authorizer was built with a callable or without `entities` (build
+    /// it with `entities=[]` to set them later).
+    fn set_entities(&self, entities: &Bound<'_, PyAny>) -> PyResult<()> {
+        match &self.entities {
+            Some(current) => current.set(entities, self.inner.policies()),
+            None => Err(EntityError::new_err(
+                "this Authorizer was built without `entities`: build it with `entities=[]` to set them later",
+            )),
+        }
+    }
+
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        if let Some(clock) = &self.clock {
+            visit.call(clock)?;
+        }
+        if let Some(entities) = &self.entities {
+            entities.traverse(&visit)?;
+        }
+        Ok(())
     }
 
     /// The fixed clock this authorizer reads, or `None` when it uses the system clock.

@@ -53,6 +53,12 @@ create_exception!(
 );
 create_exception!(
     valet,
+    EntityError,
+    ValetError,
+    "Entity data given to an `Authorizer` (its `entities` list) does not fit the policies' schema or is not in Cedar's entity JSON shape. Entity data an `entities` callable gives for a request is not an error: if it does not fit, that request is denied and the decision says why."
+);
+create_exception!(
+    valet,
     RequestError,
     ValetError,
     "A request or its transaction details cannot be judged as given (wrong type, float amount, missing field)."
@@ -144,6 +150,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("WideningError", py.get_type::<WideningError>())?;
     m.add("ProofError", py.get_type::<ProofError>())?;
     m.add("PolicyError", py.get_type::<PolicyError>())?;
+    m.add("EntityError", py.get_type::<EntityError>())?;
     m.add("RequestError", py.get_type::<RequestError>())?;
     m.add("ValetKeyError", py.get_type::<ValetKeyError>())?;
     Ok(())

@@ -7,6 +7,7 @@
 mod agent_keys;
 mod authorizer;
 mod convert;
+mod entities;
 mod errors;
 mod holder;
 mod keys;

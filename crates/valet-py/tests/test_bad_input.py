@@ -210,7 +210,7 @@ def test_naive_datetime_is_refused() -> None:
 def test_policy_error_has_diagnostics(tmp_path: Path, keys: valet.KeySet) -> None:
     shutil.copy(POLICIES / "schema.cedarschema", tmp_path / "schema.cedarschema")
     (tmp_path / "broken.cedar").write_text(
-        'permit (principal, action == Action::"pay_invoice", resource)\nwhen { context.nope };\n'
+        'permit (principal, action == Acme::Action::"pay_invoice", resource)\nwhen { context.nope };\n'
     )
     with pytest.raises(valet.PolicyError) as info:
         valet.Authorizer(keys, tmp_path)

@@ -23,8 +23,8 @@ def run(block: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     return capsys.readouterr().out
 
 
-def test_readme_has_two_examples() -> None:
-    assert len(blocks()) == 2
+def test_readme_has_three_examples() -> None:
+    assert len(blocks()) == 3
 
 
 def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -35,6 +35,16 @@ def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.Cap
 def test_readme_holder_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     out = run(blocks()[1], monkeypatch, capsys)
     assert out.strip() == "invoice-agent True True"
+
+
+def test_readme_entities_example_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = run(blocks()[2], monkeypatch, capsys)
+    assert out.strip() == (
+        "forbidden by `tools-sensitive-files`: highly sensitive files are open only to agents"
+        " acting for the finance team"
+    )
 
 
 ROOT_README = REPO / "README.md"

@@ -15,6 +15,11 @@ token alone is of no use. A delegation is signed by the delegating agent
 (``Token.attenuate_signed``), and a person can sign an ``Approval`` of one exact
 transaction that a policy sent for approval.
 
+The policies can read the resource server's entity data (people and their teams, files and
+their owners, agents' fleets): ``Authorizer(..., entities=...)`` takes a list of entity
+dicts in Cedar's JSON shape, or a callable asked once per decision for the entities it
+names.
+
 Bearer tokens, bound to no key and usable by whoever holds a copy, are risky: they are
 minted only with ``TokenBuilder(..., bearer=True)`` and honoured only by an
 ``Authorizer`` or ``Verifier`` built with ``accept_bearer_tokens=True``.
@@ -24,6 +29,7 @@ from valet._native import (
     Approval,
     Authorizer,
     Decision,
+    EntityError,
     FixedClock,
     HolderProof,
     Issuer,
@@ -56,6 +62,7 @@ __all__ = [
     "Approval",
     "Authorizer",
     "Decision",
+    "EntityError",
     "FixedClock",
     "HolderProof",
     "Issuer",

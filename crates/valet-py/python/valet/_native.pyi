@@ -3,7 +3,7 @@
 import datetime
 import decimal
 import os
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeAlias, final
 
 __version__: str
@@ -15,6 +15,12 @@ _Seconds: TypeAlias = int | float | datetime.timedelta
 _Amount: TypeAlias = str | int | decimal.Decimal
 """An exact amount: never a ``float``."""
 _StrPath: TypeAlias = str | os.PathLike[str]
+
+_Entity: TypeAlias = Mapping[str, Any]
+"""An entity in Cedar's JSON shape: ``{"uid": ..., "attrs": {...}, "parents": [...]}``."""
+_EntityLookup: TypeAlias = Callable[[dict[str, Any]], Sequence[_Entity]]
+"""Asked ``{"agents": [uid, ...], "person": uid | None, "resources": [uid, ...]}``, each
+uid ``{"type": ..., "id": ...}``; returns the entities."""
 
 class ValetError(Exception):
     """The base class of every error Valet raises."""
@@ -38,6 +44,9 @@ class PolicyError(ValetError):
     """A policy directory could not be loaded."""
 
     diagnostics: list[dict[str, Any]]
+
+class EntityError(ValetError):
+    """Entity data given to an ``Authorizer`` does not fit the policies' schema."""
 
 class RequestError(ValetError):
     """A request cannot be judged as given."""
@@ -415,6 +424,7 @@ class Authorizer:
         accept_bearer_tokens: bool = False,
         proof_window: _Seconds | tuple[_Seconds, _Seconds] | None = None,
         max_approval_lifetime: _Seconds | None = None,
+        entities: Sequence[_Entity] | _EntityLookup | None = None,
     ) -> Authorizer: ...
     @property
     def clock(self) -> FixedClock | None:
@@ -433,6 +443,8 @@ class Authorizer:
         """Whether this revocation id is revoked."""
     def policy_ids(self) -> list[str]:
         """The ids of the policies loaded."""
+    def set_entities(self, entities: Sequence[_Entity]) -> None:
+        """Replaces the list of entities the authorizer was built with."""
 
 @final
 class Verifier:
@@ -476,6 +488,7 @@ __all__ = [
     "WideningError",
     "ProofError",
     "PolicyError",
+    "EntityError",
     "RequestError",
     "ValetKeyError",
     "RootKeyPair",
