@@ -13,10 +13,10 @@ pub enum RequestError {
     /// The request is structurally wrong.
     #[error("{0}")]
     Invalid(String),
-    /// One transaction field is wrong.
+    /// One transaction field, or a value nested in one, is wrong.
     #[error("transaction field `{field}` {problem}")]
     Field {
-        /// The field's name.
+        /// The field's name, or the path of the value inside it (`trip.legs[2].from`).
         field: String,
         /// What is wrong with it.
         problem: String,
@@ -26,6 +26,24 @@ pub enum RequestError {
     TooManyFields {
         /// How many were sent.
         count: usize,
+        /// The configured limit.
+        max: usize,
+    },
+    /// A transaction field nests more arrays and objects one inside another than
+    /// [`MAX_DETAIL_DEPTH`](crate::details::MAX_DETAIL_DEPTH).
+    #[error("transaction field `{path}` is nested more than {max} arrays and objects deep: send a flatter value, or move the inner part to a field of its own")]
+    FieldTooDeep {
+        /// The path of the first value nested too deep (`trip.legs[2].stops`).
+        path: String,
+        /// The limit.
+        max: usize,
+    },
+    /// The transaction carries more values than allowed, counting every field's value and
+    /// every item and member nested in it.
+    #[error("the transaction carries more than {max} values, counting every item of its arrays and every member of its objects (`{path}` is one too many): send fewer values, or split the transaction")]
+    TooManyValues {
+        /// The path of the first value over the limit (`items[1023]`).
+        path: String,
         /// The configured limit.
         max: usize,
     },

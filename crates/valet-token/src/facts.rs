@@ -1,5 +1,8 @@
 //! The facts a request contributes to the token's Datalog (the public vocabulary, see the
 //! crate docs): as Biscuit builder facts, and built directly in a chain's symbol table.
+//! A transaction field holding an array that is not a list of strings, or an object, is
+//! stated by no fact: the checks valet writes all need a fact of the field they limit, so
+//! they refuse it.
 
 /// The names of the facts the verifier supplies. A block may not state a fact of these
 /// names: it would stand in for the request.
@@ -78,6 +81,8 @@ pub(crate) fn request_facts(
                             facts.push(bb::fact(LIST, &[n.clone(), bb::string(item)]));
                         }
                     }
+                    // No fact: a limit on the field finds none and refuses the request.
+                    FieldValue::Array(_) | FieldValue::Record(_) => {}
                 }
             }
         }
@@ -156,6 +161,7 @@ pub(crate) fn datalog_facts(
                             push(symbols, LIST, vec![n.clone(), v]);
                         }
                     }
+                    FieldValue::Array(_) | FieldValue::Record(_) => {}
                 }
             }
         }

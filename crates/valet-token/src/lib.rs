@@ -114,8 +114,12 @@
 //! `blocks(n)`, `detail(type)` (`detail("")` for a request without transaction details;
 //! details with an empty type are refused), `field(name, value)` for string and boolean
 //! fields, `decimal(name, n)` for fields readable as decimals (scaled by 10^4),
-//! `list(name, item)` for arrays, and `holder(key)` (32 bytes) for each holder key the
-//! request proves (see below).
+//! `list(name, item)` for arrays of strings, and `holder(key)` (32 bytes) for each holder
+//! key the request proves (see below). A field holding an object or an array with an item
+//! that is not a string ([`FieldValue::Record`], [`FieldValue::Array`]) is stated by no
+//! fact: every limit valet writes needs a fact of its field, so a limit on such a field
+//! refuses the request (a check written by hand as `reject if` or `check all` does not see
+//! it either).
 //!
 //! **Size.** A holder-bound token granting one audience, one scope and one amount limit is
 //! under 600 bytes (about 790 base64url characters); one attenuation block naming a
@@ -194,17 +198,18 @@
 //! ## Limits
 //! [`Limits`] caps token size (16 KiB), blocks (16), Datalog facts (1000), iterations (100)
 //! and time (100 ms), the fact combinations one check may try (10 000), the work all the
-//! checks may cost for one request (1 000 000 units), request size (64 KiB), nesting (8)
-//! and transaction fields (32). Hitting any of them is a deny with that reason. Facts,
-//! check joins and work are counted before any Datalog runs: the work counts every fact
-//! scanned for each partial combination of a query's predicates, every combination, and
-//! each expression operation per combination weighted by the longest string or largest
-//! collection it can touch; while checks run, the clock is looked at for every
-//! combination. A block carrying Datalog rules is refused, and so is a check with a
-//! closure (`.all`, `.any`) or a regular expression (`.matches`), whose cost no count
-//! bounds, or with more than 256 expression operations in one query: valet blocks carry
-//! only facts and checks without them. With the defaults, the worst tokens found are
-//! decided in about 4 ms in a release build on a 2-core machine.
+//! checks may cost for one request (1 000 000 units), request size (64 KiB), nesting (10),
+//! transaction fields (32) and the values in a transaction, nested ones included (1024); a
+//! field nests at most 8 arrays and objects ([`details::MAX_DETAIL_DEPTH`]). Hitting any of
+//! them is a deny with that reason. Facts, check joins and work are counted before any
+//! Datalog runs: the work counts every fact scanned for each partial combination of a
+//! query's predicates, every combination, and each expression operation per combination
+//! weighted by the longest string or largest collection it can touch; while checks run, the
+//! clock is looked at for every combination. A block carrying Datalog rules is refused, and
+//! so is a check with a closure (`.all`, `.any`) or a regular expression (`.matches`),
+//! whose cost no count bounds, or with more than 256 expression operations in one query:
+//! valet blocks carry only facts and checks without them. With the defaults, the worst
+//! tokens found are decided in about 4 ms in a release build on a 2-core machine.
 
 #![forbid(unsafe_code)]
 

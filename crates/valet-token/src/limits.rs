@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::details::DEFAULT_MAX_DETAIL_FIELDS;
+use crate::details::{DEFAULT_MAX_DETAIL_FIELDS, DEFAULT_MAX_DETAIL_VALUES, MAX_DETAIL_DEPTH};
 
 /// Limits applied to every verification. Each has a documented default.
 ///
@@ -41,10 +41,16 @@ pub struct Limits {
     pub max_datalog_cost: u64,
     /// Largest request JSON, in bytes (default 64 KiB).
     pub max_request_bytes: usize,
-    /// Deepest request JSON nesting (default 8).
+    /// Deepest request JSON nesting, counted on the text before it is parsed (default 10:
+    /// the request, its details and the [`MAX_DETAIL_DEPTH`] arrays and objects a field
+    /// may nest).
     pub max_request_depth: usize,
     /// Most fields in one transaction (default 32).
     pub max_detail_fields: usize,
+    /// Most values in one transaction, counting every field's value and every item and
+    /// member nested in it (default 1024, [`DEFAULT_MAX_DETAIL_VALUES`]). Each field
+    /// nests at most [`MAX_DETAIL_DEPTH`] arrays and objects, whatever the limits.
+    pub max_detail_values: usize,
     /// Longest a token may still have to live by this verifier's clock (default 24 hours):
     /// a token expiring later is refused. It bounds what a clock far behind the truth (a
     /// machine that booted in 1970) would honour, and refuses tokens minted to live longer
@@ -64,8 +70,9 @@ impl Default for Limits {
             max_check_combinations: 10_000,
             max_datalog_cost: 1_000_000,
             max_request_bytes: 64 * 1024,
-            max_request_depth: 8,
+            max_request_depth: MAX_DETAIL_DEPTH + 2,
             max_detail_fields: DEFAULT_MAX_DETAIL_FIELDS,
+            max_detail_values: DEFAULT_MAX_DETAIL_VALUES,
             max_remaining_lifetime: Duration::from_secs(24 * 3600),
         }
     }

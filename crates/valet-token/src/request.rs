@@ -53,7 +53,7 @@ impl Request {
     }
 
     /// Reads `{"audience": URI, "action": NAME, "authorization_details": {...}, "scopes": [...]}`
-    /// (details and scopes optional), within the size, depth and field limits.
+    /// (details and scopes optional), within the size, depth, field and value limits.
     pub fn from_json(text: &str, limits: &Limits) -> Result<Self, RequestError> {
         if text.len() > limits.max_request_bytes {
             return Err(RequestError::TooLarge {
@@ -71,7 +71,10 @@ impl Request {
         Self::from_json_value(&v, limits)
     }
 
-    /// Reads a request from an already parsed JSON value.
+    /// Reads a request from an already parsed JSON value, within the field and value
+    /// limits; each transaction field nests at most
+    /// [`MAX_DETAIL_DEPTH`](crate::details::MAX_DETAIL_DEPTH) arrays and objects
+    /// (`max_request_depth` applies to text).
     pub fn from_json_value(v: &serde_json::Value, limits: &Limits) -> Result<Self, RequestError> {
         let obj = v
             .as_object()
@@ -108,9 +111,10 @@ impl Request {
         }
         let details = match obj.get("authorization_details") {
             None | Some(serde_json::Value::Null) => None,
-            Some(d) => Some(TransactionDetails::from_json_value(
+            Some(d) => Some(TransactionDetails::from_json_value_within(
                 d,
                 limits.max_detail_fields,
+                limits.max_detail_values,
             )?),
         };
         let scopes = match obj.get("scopes") {

@@ -86,7 +86,7 @@ fn request_json_nested_too_deep_is_a_typed_error_in_bounded_time() {
     };
     assert!(matches!(
         Request::from_json(&text, &limits),
-        Err(RequestError::TooDeep { max: 8 })
+        Err(RequestError::TooDeep { max: 10 })
     ));
 }
 
