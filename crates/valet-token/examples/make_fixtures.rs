@@ -146,6 +146,17 @@ fn payment(amount: &str, currency: &str, recipient: &str) -> Value {
     })
 }
 
+/// `request` with the transaction member `name` set to `value`.
+fn detail(mut request: Value, name: &str, value: Value) -> Value {
+    if let Some(details) = request
+        .get_mut("authorization_details")
+        .and_then(Value::as_object_mut)
+    {
+        details.insert(name.to_owned(), value);
+    }
+    request
+}
+
 fn case(name: &str, token: &str, now: &str, request: Value, expect: &str) -> Value {
     json!({
         "name": name,
@@ -322,6 +333,45 @@ fn cases() -> Vec<Value> {
             IN,
             payment("10.00", "GBP", alice),
             "requested `GBP`",
+        ),
+        case(
+            "invoice agent pays with objects and arrays in fields no limit names",
+            "invoice-agent",
+            IN,
+            [
+                (
+                    "trip",
+                    json!({"legs": [{"from": "CDG", "to": "JFK", "seats": 2}]}),
+                ),
+                (
+                    "approver",
+                    json!({"__entity": {"type": "User", "id": "bob@example.com"}}),
+                ),
+                ("codes", json!([1, "two", ["three"]])),
+            ]
+            .into_iter()
+            .fold(payment("10.00", "USD", alice), |r, (name, value)| {
+                detail(r, name, value)
+            }),
+            "allow",
+        ),
+        deny(
+            "invoice agent refuses an amount sent as an object",
+            "invoice-agent",
+            IN,
+            detail(
+                payment("10.00", "USD", alice),
+                "amount",
+                json!({"__extn": {"fn": "decimal", "arg": "10.00"}}),
+            ),
+            "block 1 (delegate: invoice-agent) limits payment amount to 50.00, requested an object, which is not a decimal amount",
+        ),
+        deny(
+            "root refuses a currency sent as an array",
+            "root",
+            IN,
+            detail(payment("10.00", "USD", alice), "currency", json!(["USD", 1])),
+            "the token limits payment currency to one of `EUR`, `USD`, requested an array, which is not a string",
         ),
         key2_only_1,
         key2_both,

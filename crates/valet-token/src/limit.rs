@@ -235,6 +235,8 @@ impl<'de> Deserialize<'de> for Limit {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn d(s: &str) -> Decimal {
@@ -277,6 +279,48 @@ mod tests {
             Some(Decimal::ZERO)
         );
         assert_eq!(m50.under_min(Some(&FieldValue::Str("60.00".into()))), None);
+    }
+
+    #[test]
+    fn no_limit_admits_a_record_or_an_array() {
+        // Values that would pass if they were read from inside the record or the array.
+        let inside = [
+            FieldValue::Str("10.00".into()),
+            FieldValue::Str("USD".into()),
+            FieldValue::Long(10),
+        ];
+        let values = [
+            FieldValue::Record([("amount".to_owned(), FieldValue::Str("10.00".into()))].into()),
+            FieldValue::Record(
+                [(
+                    "__extn".to_owned(),
+                    FieldValue::Record(
+                        [
+                            ("fn".to_owned(), FieldValue::Str("decimal".into())),
+                            ("arg".to_owned(), FieldValue::Str("10.00".into())),
+                        ]
+                        .into(),
+                    ),
+                )]
+                .into(),
+            ),
+            FieldValue::Record(BTreeMap::new()),
+            FieldValue::Array(inside.to_vec()),
+            FieldValue::Array(vec![FieldValue::Long(10)]),
+        ];
+        let limits = [
+            Limit::at_most(d("50.00")),
+            Limit::at_least(d("-50.00")),
+            Limit::between(d("-50.00"), d("50.00")),
+            Limit::OneOf(["USD".to_owned(), "10.00".to_owned()].into()),
+        ];
+        for limit in &limits {
+            assert!(inside.iter().any(|v| limit.admits(v)), "{limit}");
+            for value in &values {
+                assert!(!limit.admits(value), "{limit} admits {value:?}");
+                assert_eq!(limit.under_min(Some(value)), None, "{limit}: {value:?}");
+            }
+        }
     }
 
     #[test]

@@ -116,15 +116,8 @@ pub(crate) fn describe(
         }
         CheckKind::Grant(grants) => (grant_kind(grants, request), grant_message(grants, request)),
         CheckKind::FieldLimit(l) => {
-            let got = request
-                .details
-                .as_ref()
-                .and_then(|d| d.get(&l.field))
-                .map(|v| match v {
-                    FieldValue::Str(s) => format!("`{s}`"),
-                    other => format!("a {}", other.kind()),
-                });
             let value = request.details.as_ref().and_then(|d| d.get(&l.field));
+            let got = value.map(|v| requested(&l.limit, v));
             let what = match (&l.limit, l.limit.under_min(value)) {
                 (_, Some(low)) => format!("{who} limits {} {} to at least {low}", l.kind, l.field),
                 (Limit::Range { max: Some(m), .. }, None) => {
@@ -214,11 +207,7 @@ fn grant_message(grants: &[AuthorizationDetail], request: &Request) -> String {
         for (field, limit) in &g.limits {
             let value = d.get(field);
             if !value.is_some_and(|v| limit.admits(v)) {
-                let got = match value {
-                    Some(FieldValue::Str(s)) => format!("`{s}`"),
-                    Some(other) => format!("a {}", other.kind()),
-                    None => "nothing".to_owned(),
-                };
+                let got = value.map_or_else(|| "nothing".to_owned(), |v| requested(limit, v));
                 let bound = limit
                     .under_min(value)
                     .map_or_else(|| limit.to_string(), |low| format!("at least {low}"));
@@ -239,6 +228,27 @@ fn grant_message(grants: &[AuthorizationDetail], request: &Request) -> String {
         )
     } else {
         problems.join("; ")
+    }
+}
+
+/// The value a limit refused, as a refusal names it: a string or an integer as it was
+/// sent, another value by its type, saying so when it is of no type the limit reads (a
+/// range reads decimal amounts, a set of values reads strings).
+fn requested(limit: &Limit, value: &FieldValue) -> String {
+    let shown = match value {
+        FieldValue::Str(s) => format!("`{s}`"),
+        FieldValue::Long(n) => format!("`{n}`"),
+        FieldValue::Bool(_) => "a boolean".to_owned(),
+        FieldValue::List(_) => "an array of strings".to_owned(),
+        FieldValue::Array(_) => "an array".to_owned(),
+        FieldValue::Record(_) => "an object".to_owned(),
+    };
+    match limit {
+        Limit::Range { .. } if value.as_decimal().is_none() => {
+            format!("{shown}, which is not a decimal amount")
+        }
+        Limit::OneOf(_) if value.as_str().is_none() => format!("{shown}, which is not a string"),
+        _ => shown,
     }
 }
 

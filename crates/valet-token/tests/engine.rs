@@ -113,7 +113,15 @@ proptest! {
                 d = d
                     .field("count", FieldValue::Long(count))
                     .field("urgent", FieldValue::Bool(urgent))
-                    .field("tags", FieldValue::List(tags.iter().map(|t| (*t).to_owned()).collect()));
+                    .field("tags", FieldValue::List(tags.iter().map(|t| (*t).to_owned()).collect()))
+                    // Stated by no fact, whatever they hold.
+                    .field("trip", FieldValue::Record(
+                        [("count".to_owned(), FieldValue::Long(count))].into(),
+                    ))
+                    .field("codes", FieldValue::Array(vec![
+                        FieldValue::Bool(urgent),
+                        FieldValue::Str(amount.to_owned()),
+                    ]));
             }
             Request::new(aud(PAY), "pay_invoice").details(d)
         } else {
