@@ -106,7 +106,9 @@ impl McpTools {
     /// whose fields are the `fields` present in the arguments (others are ignored). With
     /// `pay_invoice` mapped to `payment` and `["amount", "currency", "recipient"]`,
     /// arguments `{"amount":"50.00","currency":"USD","recipient":"a@example.com"}` are the
-    /// payment judged.
+    /// payment judged. An argument may hold objects and arrays (a trip's legs, an entity
+    /// reference), read as any transaction field is (`valet::token::details`); a float
+    /// or a `null`, at any depth, is refused.
     #[must_use]
     pub fn details_from_arguments<I, S>(
         mut self,
@@ -326,6 +328,7 @@ impl Extractor for McpTools {
 mod tests {
     use super::*;
     use serde_json::json;
+    use valet::FieldValue;
 
     fn read(tools: &McpTools, body: Value) -> Result<Operation, ExtractError> {
         let (parts, ()) = http::Request::post("/mcp").body(()).unwrap().into_parts();
@@ -387,6 +390,33 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("remove `authorization_details`"));
+    }
+
+    #[test]
+    fn arguments_holding_objects_and_arrays_are_transaction_values() {
+        let mapped = McpTools::new().details_from_arguments("book_trip", "trip", ["legs", "who"]);
+        let arguments = json!({
+            "legs": [{"from": "CDG", "to": "JFK", "seats": 2}],
+            "who": {"__entity": {"type": "User", "id": "alice"}},
+        });
+        let op = read(&mapped, call("book_trip", arguments)).unwrap();
+        let details = op.details.unwrap();
+        assert_eq!(details.get("legs").map(FieldValue::kind), Some("array"));
+        assert_eq!(details.get("who").map(FieldValue::kind), Some("object"));
+        assert_eq!(
+            details.canonical_json(),
+            r#"{"type":"trip","legs":[{"from":"CDG","seats":2,"to":"JFK"}],"who":{"__entity":{"id":"alice","type":"User"}}}"#
+        );
+        // A value a transaction cannot carry is named by its path.
+        let err = read(
+            &mapped,
+            call(
+                "book_trip",
+                json!({"legs": [{"from": "CDG", "fare": 12.5}]}),
+            ),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("`legs[0].fare`"), "{err}");
     }
 
     #[test]
