@@ -17,6 +17,7 @@
 //! Any other pairing is refused, with a reason naming the field (its path, like
 //! `trip.legs`) and what it must be.
 
+use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 
@@ -66,8 +67,117 @@ pub(crate) fn to_cedar(
             }
             Ok(RestrictedExpression::new_set(out))
         }
+        (CedarType::Set(element), FieldValue::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                out.push(to_cedar(&format!("{path}[{i}]"), item, element)?);
+            }
+            Ok(RestrictedExpression::new_set(out))
+        }
+        (CedarType::Entity(expected), FieldValue::Record(fields)) => {
+            entity_reference(path, expected, fields).map(RestrictedExpression::new_entity_uid)
+        }
+        (
+            CedarType::Decimal | CedarType::Datetime | CedarType::Duration | CedarType::IpAddr,
+            FieldValue::Record(fields),
+        ) => {
+            let arg = extension_call(path, ty, fields)?;
+            extension(path, ty, arg)
+        }
+        (CedarType::Record(members), FieldValue::Record(fields)) => {
+            if let Some(escape) = fields.keys().find(|k| *k == "__entity" || *k == "__extn") {
+                return Err(format!(
+                    "transaction field `{path}` must be a JSON object of its members, found a `{escape}` escape"
+                ));
+            }
+            let mut out = Vec::with_capacity(fields.len());
+            for (name, value) in fields {
+                let member_path = format!("{path}.{name}");
+                let Some(member) = members.get(name) else {
+                    return Err(format!(
+                        "transaction field `{member_path}` is not a member of `{path}`: remove it, or declare it in the schema"
+                    ));
+                };
+                out.push((name.clone(), to_cedar(&member_path, value, &member.ty)?));
+            }
+            for (name, member) in members {
+                if member.required && !fields.contains_key(name) {
+                    return Err(format!(
+                        "transaction field `{path}.{name}` is missing: `{path}` needs it as {}",
+                        member.ty.describe()
+                    ));
+                }
+            }
+            RestrictedExpression::new_record(out)
+                .map_err(|e| format!("transaction field `{path}`: {e}"))
+        }
         _ => Err(wrong()),
     }
+}
+
+/// The entity a `{"__entity": {"type": "...", "id": "..."}}` value refers to, which must be
+/// of type `expected`.
+fn entity_reference(
+    path: &str,
+    expected: &EntityTypeName,
+    fields: &BTreeMap<String, FieldValue>,
+) -> Result<EntityUid, String> {
+    let shape = || {
+        format!(
+            "transaction field `{path}` must be an entity reference like `{{\"__entity\": {{\"type\": \"{expected}\", \"id\": \"...\"}}}}`"
+        )
+    };
+    let (Some(FieldValue::Record(inner)), 1) = (fields.get("__entity"), fields.len()) else {
+        return Err(shape());
+    };
+    let (Some(FieldValue::Str(ty)), Some(FieldValue::Str(id)), 2) =
+        (inner.get("type"), inner.get("id"), inner.len())
+    else {
+        return Err(shape());
+    };
+    let given = EntityTypeName::from_str(ty)
+        .map_err(|_| format!("transaction field `{path}`: `{ty}` is not an entity type name"))?;
+    if &given != expected {
+        return Err(format!(
+            "transaction field `{path}` must refer to a `{expected}`, found a `{given}`"
+        ));
+    }
+    Ok(entity_uid(&given, id))
+}
+
+/// The argument of a `{"__extn": {"fn": "...", "arg": "..."}}` value, whose function must
+/// construct the type `ty`.
+fn extension_call<'f>(
+    path: &str,
+    ty: &CedarType,
+    fields: &'f BTreeMap<String, FieldValue>,
+) -> Result<&'f str, String> {
+    let function = match ty {
+        CedarType::Decimal => "decimal",
+        CedarType::Datetime => "datetime",
+        CedarType::Duration => "duration",
+        _ => "ip",
+    };
+    let shape = || {
+        format!(
+            "transaction field `{path}` must be {}, or `{{\"__extn\": {{\"fn\": \"{function}\", \"arg\": \"...\"}}}}`",
+            ty.describe()
+        )
+    };
+    let (Some(FieldValue::Record(inner)), 1) = (fields.get("__extn"), fields.len()) else {
+        return Err(shape());
+    };
+    let (Some(FieldValue::Str(f)), Some(FieldValue::Str(arg)), 2) =
+        (inner.get("fn"), inner.get("arg"), inner.len())
+    else {
+        return Err(shape());
+    };
+    if f != function {
+        return Err(format!(
+            "transaction field `{path}` calls `{f}`, but its type needs `{function}`"
+        ));
+    }
+    Ok(arg)
 }
 
 /// What a value is, for messages.

@@ -42,6 +42,17 @@ const SCHEMA: &str = r#"namespace Docs {
       pages?: Set<Long>,
     },
   };
+  action share appliesTo {
+    principal: [Bot],
+    resource: [Document],
+    context: {
+      audience: String,
+      scopes: Set<String>,
+      with: User,
+      grant: { level: Long, until?: datetime },
+      notes?: Set<{ by: User, text: String }>,
+    },
+  };
   action browse appliesTo {
     principal: [Bot],
     resource: [Document, Folder],
@@ -93,6 +104,14 @@ when { context has from && !context.from.isInRange(ip("10.0.0.0/8")) };
 @id("few-pages")
 forbid (principal, action == Docs::Action::"read", resource)
 when { context has pages && context.pages.contains(13) };
+
+@id("share-in-org")
+permit (principal, action == Docs::Action::"share", resource)
+when { context.with in Docs::Team::"org" && context.grant.level <= 2 };
+
+@id("share-vetoed")
+forbid (principal, action == Docs::Action::"share", resource)
+when { context has notes && context.notes.contains({by: Docs::User::"bob", text: "no"}) };
 
 @id("short-window")
 forbid (principal, action == Docs::Action::"read", resource)
@@ -609,4 +628,96 @@ fn agent_parents_that_the_schema_does_not_allow_are_a_deny() {
     )
     .unwrap_err();
     assert!(err.message().contains("give agents parents only"), "{err}");
+}
+
+#[test]
+fn records_entity_references_and_sets_of_records_in_the_context() {
+    let (_d, store, data) = docs();
+    let json =
+        |text: &str| TransactionDetails::from_json(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+    let share = |extra: &str| {
+        json(&format!(
+            r#"{{"type": "doc", "identifier": "q3.xlsx",
+                "with": {{"__entity": {{"type": "Docs::User", "id": "alice"}}}}{extra}}}"#
+        ))
+    };
+    let d = decide(
+        &store,
+        &data,
+        "helper",
+        "alice",
+        "share",
+        &share(r#", "grant": {"level": 1}"#),
+    );
+    assert_eq!(d.outcome, PolicyOutcome::Allow, "{}", messages(&d));
+    let d = decide(
+        &store,
+        &data,
+        "helper",
+        "alice",
+        "share",
+        &share(
+            r#", "grant": {"level": 1, "until": {"__extn": {"fn": "datetime", "arg": "2027-01-01"}}}"#,
+        ),
+    );
+    assert_eq!(d.outcome, PolicyOutcome::Allow, "{}", messages(&d));
+    assert_eq!(
+        decide(
+            &store,
+            &data,
+            "helper",
+            "alice",
+            "share",
+            &share(r#", "grant": {"level": 3}"#)
+        )
+        .outcome,
+        PolicyOutcome::Deny
+    );
+    let vetoed = share(
+        r#", "grant": {"level": 1},
+           "notes": [{"by": {"__entity": {"type": "Docs::User", "id": "bob"}}, "text": "no"}]"#,
+    );
+    let d = decide(&store, &data, "helper", "alice", "share", &vetoed);
+    assert_eq!(d.outcome, PolicyOutcome::Deny);
+    assert_eq!(d.determining[0].id, "share-vetoed");
+
+    for (extra, expected) in [
+        (r#""#, "transaction field `grant` is missing"),
+        (
+            r#", "grant": {}"#,
+            "transaction field `grant.level` is missing: `grant` needs it as an integer",
+        ),
+        (
+            r#", "grant": {"level": 1, "by": "me"}"#,
+            "transaction field `grant.by` is not a member of `grant`",
+        ),
+        (
+            r#", "grant": {"level": "1"}"#,
+            "transaction field `grant.level` must be an integer",
+        ),
+        (
+            r#", "grant": {"level": 1, "until": {"__extn": {"fn": "decimal", "arg": "1.0"}}}"#,
+            "transaction field `grant.until` calls `decimal`, but its type needs `datetime`",
+        ),
+        (
+            r#", "grant": {"level": 1}, "notes": [{"by": "bob", "text": "no"}]"#,
+            "transaction field `notes[0].by` must be an entity reference",
+        ),
+    ] {
+        let d = decide(&store, &data, "helper", "alice", "share", &share(extra));
+        assert_eq!(d.outcome, PolicyOutcome::Deny, "{extra}");
+        assert!(messages(&d).contains(expected), "{extra}: {}", messages(&d));
+    }
+    let other_type = json(
+        r#"{"type": "doc", "identifier": "q3.xlsx", "grant": {"level": 1},
+            "with": {"__entity": {"type": "Docs::Team", "id": "org"}}}"#,
+    );
+    let d = decide(&store, &data, "helper", "alice", "share", &other_type);
+    assert!(
+        messages(&d).contains(
+            "transaction field `with` must refer to a `Docs::User`, found a `Docs::Team`"
+        ),
+        "{}",
+        messages(&d)
+    );
 }
