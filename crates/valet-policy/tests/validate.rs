@@ -1,4 +1,4 @@
-#![expect(clippy::unwrap_used, clippy::panic, reason = "tests fail by panicking")]
+#![allow(clippy::unwrap_used, clippy::panic, reason = "tests fail by panicking")]
 //! `valet validate` reports what `cedar validate` reports: the errors and warnings of
 //! cedar-policy's strict validation of the same schema and policies, each at its file and
 //! line.
