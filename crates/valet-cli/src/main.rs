@@ -167,8 +167,8 @@ Example:
   valet run-tests -p policies --tests policies/tests
 
 Each case's `entities` is an array of Cedar entities, or the name of an entities file in the
-test file's directory; every `*.json` file of the test directory is read as tests, so keep
-entities files in a subdirectory (`\"entities\": \"entities/acme.json\"`).
+test file's directory; every `*.json` file of the test directory is read as tests, except
+entity data named `entities.json` or `*.entities.json` (`\"entities\": \"acme.entities.json\"`).
 Prints one line per case and ends with `N passed, M failed`.
 
 Exit codes: 0 all passed, 1 error, 3 a test failed or the policies do not validate")]

@@ -22,7 +22,8 @@
 //!
 //! The context is read against the action's context type in the schema, so a decimal may
 //! also be written as a plain string (`"amount": "50.00"`). `entities` is an array of
-//! Cedar entity JSON, or the name of a JSON file beside the test file. `reason` lists
+//! Cedar entity JSON, or the name of a JSON file beside the test file (name it
+//! `entities.json` or `*.entities.json` so that [`run_dir`] does not take it for tests). `reason` lists
 //! policy ids that must be among the determining policies. A case may also say
 //! `"outcome": "allow" | "deny" | "needs_approval"`, which Valet checks against its own
 //! outcome (with the `@approval` step-up); `cedar run-tests` ignores that member.
@@ -113,7 +114,17 @@ impl fmt::Display for TestReport {
     }
 }
 
-/// Runs every `*.json` file of `dir` (sorted by name) against the store.
+/// Whether a file of a test directory holds entity data rather than test cases:
+/// `entities.json`, or a name ending in `.entities.json`.
+pub fn is_entities_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n == "entities.json" || n.ends_with(".entities.json"))
+}
+
+/// Runs every `*.json` file of `dir` (sorted by name) against the store, except entity
+/// data files named `entities.json` or `*.entities.json`, which test cases name in their
+/// `entities`.
 pub fn run_dir(store: &PolicyStore, dir: impl AsRef<Path>) -> Result<TestReport, PolicyError> {
     let dir = dir.as_ref();
     let io = |source| PolicyError::Io {
@@ -123,7 +134,10 @@ pub fn run_dir(store: &PolicyStore, dir: impl AsRef<Path>) -> Result<TestReport,
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).map_err(io)? {
         let path = entry.map_err(io)?.path();
-        if path.is_file() && path.extension().is_some_and(|e| e == "json") {
+        if path.is_file()
+            && path.extension().is_some_and(|e| e == "json")
+            && !is_entities_file(&path)
+        {
             files.push(path);
         }
     }

@@ -73,3 +73,30 @@ fn failing_case_is_reported() {
     let not_json = run_json(&store, &PathBuf::from("x.json"), "{");
     assert!(!not_json.is_success());
 }
+
+#[test]
+fn entity_files_beside_the_tests_are_named_by_cases_not_run() {
+    let store = PolicyStore::load(policies_dir()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("acme.entities.json"),
+        r#"[{"uid": {"type": "Acme::Agent", "id": "bot"},
+             "attrs": {"person": {"__entity": {"type": "Acme::Person", "id": "alice"}},
+                       "subject": "alice", "client": "bot", "depth": 0, "chain": [],
+                       "verified": true},
+             "parents": []}]"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cases.json"),
+        r#"[{"name": "reads with the data beside it",
+             "request": {"principal": "Acme::Agent::\"bot\"", "action": "Acme::Action::\"read_file\"",
+                         "resource": "Acme::File::\"a\"",
+                         "context": {"audience": "a", "scopes": ["tools:read"]}},
+             "entities": "acme.entities.json", "decision": "allow", "reason": ["tools-read"],
+             "num_errors": 0}]"#,
+    )
+    .unwrap();
+    let report = valet_policy::testing::run_dir(&store, dir.path()).unwrap();
+    assert_eq!(report.summary(), "1 passed, 0 failed", "{report}");
+}
