@@ -5,16 +5,19 @@
 //! from agents that no policy names and from agents with policies of their own, on named
 //! and unnamed resources, with context strings that hit, miss or are missing, against
 //! shared and keyed permits, forbids and `@approval` forbids, with conditions that error
-//! for some requests.
+//! for some requests. The same holds on the namespaced model of `support/docs.cedarschema`,
+//! with `in` scopes over hierarchies, entity data, several resources per request and
+//! earlier steps of a delegation chain.
 
 mod support;
 
 use proptest::prelude::*;
+use support::docs;
 use support::random_policies::{
     field, policy, policy_text, Field, ACTIONS, AGENTS, AMOUNTS, REQUEST_AGENTS, REQUEST_AUDIENCES,
     REQUEST_CURRENCIES, REQUEST_RECIPIENTS, REQUEST_RESOURCES, SCOPES,
 };
-use valet_policy::{PolicyStore, Transaction};
+use valet_policy::{EntityData, PolicyStore, Step, Transaction};
 use valet_token::details::FieldValue;
 use valet_token::TransactionDetails;
 
@@ -114,6 +117,108 @@ proptest! {
                 verified: true,
             };
             prop_assert_eq!(store.evaluate(&tx), store.evaluate_unindexed(&tx));
+        }
+    }
+}
+
+/// More resources for `locations`, each written as the action takes it: a document (a
+/// plain id for `read`), or for the actions of several types a document or a folder.
+fn locations_for(
+    r: &docs::DocsRequest,
+    extra: &[(&'static str, &'static str, bool)],
+) -> Option<FieldValue> {
+    let names: Vec<String> = extra
+        .iter()
+        .map(|(document, folder, is_folder)| match r.action {
+            "read" => (*document).to_owned(),
+            _ if *is_folder => docs::uid("Folder", folder),
+            _ => docs::uid("Document", document),
+        })
+        .collect();
+    (r.action != "list" && !names.is_empty()).then_some(FieldValue::List(names))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+
+    /// On the namespaced model with entity data: policies keyed by agent
+    /// (`principal == Docs::Bot::"x"`), by resource (`resource == Docs::Document::"d"`) and
+    /// by a leading `context.m == "text"`, beside `in` and `is` scopes over the hierarchies;
+    /// transactions of one step and of several, on one resource and on several.
+    #[test]
+    fn indexed_and_unindexed_decisions_are_identical_on_the_namespaced_model(
+        world in docs::world(),
+        policies in prop::collection::vec(docs::policy(), 0..24),
+        requests in prop::collection::vec(
+            (
+                docs::request(),
+                prop::collection::vec(
+                    (prop::sample::subsequence(docs::SCOPES.to_vec(), 0..=3), any::<bool>()),
+                    0..=2,
+                ),
+                prop::collection::vec(
+                    (
+                        prop::sample::select(vec!["d0", "d1", "d9"]),
+                        prop::sample::select(vec!["f0", "f2", "f9"]),
+                        any::<bool>(),
+                    ),
+                    0..3,
+                ),
+            ),
+            1..12,
+        ),
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("schema.cedarschema"), docs::SCHEMA).unwrap();
+        std::fs::write(dir.path().join("random.cedar"), docs::policy_text(&policies)).unwrap();
+        let store = PolicyStore::load(dir.path()).unwrap();
+        let data = EntityData::from_json_value(world.to_json(), &store).unwrap();
+        for (r, steps, extra) in &requests {
+            let scopes = r.scopes();
+            let chain = r.chain();
+            let details = match (r.details(), locations_for(r, extra)) {
+                (Some(d), Some(locations)) => Some(d.field("locations", locations)),
+                (d, _) => d,
+            };
+            // The token after each earlier block: the delegates named by then, and the
+            // scopes and verification then.
+            let step_scopes: Vec<Vec<String>> = steps
+                .iter()
+                .map(|(s, _)| s.iter().map(|s| (*s).to_owned()).collect())
+                .collect();
+            let earlier: Vec<Step<'_>> = steps
+                .iter()
+                .zip(&step_scopes)
+                .enumerate()
+                .map(|(block, ((_, verified), scopes))| Step {
+                    block,
+                    delegates: block.min(chain.len()),
+                    scopes,
+                    verified: *verified,
+                })
+                .collect();
+            let tx = Transaction {
+                agent: r.agent(),
+                subject: r.subject,
+                client: r.client,
+                chain: &chain,
+                action: r.action,
+                audience: r.audience,
+                scopes: &scopes,
+                details: details.as_ref(),
+                earlier: &earlier,
+                verified: r.verified,
+            };
+            prop_assert_eq!(
+                store.evaluate_with_entities(&tx, &data, true),
+                store.evaluate_with_entities(&tx, &data, false),
+                "{:?}", r
+            );
+            prop_assert_eq!(
+                store.evaluate_with_index(&tx, true),
+                store.evaluate_with_index(&tx, false),
+                "{:?}", r
+            );
         }
     }
 }
