@@ -125,8 +125,8 @@
 //! [`PolicyOutcome::NeedsApproval`] with the approval texts joined by `"; "`.
 //!
 //! Policies are indexed at load time, so a request evaluates only those that can apply to
-//! it: per action, then by the agent a `principal == Agent::"x"` scope names, else the
-//! resource a `resource == Resource::"r"` scope names, else the string a first `when`
+//! it: per action, then by the agent a `principal == Agent::"x"` scope names (of the agent
+//! type), else the resource a `resource == File::"r"` scope names (of any type), else the string a first `when`
 //! condition starts by comparing a context member with (`context.m == "text" && ...`),
 //! which is skipped only when the request's `m` is a different string. The decision is
 //! the same as evaluating every policy ([`PolicyStore::evaluate_unindexed`]).

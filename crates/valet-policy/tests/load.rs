@@ -288,8 +288,9 @@ fn a_reserved_context_member_of_another_type_points_at_the_action() {
     let d = diagnostics(dir.path());
     assert_eq!(d.len(), 1, "{d:?}");
     assert!(
-        d[0].message
-            .contains("context attribute `audience` of action `report` must be a required `String`"),
+        d[0].message.contains(
+            "context attribute `audience` of action `report` must be a required `String`"
+        ),
         "{}",
         d[0]
     );
