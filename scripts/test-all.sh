@@ -15,6 +15,9 @@ cargo fmt --all -- --check
 step "lints"
 cargo clippy --workspace --all-targets -- -D warnings
 
+step "Redis for the replica tests"
+bash scripts/redis.sh
+
 step "Rust tests (libraries, policies, command line)"
 cargo test --workspace
 

@@ -11,7 +11,7 @@ use crate::agent_keys::VerifyingKey;
 use crate::claims::{proven_keys, Claims};
 use crate::clock::{rfc3339, unix_secs};
 use crate::proof::{valid_nonce, HolderProof};
-use crate::replay::{ReplayCache, ReplayError};
+use crate::replay::{ReplayCache, ReplayEntry, ReplayError, ReplayStore};
 use crate::request::Request;
 use crate::token::Token;
 use crate::verdict::{Reason, ReasonKind};
@@ -57,7 +57,9 @@ impl Default for HolderOptions {
 #[derive(Clone, Debug)]
 pub(crate) struct HolderState {
     options: HolderOptions,
-    replay: Arc<ReplayCache>,
+    replay: Arc<dyn ReplayStore>,
+    /// Whether `replay` was given rather than made from the options.
+    shared_replay: bool,
     /// Honour tokens bound to no holder key (false unless opted in through `danger`).
     accept_bearer: bool,
 }
@@ -71,9 +73,21 @@ impl HolderState {
                 ReplayCache::new(options.replay_capacity)
                     .with_partition_quota(options.replay_per_agent),
             ),
+            shared_replay: false,
             options,
             accept_bearer,
         }
+    }
+
+    /// Records proofs' nonces in `store` instead of a cache of this process.
+    pub(crate) fn set_replay_store(&mut self, store: Arc<dyn ReplayStore>) {
+        self.replay = store;
+        self.shared_replay = true;
+    }
+
+    /// The replay store given with [`set_replay_store`](Self::set_replay_store), if any.
+    pub(crate) fn given_replay_store(&self) -> Option<Arc<dyn ReplayStore>> {
+        self.shared_replay.then(|| Arc::clone(&self.replay))
     }
 
     /// Whether tokens bound to no holder key are honoured.
@@ -112,6 +126,7 @@ pub(crate) struct CheckedProof {
     /// cache's partition.
     partition: Vec<u8>,
     id: Vec<u8>,
+    issued: u64,
     expires: u64,
     nonce: String,
 }
@@ -244,6 +259,7 @@ impl HolderState {
         Ok(CheckedProof {
             partition: Vec::new(),
             id,
+            issued: proof.timestamp,
             expires: proof
                 .timestamp
                 .saturating_add(options.max_proof_age.as_secs()),
@@ -256,25 +272,32 @@ impl HolderState {
     /// cache's capacity.
     pub(crate) fn admit(&self, proof: &CheckedProof, now: SystemTime) -> Result<(), Reason> {
         let refuse = |m: String| Err(reason(ReasonKind::Proof, None, m));
-        let replay = &self.replay;
-        match replay.admit_in(&proof.partition, &proof.id, proof.expires, unix_secs(now)) {
+        let entry = ReplayEntry {
+            partition: &proof.partition,
+            id: &proof.id,
+            issued_at: proof.issued,
+            expires_at: proof.expires,
+            now: unix_secs(now),
+        };
+        match self.replay.admit_once(&entry) {
             Ok(()) => Ok(()),
             Err(ReplayError::Replayed) => refuse(format!(
                 "the proof of possession was already used (nonce `{}`): sign a fresh proof, with a new nonce, for each request",
                 proof.nonce
             )),
-            Err(ReplayError::QuotaExceeded) => refuse(format!(
-                "this agent's tokens have {} unexpired proofs in the verifier's replay cache, the most one person's agent may hold: wait for older proofs to expire, or raise the verifier's per-agent quota",
-                replay.partition_quota()
+            Err(ReplayError::QuotaExceeded { quota }) => refuse(format!(
+                "this agent's tokens have {quota} unexpired proofs in the verifier's replay cache, the most one person's agent may hold: wait for older proofs to expire, or raise the verifier's per-agent quota"
             )),
-            Err(ReplayError::Full) => refuse(format!(
-                "the verifier's replay cache holds {} unexpired proofs, so new proofs are refused until some expire: raise its capacity or shorten the proof window",
-                replay.capacity()
+            Err(ReplayError::Full { capacity }) => refuse(format!(
+                "the verifier's replay cache holds {capacity} unexpired proofs, so new proofs are refused until some expire: raise its capacity or shorten the proof window"
             )),
-            Err(ReplayError::Unavailable) => Err(reason(
+            Err(ReplayError::IssuedBeforeLoss) => refuse(
+                "the proof of possession was signed before the replay store lost its memory (it restarted empty), so whether it was used cannot be told: sign a fresh proof".into(),
+            ),
+            Err(ReplayError::Unavailable(why)) => Err(reason(
                 ReasonKind::Internal,
                 None,
-                "the verifier's replay cache is unavailable".into(),
+                format!("the verifier's replay store is unreachable, so no proof of possession can be accepted: {why}"),
             )),
         }
     }

@@ -267,7 +267,7 @@ pub use keys::{KeyError, KeyId, KeySet, RootKeyPair, RootPublicKey};
 pub use limit::Limit;
 pub use limits::Limits;
 pub use proof::{details_digest, token_digest, HolderProof, PROOF_CONTEXT};
-pub use replay::{ReplayCache, ReplayError};
+pub use replay::{ReplayCache, ReplayEntry, ReplayError, ReplayStore};
 pub use request::Request;
 pub use revocation::{NoRevocations, RevocationCheck, RevocationId};
 pub use scope::Scope;

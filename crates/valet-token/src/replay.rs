@@ -1,28 +1,74 @@
-//! The replay cache: a bounded set of single-use ids (proof nonces, approvals), in
-//! partitions, each id kept until it expires.
+//! Where single-use ids (proof nonces) are recorded: the [`ReplayStore`] trait, and the
+//! replay cache of one process, a bounded set of ids in partitions, each id kept until it
+//! expires.
 
 use std::collections::HashMap;
+use std::fmt;
 use std::sync::Mutex;
 
 use sha2::{Digest, Sha256};
 
-/// Why a replay cache refused an entry.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+/// Why a replay store refused an entry.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplayError {
     /// The same id was admitted before and has not expired.
     #[error("already used")]
     Replayed,
-    /// The cache holds `capacity` live entries: new ones are refused (fail closed).
-    #[error("the replay cache is full")]
-    Full,
+    /// The store holds `capacity` live entries: new ones are refused (fail closed).
+    #[error("the replay store is full ({capacity} unexpired entries)")]
+    Full {
+        /// The most live entries the store holds.
+        capacity: usize,
+    },
     /// The entry's partition (one person's agent) holds its quota of live entries: new
     /// ones of that partition are refused, other partitions are not affected.
-    #[error("the replay cache holds this partition's quota of unexpired entries")]
-    QuotaExceeded,
-    /// The cache's lock was poisoned by a panic elsewhere.
-    #[error("the replay cache is unavailable")]
-    Unavailable,
+    #[error("the replay store holds this partition's quota of {quota} unexpired entries")]
+    QuotaExceeded {
+        /// The most live entries one partition holds.
+        quota: usize,
+    },
+    /// The store lost the entries it held (a shared store restarted empty) after this
+    /// entry was issued: it cannot say whether the entry was used before, so it is refused.
+    #[error("the replay store lost its memory after this entry was issued")]
+    IssuedBeforeLoss,
+    /// The store cannot be used: a lock poisoned by a panic elsewhere, or a shared store
+    /// that does not answer. Says why.
+    #[error("the replay store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// One single-use id to admit.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplayEntry<'a> {
+    /// The partition (one person's agent); any bytes.
+    pub partition: &'a [u8],
+    /// The id (a proof's key and nonce); any bytes.
+    pub id: &'a [u8],
+    /// When the proof was signed, Unix seconds.
+    pub issued_at: u64,
+    /// Until when the id must be remembered, Unix seconds.
+    pub expires_at: u64,
+    /// The verifier's clock, Unix seconds.
+    pub now: u64,
+}
+
+/// Where single-use ids are recorded, so that a proof of possession is accepted once: by
+/// one process ([`ReplayCache`], the default) or by every replica of a resource server
+/// (a store they share).
+///
+/// An implementation admits an id at most once while it is unexpired, fails closed (an
+/// error whenever it cannot tell), and refuses an entry issued before it lost what it
+/// held ([`ReplayError::IssuedBeforeLoss`]).
+pub trait ReplayStore: Send + Sync + fmt::Debug {
+    /// Admits the entry, or says why not.
+    fn admit_once(&self, entry: &ReplayEntry<'_>) -> Result<(), ReplayError>;
+}
+
+impl ReplayStore for ReplayCache {
+    fn admit_once(&self, entry: &ReplayEntry<'_>) -> Result<(), ReplayError> {
+        self.admit_in(entry.partition, entry.id, entry.expires_at, entry.now)
+    }
 }
 
 /// A bounded set of single-use ids (proof nonces, approvals), each kept until it expires.
@@ -124,16 +170,22 @@ impl ReplayCache {
     ) -> Result<(), ReplayError> {
         let digest: [u8; 32] = Sha256::digest(id).into();
         let part: [u8; 32] = Sha256::digest(partition).into();
-        let mut seen = self.seen.lock().map_err(|_| ReplayError::Unavailable)?;
+        let mut seen = self.seen.lock().map_err(|_| {
+            ReplayError::Unavailable("its lock was poisoned by a panic elsewhere".into())
+        })?;
         seen.prune(now);
         if seen.ids.contains_key(&digest) {
             return Err(ReplayError::Replayed);
         }
         if seen.ids.len() >= self.capacity {
-            return Err(ReplayError::Full);
+            return Err(ReplayError::Full {
+                capacity: self.capacity,
+            });
         }
         if seen.partitions.get(&part).copied().unwrap_or(0) >= self.per_partition {
-            return Err(ReplayError::QuotaExceeded);
+            return Err(ReplayError::QuotaExceeded {
+                quota: self.per_partition,
+            });
         }
         seen.ids.insert(digest, (expires_at, part));
         seen.by_expiry.entry(expires_at).or_default().push(digest);
@@ -152,7 +204,10 @@ mod tests {
         assert_eq!(cache.admit(b"a", 100, 10), Ok(()));
         assert_eq!(cache.admit(b"a", 100, 10), Err(ReplayError::Replayed));
         assert_eq!(cache.admit(b"b", 20, 10), Ok(()));
-        assert_eq!(cache.admit(b"c", 100, 10), Err(ReplayError::Full));
+        assert_eq!(
+            cache.admit(b"c", 100, 10),
+            Err(ReplayError::Full { capacity: 2 })
+        );
         // Once `b` expires its room is reused.
         assert_eq!(cache.admit(b"c", 100, 21), Ok(()));
         assert_eq!(cache.admit(b"a", 100, 21), Err(ReplayError::Replayed));
@@ -167,7 +222,7 @@ mod tests {
         assert_eq!(cache.admit_in(b"t1", b"b", 100, 10), Ok(()));
         assert_eq!(
             cache.admit_in(b"t1", b"c", 100, 10),
-            Err(ReplayError::QuotaExceeded)
+            Err(ReplayError::QuotaExceeded { quota: 2 })
         );
         assert_eq!(cache.admit_in(b"t2", b"c", 100, 10), Ok(()));
         assert_eq!(
@@ -175,7 +230,10 @@ mod tests {
             Err(ReplayError::Replayed)
         );
         assert_eq!(cache.admit_in(b"t3", b"d", 100, 10), Ok(()));
-        assert_eq!(cache.admit_in(b"t4", b"e", 100, 10), Err(ReplayError::Full));
+        assert_eq!(
+            cache.admit_in(b"t4", b"e", 100, 10),
+            Err(ReplayError::Full { capacity: 2 })
+        );
         // Expired ids give their partition's room back.
         assert_eq!(cache.admit_in(b"t1", b"f", 200, 101), Ok(()));
     }

@@ -16,6 +16,7 @@ use crate::keys::KeySet;
 use crate::limits::Limits;
 use crate::messages::describe;
 use crate::proof::HolderProof;
+use crate::replay::ReplayStore;
 use crate::request::Request;
 use crate::revocation::RevocationCheck;
 use crate::shape::CheckKind;
@@ -112,11 +113,26 @@ impl Verifier {
         self
     }
 
-    /// Replaces every holder option (and starts a new, empty replay cache). Whether
-    /// bearer tokens are honoured is not a holder option: it stays as it was.
+    /// Records the nonces of accepted proofs of possession in `store` (default: a replay
+    /// cache of this process, sized by the holder options). Give every replica of a
+    /// resource server one shared store, so that a proof accepted by one is refused by
+    /// the others.
+    #[must_use]
+    pub fn with_replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
+        self.holder.set_replay_store(store);
+        self
+    }
+
+    /// Replaces every holder option (and starts a new, empty replay cache, unless a
+    /// replay store was given with [`with_replay_store`](Self::with_replay_store)).
+    /// Whether bearer tokens are honoured is not a holder option: it stays as it was.
     #[must_use]
     pub fn with_holder_options(mut self, options: HolderOptions) -> Self {
+        let shared = self.holder.given_replay_store();
         self.holder = HolderState::new(options, self.holder.accepts_bearer());
+        if let Some(store) = shared {
+            self.holder.set_replay_store(store);
+        }
         self
     }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use valet_policy::{EntityProvider, PolicyOutcome, PolicyStore, Step, Transaction};
 use valet_token::danger::DangerousVerifier;
 use valet_token::{
-    Approval, ApproverSet, Claims, HolderOptions, HolderProof, KeySet, Limits, Request, Token,
-    Verdict, Verifier, VerifyingKey,
+    Approval, ApproverSet, Claims, HolderOptions, HolderProof, KeySet, Limits, ReplayStore,
+    Request, Token, Verdict, Verifier, VerifyingKey,
 };
 
 use crate::approval::Presentation;
@@ -57,6 +57,7 @@ pub struct AuthorizerBuilder {
     policy_index: bool,
     accept_bearer: bool,
     entities: Option<Arc<dyn EntityProvider>>,
+    replay: Option<Arc<dyn ReplayStore>>,
 }
 
 /// How many verified signature chains an [`Authorizer`] keeps by default.
@@ -103,6 +104,15 @@ impl AuthorizerBuilder {
         self
     }
 
+    /// Records the nonces of accepted proofs of possession in `store` (default: a replay
+    /// cache of this process). Replicas of one resource server must share one store, so
+    /// that a proof accepted by one is refused by every other.
+    #[must_use]
+    pub fn replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
+        self.replay = Some(store);
+        self
+    }
+
     /// Gives the policies the resource server's entity data: its people, teams, resources
     /// and their hierarchies (default: none). The provider is asked once per decision that
     /// reaches the policies, for the entities the request names; an error, a late answer
@@ -135,6 +145,10 @@ impl AuthorizerBuilder {
             .with_limits(self.limits)
             .with_holder_options(self.extra.holder.clone())
             .with_cache(self.cache_capacity);
+        let verifier = match self.replay {
+            Some(store) => verifier.with_replay_store(store),
+            None => verifier,
+        };
         let verifier = if self.accept_bearer {
             verifier.accept_bearer_tokens()
         } else {
@@ -216,6 +230,7 @@ impl Authorizer {
             policy_index: true,
             accept_bearer: false,
             entities: None,
+            replay: None,
         }
     }
 
@@ -355,6 +370,24 @@ impl Authorizer {
         question: Question<'_>,
     ) -> Decision {
         let now = self.clock.now();
+        if let Err(e) = self.revocations.freshness() {
+            let reason = Reason {
+                layer: Layer::Token,
+                kind: Some(valet_token::ReasonKind::Revoked),
+                block: None,
+                policy: None,
+                message: format!(
+                    "the revocation store is unreachable, so whether this token was revoked cannot be told: {e}"
+                ),
+            };
+            let parts = Parts::token(
+                Outcome::Deny,
+                vec![reason],
+                Some(token.shared_claims()),
+                false,
+            );
+            return self.record(parts, request, now);
+        }
         let revocations = StoreCheck(self.revocations.as_ref());
         let verdict = match question {
             Question::Action(_) => {

@@ -32,6 +32,7 @@ pub use valet_policy::{
 };
 pub use valet_token::{
     Approval, ApproverSet, Attenuation, Audience, AuthorizationDetail, Claims, Decimal, FieldValue,
-    HolderOptions, HolderProof, Issuer, KeyId, KeySet, Limits, Request, RevocationId, RootKeyPair,
-    RootPublicKey, Scope, SigningKey, Token, TokenBuilder, TransactionDetails, VerifyingKey,
+    HolderOptions, HolderProof, Issuer, KeyId, KeySet, Limits, ReplayEntry, ReplayError,
+    ReplayStore, Request, RevocationId, RootKeyPair, RootPublicKey, Scope, SigningKey, Token,
+    TokenBuilder, TransactionDetails, VerifyingKey,
 };

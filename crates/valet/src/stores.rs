@@ -19,10 +19,17 @@ pub const DEFAULT_MAX_REVOCATIONS: usize = 1_000_000;
 
 /// Where revoked ids are kept. Checked on every decision; lookups are O(1).
 pub trait RevocationStore: Send + Sync {
-    /// Whether `id` is revoked.
+    /// Whether `id` is revoked, by what the store knows now.
     fn is_revoked(&self, id: &RevocationId) -> bool;
     /// Revokes `id`.
     fn revoke(&self, id: RevocationId) -> Result<(), Error>;
+    /// Whether what the store knows is current enough to decide on: a store that keeps a
+    /// local copy of a shared set answers an error when its copy is older than it may
+    /// be. Checked before every decision; an error makes the decision a deny with the
+    /// error as its reason (fail closed). The default: always current.
+    fn freshness(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
 }
 
 /// Revocations held in memory.

@@ -1,0 +1,52 @@
+//! Single-use approvals, spent once across every replica.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use valet::{ApprovalId, ApprovalStore, Spent, StoreError};
+
+use crate::connection::Redis;
+use crate::epoch::take_once;
+
+/// Records each spent approval in Redis until it expires, so that an approval spent on one
+/// replica is refused on every other. After Redis lost its memory, an approval that could
+/// have been signed before is refused; Redis unreachable refuses every approval, with the
+/// reason, and the approval stays unspent.
+#[derive(Clone, Debug)]
+pub struct RedisApprovals {
+    redis: Redis,
+}
+
+impl RedisApprovals {
+    pub(crate) fn new(redis: Redis) -> Self {
+        RedisApprovals { redis }
+    }
+}
+
+fn unix(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+impl ApprovalStore for RedisApprovals {
+    fn spend(
+        &self,
+        id: &ApprovalId,
+        expires_at: SystemTime,
+        now: SystemTime,
+    ) -> Result<Spent, StoreError> {
+        let (expires_at, now) = (unix(expires_at), unix(now));
+        let key = self.redis.config().key(&["approval", &id.to_string()]);
+        let taken = take_once(&self.redis, &key, expires_at.saturating_sub(now), now)
+            .map_err(|e| StoreError::Unreachable(e.to_string()))?;
+        let lifetime = self.redis.config().max_approval_lifetime.as_secs();
+        if expires_at < taken.since.saturating_add(lifetime) {
+            return Err(StoreError::Unreachable(
+                "Redis lost its memory (it restarted empty) after this approval could have been signed, so whether it was spent cannot be told: ask for a fresh approval".into(),
+            ));
+        }
+        Ok(if taken.first {
+            Spent::First
+        } else {
+            Spent::Again
+        })
+    }
+}
