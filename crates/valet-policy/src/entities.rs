@@ -10,8 +10,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Instant;
 
-use cedar_policy::{Entities, Entity, EntityTypeName, EntityUid, EvalResult, Schema};
+use cedar_policy::{Entities, Entity, EntityUid, EvalResult};
 
+use crate::loaded::Loaded;
 use crate::store::PolicyStore;
 
 /// What one decision needs of the entity data: the entities its Cedar requests name.
@@ -80,6 +81,12 @@ impl EntityError {
     }
 }
 
+/// That a provider's entities were validated against one load of the schema when the
+/// provider read them: only Valet's own providers ([`EntityData`], [`EntitiesFile`]) can
+/// say so, so that what any other provider gives is always validated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Validated(pub(crate) u64);
+
 /// A source of the resource server's entities: its people, teams, folders, owners.
 ///
 /// Called once per decision that has entity data, from the thread making the decision.
@@ -90,11 +97,23 @@ pub trait EntityProvider: Send + Sync {
     /// The entities `lookup` names, with their ancestors and the entities their
     /// attributes refer to.
     fn entities(&self, lookup: &EntityLookup<'_>) -> Result<Vec<Entity>, EntityError>;
+
+    /// Whether the entities were validated against the schema in force when the provider
+    /// read them, so that they need not be validated again for each decision. Only
+    /// Valet's own providers can answer `Some` ([`Validated`] cannot be made elsewhere);
+    /// the default, `None`, has everything validated.
+    fn validated(&self) -> Option<Validated> {
+        None
+    }
 }
 
 impl<P: EntityProvider + ?Sized> EntityProvider for Arc<P> {
     fn entities(&self, lookup: &EntityLookup<'_>) -> Result<Vec<Entity>, EntityError> {
         (**self).entities(lookup)
+    }
+
+    fn validated(&self) -> Option<Validated> {
+        (**self).validated()
     }
 }
 
@@ -108,6 +127,8 @@ pub const MAX_GATHERED_ENTITIES: usize = 4096;
 #[derive(Clone, Debug)]
 pub struct EntityData {
     entities: Entities,
+    /// The load of the schema the entities were validated against.
+    validated: Validated,
 }
 
 impl EntityData {
@@ -122,7 +143,7 @@ impl EntityData {
         store: &PolicyStore,
     ) -> Result<EntityData, EntityError> {
         let loaded = store.snapshot();
-        Self::from_json_with_schema(json, &loaded.schema, &loaded.model.agent)
+        Self::from_json_with_schema(json, &loaded)
     }
 
     /// [`from_json_value`](Self::from_json_value) from JSON text.
@@ -134,9 +155,10 @@ impl EntityData {
 
     pub(crate) fn from_json_with_schema(
         json: serde_json::Value,
-        schema: &Schema,
-        agent: &EntityTypeName,
+        loaded: &Loaded,
     ) -> Result<EntityData, EntityError> {
+        let schema = &loaded.schema;
+        let agent = &loaded.model.agent;
         let serde_json::Value::Array(items) = json else {
             return Err(EntityError::new(
                 "the entity data must be a JSON array of entities, as the `cedar` CLI reads them",
@@ -165,6 +187,16 @@ impl EntityData {
                     entity.uid()
                 )));
             }
+            let (uid, _, parents) = entity.clone().into_inner();
+            if let Some(parent) = parents
+                .iter()
+                .find(|p| !loaded.model.agent_parents.contains(p.type_name()))
+            {
+                return Err(EntityError::new(format!(
+                    "the entity data puts agent `{uid}` in `{parent}`, but the schema does not let `{agent}` be in a `{}`: add it to the agent type's `in [...]` or change the data",
+                    parent.type_name()
+                )));
+            }
             agent_entities.push(entity);
         }
         let entities = Entities::from_json_value(serde_json::Value::Array(others), Some(schema))
@@ -172,7 +204,10 @@ impl EntityData {
         let entities = entities
             .add_entities(agent_entities, None)
             .map_err(|e| unfit(&e))?;
-        Ok(EntityData { entities })
+        Ok(EntityData {
+            entities,
+            validated: Validated(loaded.generation),
+        })
     }
 
     /// How many entities are held (the schema's actions included).
@@ -240,6 +275,10 @@ fn referenced(value: &EvalResult, out: &mut Vec<EntityUid>) {
 impl EntityProvider for EntityData {
     fn entities(&self, lookup: &EntityLookup<'_>) -> Result<Vec<Entity>, EntityError> {
         self.gather(lookup)
+    }
+
+    fn validated(&self) -> Option<Validated> {
+        Some(self.validated)
     }
 }
 
@@ -313,5 +352,9 @@ fn read_file(path: &Path, store: &PolicyStore) -> Result<EntityData, EntityError
 impl EntityProvider for EntitiesFile {
     fn entities(&self, lookup: &EntityLookup<'_>) -> Result<Vec<Entity>, EntityError> {
         self.data().gather(lookup)
+    }
+
+    fn validated(&self) -> Option<Validated> {
+        Some(self.data().validated)
     }
 }

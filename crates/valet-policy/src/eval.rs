@@ -8,7 +8,7 @@ use cedar_policy::{Entities, EntityUid};
 
 use crate::answer::decide_request;
 use crate::decision::{PolicyDecision, PolicyOutcome, PolicyReason};
-use crate::entities::{EntityLookup, EntityProvider};
+use crate::entities::{EntityLookup, EntityProvider, Validated};
 use crate::limits::PolicyLimits;
 use crate::loaded::Loaded;
 use crate::request::{
@@ -169,9 +169,6 @@ impl PolicyStore {
 struct StepEntities {
     base: Entities,
     parents: HashMap<EntityUid, HashSet<EntityUid>>,
-    /// Whether the agent entities must be checked against the schema (they have parents
-    /// from the entity data).
-    check_agents: bool,
 }
 
 impl StepEntities {
@@ -182,7 +179,6 @@ impl StepEntities {
                 .clone()
                 .unwrap_or_else(Entities::empty),
             parents: HashMap::new(),
-            check_agents: false,
         }
     }
 
@@ -211,6 +207,9 @@ impl StepEntities {
                 limits.max_entities
             ));
         }
+        // Entity data that a built-in provider validated against this very schema when it
+        // was read is not validated again.
+        let trusted = provider.validated() == Some(Validated(loaded.generation));
         let mut parents: HashMap<EntityUid, HashSet<EntityUid>> = HashMap::new();
         let mut others = Vec::with_capacity(given.len());
         for entity in given {
@@ -227,6 +226,22 @@ impl StepEntities {
                     ));
                 }
                 let (_, _, p) = entity.into_inner();
+                if trusted {
+                    parents.entry(uid).or_default().extend(p);
+                    continue;
+                }
+                // The agent's attributes fit the schema by construction (their types are
+                // checked at load, and every declared one is filled): only its parents
+                // are the entity data's, and each must be of a type the agent may be in.
+                for parent in &p {
+                    if !loaded.model.agent_parents.contains(parent.type_name()) {
+                        return Err(format!(
+                            "the entity data puts agent `{uid}` in `{parent}`, but the schema does not let `{}` be in a `{}`: add it to the agent type's `in [...]` or change the data",
+                            loaded.model.agent,
+                            parent.type_name()
+                        ));
+                    }
+                }
                 parents.entry(uid).or_default().extend(p);
                 continue;
             }
@@ -242,25 +257,18 @@ impl StepEntities {
             .clone()
             .unwrap_or_else(Entities::empty);
         let base = base
-            .add_entities(others, Some(&loaded.schema))
+            .add_entities(others, (!trusted).then_some(&loaded.schema))
             .map_err(|e| {
                 format!(
                     "the entity data does not fit the schema: {}",
                     crate::error::full_message(&e)
                 )
             })?;
-        Ok(StepEntities {
-            base,
-            check_agents: !parents.is_empty(),
-            parents,
-        })
+        Ok(StepEntities { base, parents })
     }
 
-    /// The entities of one step: the base and the step's agent.
-    ///
-    /// The agent's attributes fit the schema by construction (their types are checked at
-    /// load, and every declared one is filled); its parents, when the entity data gives
-    /// some, are checked against the schema.
+    /// The entities of one step: the base and the step's agent (whose parents were
+    /// checked when the entity data was read).
     fn for_step(
         &self,
         loaded: &Loaded,
@@ -270,17 +278,13 @@ impl StepEntities {
     ) -> Result<Entities, String> {
         let parents = self.parents.get(&principal).cloned().unwrap_or_default();
         let agent = agent_entity(loaded, tx, step, principal, parents)?;
-        let schema = self.check_agents.then_some(&loaded.schema);
-        self.base
-            .clone()
-            .add_entities([agent], schema)
-            .map_err(|e| {
-                format!(
-                    "the agent `{}` does not fit the schema: {}",
-                    tx.step_agent(step),
-                    crate::error::full_message(&e)
-                )
-            })
+        self.base.clone().add_entities([agent], None).map_err(|e| {
+            format!(
+                "the agent `{}` does not fit the schema: {}",
+                tx.step_agent(step),
+                crate::error::full_message(&e)
+            )
+        })
     }
 }
 

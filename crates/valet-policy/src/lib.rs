@@ -154,8 +154,8 @@ mod value;
 pub use annotations::{APPROVAL_ANNOTATION, ID_ANNOTATION, REASON_ANNOTATION};
 pub use decision::{DeterminingPolicy, Effect, PolicyDecision, PolicyOutcome, PolicyReason};
 pub use entities::{
-    EntitiesFile, EntityData, EntityError, EntityLookup, EntityProvider, MAX_ENTITIES_FILE_BYTES,
-    MAX_GATHERED_ENTITIES,
+    EntitiesFile, EntityData, EntityError, EntityLookup, EntityProvider, Validated,
+    MAX_ENTITIES_FILE_BYTES, MAX_GATHERED_ENTITIES,
 };
 pub use error::{Diagnostic, FormatError, LimitExceeded, PolicyError, Severity};
 pub use format::{format_policies, FORMAT_INDENT, FORMAT_LINE_WIDTH};

@@ -25,6 +25,9 @@ pub(crate) struct PolicySource {
 
 /// One loaded, validated generation of the policies.
 pub(crate) struct Loaded {
+    /// Which load of the policies this is, unique in the process: entity data validated
+    /// against this schema says so with it ([`Validated`](crate::entities::Validated)).
+    pub(crate) generation: u64,
     pub(crate) schema: Schema,
     /// Every policy.
     pub(crate) policies: PolicySet,
@@ -292,7 +295,9 @@ pub(crate) fn load_sources(
     if !errors.is_empty() {
         return Err(PolicyError::Diagnostics(errors));
     }
+    static GENERATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     Ok(Loaded {
+        generation: GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         by_action,
         schema,
         policies: all,

@@ -98,6 +98,8 @@ pub(crate) struct Model {
     pub(crate) person: Option<EntityTypeName>,
     /// The agent attributes the schema declares.
     pub(crate) attributes: AgentAttributes,
+    /// The entity types an agent may be in (its `memberOfTypes`).
+    pub(crate) agent_parents: Vec<EntityTypeName>,
 }
 
 /// What the store knows of one action.
@@ -260,8 +262,21 @@ pub(crate) fn read_schema(json: &Value) -> Result<SchemaModel, Vec<Problem>> {
         }
     });
     let mut attributes = AgentAttributes::default();
+    let mut agent_parents = Vec::new();
     if let Some((name, decl)) = &agent {
         attributes = agent_attributes(name, decl, person.as_deref(), &common, &mut problems);
+        for parent in decl
+            .get("memberOfTypes")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            match type_name(parent) {
+                Ok(t) => agent_parents.push(t),
+                Err(p) => problems.push(p),
+            }
+        }
     }
 
     // The actions, named by id whatever their namespace.
@@ -302,6 +317,7 @@ pub(crate) fn read_schema(json: &Value) -> Result<SchemaModel, Vec<Problem>> {
                 agent,
                 person: person_type,
                 attributes,
+                agent_parents,
             },
             actions,
         }),

@@ -604,20 +604,36 @@ fn the_model_is_checked_at_load_with_file_line_diagnostics() {
 }
 
 #[test]
-fn agent_parents_that_the_schema_does_not_allow_are_a_deny() {
+fn agent_parents_that_the_schema_does_not_allow_are_refused() {
     let (_d, store, _data) = docs();
     // `Docs::Bot` may be in a `Docs::Crew` only.
-    let data = EntityData::from_json_str(
-        r#"[{"uid": {"type": "Docs::Team", "id": "org"}, "attrs": {}, "parents": []},
+    let bad = r#"[{"uid": {"type": "Docs::Team", "id": "org"}, "attrs": {}, "parents": []},
             {"uid": {"type": "Docs::Bot", "id": "helper"}, "attrs": {},
-             "parents": [{"type": "Docs::Team", "id": "org"}]}]"#,
-        &store,
-    )
-    .unwrap();
-    let d = decide(&store, &data, "helper", "alice", "read", &read("q3.xlsx"));
+             "parents": [{"type": "Docs::Team", "id": "org"}]}]"#;
+    let err = EntityData::from_json_str(bad, &store).unwrap_err();
+    assert!(
+        err.message()
+            .contains("puts agent `Docs::Bot::\"helper\"` in `Docs::Team::\"org\"`, but the schema does not let `Docs::Bot` be in a `Docs::Team`"),
+        "{err}"
+    );
+    // From any other provider, the same data is a deny that says so.
+    struct Given(Vec<Entity>);
+    impl EntityProvider for Given {
+        fn entities(&self, _: &EntityLookup<'_>) -> Result<Vec<Entity>, EntityError> {
+            Ok(self.0.clone())
+        }
+    }
+    let given = Given(
+        cedar_policy::Entities::from_json_str(bad, None)
+            .unwrap()
+            .iter()
+            .cloned()
+            .collect(),
+    );
+    let d = decide(&store, &given, "helper", "alice", "read", &read("q3.xlsx"));
     assert_eq!(d.outcome, PolicyOutcome::Deny);
     assert!(
-        messages(&d).contains("the agent `helper` does not fit the schema"),
+        messages(&d).contains("the schema does not let `Docs::Bot` be in a `Docs::Team`"),
         "{}",
         messages(&d)
     );
@@ -628,6 +644,29 @@ fn agent_parents_that_the_schema_does_not_allow_are_a_deny() {
     )
     .unwrap_err();
     assert!(err.message().contains("give agents parents only"), "{err}");
+}
+
+#[test]
+fn entity_data_read_against_an_older_schema_is_validated_again() {
+    let (dir, store, data) = docs();
+    // The same schema, loaded again: the data was validated against the load before.
+    store.reload().unwrap();
+    let d = decide(&store, &data, "helper", "alice", "read", &read("q3.xlsx"));
+    assert_eq!(d.outcome, PolicyOutcome::Allow, "{}", messages(&d));
+    // A schema that the data no longer fits: every decision says so.
+    let stricter = SCHEMA.replace(
+        "entity Team in [Team];",
+        "entity Team in [Team] { budget: Long };",
+    );
+    fs::write(dir.path().join("schema.cedarschema"), stricter).unwrap();
+    store.reload().unwrap();
+    let d = decide(&store, &data, "helper", "alice", "read", &read("q3.xlsx"));
+    assert_eq!(d.outcome, PolicyOutcome::Deny);
+    assert!(
+        messages(&d).contains("the entity data does not fit the schema"),
+        "{}",
+        messages(&d)
+    );
 }
 
 #[test]
