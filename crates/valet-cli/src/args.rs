@@ -301,3 +301,14 @@ pub struct RevokeArgs {
     #[arg(long, value_name = "FILE")]
     pub list: PathBuf,
 }
+
+/// `valet proxy`.
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// The config file (TOML; see crates/valet-proxy/proxy.example.toml)
+    #[arg(value_name = "FILE")]
+    pub config: PathBuf,
+    /// Only check the config and every file it names, then exit (0 valid, 3 problems)
+    #[arg(long)]
+    pub check: bool,
+}

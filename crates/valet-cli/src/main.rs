@@ -12,6 +12,7 @@ mod holder;
 mod input;
 mod keys;
 mod policy;
+mod proxy;
 mod revoke;
 mod text;
 mod times;
@@ -23,7 +24,7 @@ use clap::{Parser, Subcommand};
 
 use crate::args::{
     ApproveArgs, AttenuateArgs, AuthorizeArgs, ErrorFormat, FormatArgs, InspectArgs, KeypairArgs,
-    MintArgs, Output, ProveArgs, RevokeArgs, RunTestsArgs, ValidateArgs,
+    MintArgs, Output, ProveArgs, ProxyArgs, RevokeArgs, RunTestsArgs, ValidateArgs,
 };
 use crate::error::{exit, CliResult};
 
@@ -211,6 +212,23 @@ recipient...) only, until it expires, and allows one request.
 
 Exit codes: 0 ok, 1 error")]
     Approve(ApproveArgs),
+    /// Serve a reverse proxy that judges every request before an upstream HTTP or MCP server
+    #[command(after_help = "\
+Examples:
+  valet proxy --check proxy.toml    # the config and every file it names are valid
+  valet proxy proxy.toml            # serve until SIGTERM or Ctrl-C
+
+The config file says the resource URI, the upstream URL, the trusted root and approver
+keys, the policies and entity data, how tool calls map to actions, the timeouts and the
+audit output; relative paths are read from its directory. Start from
+crates/valet-proxy/proxy.example.toml; its README has every key. Problems are printed as
+`file:line:column: error: message`. The proxy prints one status line on standard error
+when it listens; on SIGTERM or Ctrl-C it stops accepting, lets the requests in flight
+finish (up to `timeouts.shutdown`) and exits.
+
+Exit codes: 0 valid (--check), or stopped on a signal; 1 error (the config file cannot be
+read, the address cannot be bound); 3 the config has problems")]
+    Proxy(ProxyArgs),
 }
 
 fn run(cli: Cli) -> CliResult {
@@ -227,6 +245,7 @@ fn run(cli: Cli) -> CliResult {
         Command::Revoke(a) => revoke::revoke(&a),
         Command::Prove(a) => holder::prove(&a),
         Command::Approve(a) => holder::approve(&a),
+        Command::Proxy(a) => proxy::proxy(&a, output),
     }
 }
 

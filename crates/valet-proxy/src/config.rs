@@ -344,10 +344,7 @@ impl Check<'_> {
         match Scope::parse(written.get_ref()) {
             Ok(s) => Some(s),
             Err(e) => {
-                self.error(
-                    written,
-                    format!("`{}` is not a scope: {e}", written.get_ref()),
-                );
+                self.error(written, e.to_string());
                 None
             }
         }
