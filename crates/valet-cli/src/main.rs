@@ -34,7 +34,7 @@ Exit codes:
   1  error: bad input, a bad key, a missing or unreadable file, a refused attenuation
   2  denied
   3  validation failure: the policies, their tests or the entity data checked by
-     `valet validate --entities` have errors
+     `valet validate --entities` have errors, or a `valet proxy` config has problems
   4  needs approval: only an @approval policy stands in the way; ask a human";
 
 /// Valet: valet keys for AI agents, judged with the owner's Cedar policies.

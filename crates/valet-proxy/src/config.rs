@@ -2,6 +2,7 @@
 //! names kept with the place that names it. No file but the config itself is read here;
 //! [`Proxy::new`](crate::Proxy::new) reads the others.
 
+use std::io::Read;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -23,6 +24,9 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The largest `max_body_bytes` accepted (64 MiB): the layer holds a whole request body
 /// in memory to judge it.
 pub const MAX_BODY_BYTES_LIMIT: usize = 64 * 1024 * 1024;
+
+/// The largest config file read (1 MiB).
+pub const MAX_CONFIG_BYTES: u64 = 1024 * 1024;
 
 /// The key prefix of the Redis stores when the config names none.
 pub const DEFAULT_REDIS_KEY_PREFIX: &str = "valet";
@@ -152,10 +156,23 @@ impl Config {
     /// file's directory.
     pub fn read(path: impl AsRef<Path>) -> Result<Config, ConfigError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        let read = |source| ConfigError::Read {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        let mut text = String::new();
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_CONFIG_BYTES + 1).read_to_string(&mut text))
+            .map_err(read)?;
+        if text.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(ConfigError::invalid(
+                path.to_path_buf(),
+                vec![Problem::error(
+                    None,
+                    format!("`{}` is larger than {MAX_CONFIG_BYTES} bytes: a config file is a few kilobytes; check the path", path.display()),
+                )],
+            ));
+        }
         Config::parse(&text, path)
     }
 

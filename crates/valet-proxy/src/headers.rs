@@ -52,8 +52,8 @@ pub(crate) fn remove_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(header::UPGRADE);
 }
 
-/// Readies a request's headers for the upstream: hop-by-hop headers, `Authorization` and
-/// every `Valet-*` header removed, `Host` set to the upstream's, the client's address
+/// Readies a request's headers for the upstream: hop-by-hop headers, `Authorization`,
+/// `Expect` and every `Valet-*` header removed, `Host` set to the upstream's, the client's address
 /// appended to `X-Forwarded-For`, and the decision's identity set.
 pub(crate) fn forward_request(
     headers: &mut HeaderMap,
@@ -63,6 +63,8 @@ pub(crate) fn forward_request(
 ) {
     remove_hop_by_hop(headers);
     headers.remove(header::AUTHORIZATION);
+    // The body was read whole before the request was judged: nothing is left to continue.
+    headers.remove(header::EXPECT);
     let valet: Vec<HeaderName> = headers
         .keys()
         .filter(|n| n.as_str().starts_with(VALET_HEADER_PREFIX))

@@ -85,7 +85,8 @@ async fn the_example_config_judges_file_tools_with_the_entity_data() {
     let upstream = PythonUpstream::start();
     let text = EXAMPLE
         .replace("http://127.0.0.1:9000/mcp", &upstream.url())
-        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"");
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
+        .replace("output = \"stderr\"", "output = \"audit.jsonl\"");
     let copied = Copied::new(&text);
     let config = Config::read(copied.config()).unwrap();
     let resource = "http://127.0.0.1:8080/mcp";
@@ -193,7 +194,7 @@ fn every_problem_of_the_values_is_reported_at_once() {
     let file = copied.config().display().to_string();
     let at = |needle: &str| format!("{file}:{}:", line_of(&text, needle));
     let expected = [
-        (at("\"payments write\""), "is not a scope"),
+        (at("\"payments write\""), "is not a valid scope"),
         (at("connect = "), "is not a unit"),
         (at("upstream = "), "forwards over plain HTTP only"),
     ];

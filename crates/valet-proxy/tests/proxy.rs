@@ -92,6 +92,7 @@ async fn an_allowed_call_reaches_the_upstream_with_the_identity_and_without_vale
         ("x-request-id", "abc-123".to_owned()),
         ("connection", "x-hop".to_owned()),
         ("x-hop", "dropped".to_owned()),
+        ("expect", "100-continue".to_owned()),
     ];
     let r = proxy
         .call((&child, &invoice_agent), &message, &forged)
@@ -119,6 +120,7 @@ async fn an_allowed_call_reaches_the_upstream_with_the_identity_and_without_vale
         "valet-anything",
         "x-hop",
         "connection",
+        "expect",
     ] {
         assert!(
             !seen.contains_key(gone),
