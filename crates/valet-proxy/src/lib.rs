@@ -18,7 +18,7 @@ mod upstream;
 pub use body::{BoxError, Deadline, ResponseBody};
 pub use config::{
     AuditOutput, Config, RedisSettings, Timeouts, DEFAULT_LISTEN, DEFAULT_REDIS_KEY_PREFIX,
-    DEFAULT_REDIS_TIMEOUT, MAX_BODY_BYTES_LIMIT,
+    DEFAULT_REDIS_TIMEOUT, MAX_BODY_BYTES_LIMIT, MAX_CONFIG_BYTES,
 };
 pub use error::{ConfigError, Location, Problem, ServeError, Severity};
 pub use gateway::GatewayError;
