@@ -218,6 +218,19 @@ fn post(addr: SocketAddr, headers: &[(&str, String)], body: &str) -> (u16, Value
     (status, serde_json::from_str(body).unwrap_or(Value::Null))
 }
 
+/// The body of a GET on its own connection.
+fn get(addr: SocketAddr, path: &str) -> String {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    answer.split("\r\n\r\n").nth(1).unwrap_or("").to_owned()
+}
+
 #[test]
 fn sigterm_lets_the_request_in_flight_finish_then_exits_with_0() {
     let upstream = Running(
@@ -295,7 +308,16 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_with_0() {
         ),
     ];
     let in_flight = std::thread::spawn(move || post(addr, &headers, &message));
-    std::thread::sleep(Duration::from_millis(400));
+    // SIGTERM once the upstream has the request, while it is still answering.
+    let upstream_addr: SocketAddr = upstream_addr.parse().unwrap();
+    let waiting = Instant::now();
+    while !get(upstream_addr, "/log").contains("read_calendar") {
+        assert!(
+            waiting.elapsed() < Duration::from_secs(10),
+            "the call never reached the upstream"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     let pid = proxy.0.id().to_string();
     let sent = Instant::now();
     assert!(Process::new("kill")
