@@ -256,14 +256,19 @@ impl StepEntities {
             .action_entities
             .clone()
             .unwrap_or_else(Entities::empty);
-        let base = base
-            .add_entities(others, (!trusted).then_some(&loaded.schema))
-            .map_err(|e| {
-                format!(
-                    "the entity data does not fit the schema: {}",
-                    crate::error::full_message(&e)
-                )
-            })?;
+        let base = if trusted {
+            // Gathered from a store whose hierarchy was closed when it was read, with every
+            // ancestor of each: closed already.
+            closed(&base, others)
+        } else {
+            base.add_entities(others, Some(&loaded.schema))
+        }
+        .map_err(|e| {
+            format!(
+                "the entity data does not fit the schema: {}",
+                crate::error::full_message(&e)
+            )
+        })?;
         Ok(StepEntities { base, parents })
     }
 
@@ -276,9 +281,16 @@ impl StepEntities {
         step: Step<'_>,
         principal: EntityUid,
     ) -> Result<Entities, String> {
-        let parents = self.parents.get(&principal).cloned().unwrap_or_default();
-        let agent = agent_entity(loaded, tx, step, principal, parents)?;
-        self.base.clone().add_entities([agent], None).map_err(|e| {
+        // The agent's parents with every ancestor of theirs: the base's hierarchy is closed,
+        // so the agent's is too once it holds them all.
+        let mut ancestors = self.parents.get(&principal).cloned().unwrap_or_default();
+        let mut above: Vec<EntityUid> = Vec::new();
+        for parent in &ancestors {
+            above.extend(self.base.ancestors(parent).into_iter().flatten().cloned());
+        }
+        ancestors.extend(above);
+        let agent = agent_entity(loaded, tx, step, principal, ancestors)?;
+        closed(&self.base, [agent]).map_err(|e| {
             format!(
                 "the agent `{}` does not fit the schema: {}",
                 tx.step_agent(step),
@@ -286,6 +298,27 @@ impl StepEntities {
             )
         })
     }
+}
+
+/// `base` with `entities` added, each holding every one of its ancestors (the hierarchy
+/// closed already), without computing the closure again: cedar-policy's `add_entities`
+/// recomputes it for the whole store, which for a decision's few entities costs more than
+/// judging them.
+fn closed(
+    base: &Entities,
+    entities: impl IntoIterator<Item = cedar_policy::Entity>,
+) -> Result<Entities, cedar_policy_core::entities::err::EntitiesError> {
+    use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
+    let core: cedar_policy_core::entities::Entities = base.as_ref().clone();
+    core.add_entities(
+        entities.into_iter().map(|e| {
+            std::sync::Arc::new(AsRef::<cedar_policy_core::ast::Entity>::as_ref(&e).clone())
+        }),
+        None::<&NoEntitiesSchema>,
+        TCComputation::AssumeAlreadyComputed,
+        cedar_policy_core::extensions::Extensions::all_available(),
+    )
+    .map(Entities::from)
 }
 
 /// A step's decision with its reasons saying which step and resource it is about.

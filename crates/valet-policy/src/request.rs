@@ -248,8 +248,14 @@ pub(crate) fn resources_of(
                     tx.action
                 ))
             }
-            [only] => match EntityUid::from_str(name) {
-                Ok(uid) if uid.type_name() == only => uid,
+            // Parsing `Type::"id"` costs a parser run: only a name that starts with the
+            // type and `::"` can be one.
+            [only] => match name
+                .strip_prefix(only.to_string().as_str())
+                .filter(|rest| rest.starts_with("::\""))
+                .and_then(|_| EntityUid::from_str(name).ok())
+            {
+                Some(uid) if uid.type_name() == only => uid,
                 _ => entity_uid(only, name),
             },
             _ if !named => {

@@ -229,6 +229,14 @@ fn valet_decides_as_cedar_does() {
                 verified: r.verified,
             };
             let valet = store.evaluate_with_entities(&tx, &data, true);
+            // The same entities from a provider whose data Valet validates and whose
+            // hierarchy it closes itself.
+            prop_assert_eq!(
+                &store.evaluate_with_entities(&tx, &Untrusted(&data), true),
+                &valet,
+                "{:?}",
+                r
+            );
             let request = cedar_request(&schema, r);
             let entities = cedar_entities(&schema, &world, r);
             let (want, errored) = expected(&request, &entities, &all, &without_approval);
@@ -263,4 +271,17 @@ fn valet_decides_as_cedar_does() {
         allow > 0 && deny > 0 && approval > 0 && errors > 0,
         "the generators must give every kind of decision: {tally}"
     );
+}
+
+/// A provider giving what an [`EntityData`] gives, but not saying it was validated: its
+/// entities take the path every other provider's take.
+struct Untrusted<'a>(&'a EntityData);
+
+impl valet_policy::EntityProvider for Untrusted<'_> {
+    fn entities(
+        &self,
+        lookup: &valet_policy::EntityLookup<'_>,
+    ) -> Result<Vec<cedar_policy::Entity>, valet_policy::EntityError> {
+        self.0.gather(lookup)
+    }
 }

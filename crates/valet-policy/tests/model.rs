@@ -760,3 +760,48 @@ fn records_entity_references_and_sets_of_records_in_the_context() {
         messages(&d)
     );
 }
+
+#[test]
+fn an_agent_is_in_every_group_above_its_own() {
+    let schema = SCHEMA.replace("entity Crew;", "entity Crew in [Crew];");
+    let (_d, store) = store_with(
+        &schema,
+        r#"permit (principal in Docs::Crew::"everyone", action == Docs::Action::"read", resource);"#,
+    );
+    let store = store.unwrap();
+    let json = r#"[
+        {"uid": {"type": "Docs::Crew", "id": "everyone"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "Docs::Crew", "id": "night-shift"}, "attrs": {},
+         "parents": [{"type": "Docs::Crew", "id": "everyone"}]},
+        {"uid": {"type": "Docs::Bot", "id": "owl"}, "attrs": {},
+         "parents": [{"type": "Docs::Crew", "id": "night-shift"}]}
+    ]"#;
+    let data = EntityData::from_json_str(json, &store).unwrap();
+    struct Given(Vec<Entity>);
+    impl EntityProvider for Given {
+        fn entities(&self, _: &EntityLookup<'_>) -> Result<Vec<Entity>, EntityError> {
+            Ok(self.0.clone())
+        }
+    }
+    // Each entity read on its own: parents only, no hierarchy closed.
+    let given = Given(
+        serde_json::from_str::<Vec<serde_json::Value>>(json)
+            .unwrap()
+            .into_iter()
+            .map(|e| Entity::from_json_value(e, None).unwrap())
+            .collect(),
+    );
+    for provider in [&data as &dyn EntityProvider, &given] {
+        let d = decide(&store, provider, "owl", "alice", "read", &read("q3.xlsx"));
+        assert_eq!(d.outcome, PolicyOutcome::Allow, "{}", messages(&d));
+        let d = decide(
+            &store,
+            provider,
+            "helper",
+            "alice",
+            "read",
+            &read("q3.xlsx"),
+        );
+        assert_eq!(d.outcome, PolicyOutcome::Deny);
+    }
+}
