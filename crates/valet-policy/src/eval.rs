@@ -262,13 +262,9 @@ impl StepEntities {
             closed(&base, others)
         } else {
             base.add_entities(others, Some(&loaded.schema))
+                .map_err(|e| crate::error::full_message(&e))
         }
-        .map_err(|e| {
-            format!(
-                "the entity data does not fit the schema: {}",
-                crate::error::full_message(&e)
-            )
-        })?;
+        .map_err(|e| format!("the entity data does not fit the schema: {e}"))?;
         Ok(StepEntities { base, parents })
     }
 
@@ -290,13 +286,8 @@ impl StepEntities {
         }
         ancestors.extend(above);
         let agent = agent_entity(loaded, tx, step, principal, ancestors)?;
-        closed(&self.base, [agent]).map_err(|e| {
-            format!(
-                "the agent `{}` does not fit the schema: {}",
-                tx.step_agent(step),
-                crate::error::full_message(&e)
-            )
-        })
+        closed(&self.base, [agent])
+            .map_err(|e| format!("the agent `{}` cannot be judged: {e}", tx.step_agent(step)))
     }
 }
 
@@ -307,7 +298,7 @@ impl StepEntities {
 fn closed(
     base: &Entities,
     entities: impl IntoIterator<Item = cedar_policy::Entity>,
-) -> Result<Entities, cedar_policy_core::entities::err::EntitiesError> {
+) -> Result<Entities, String> {
     use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
     let core: cedar_policy_core::entities::Entities = base.as_ref().clone();
     core.add_entities(
@@ -319,6 +310,7 @@ fn closed(
         cedar_policy_core::extensions::Extensions::all_available(),
     )
     .map(Entities::from)
+    .map_err(|e| crate::error::full_message(&e))
 }
 
 /// A step's decision with its reasons saying which step and resource it is about.
