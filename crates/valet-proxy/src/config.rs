@@ -78,6 +78,7 @@ pub struct RedisSettings {
     url: String,
     key_prefix: String,
     timeout: Duration,
+    replica: Option<String>,
     at: Option<Location>,
 }
 
@@ -97,6 +98,12 @@ impl RedisSettings {
     /// The longest one Redis call may take (default [`DEFAULT_REDIS_TIMEOUT`]).
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// The name this proxy gives itself in audit records, when the config gives one
+    /// (else its host name and process id).
+    pub fn replica(&self) -> Option<&str> {
+        self.replica.as_deref()
     }
 
     /// Where the config sets it.
@@ -704,10 +711,18 @@ impl Check<'_> {
                 }
             },
         };
+        let replica = r.replica.as_ref().map(|p| {
+            let text = p.get_ref();
+            if text.is_empty() || text.chars().any(char::is_control) {
+                self.error(p, "the `replica` name is empty or holds control characters: write one like `proxy-a`");
+            }
+            text.clone()
+        });
         scheme_ok.then(|| RedisSettings {
             url: url.clone(),
             key_prefix,
             timeout,
+            replica,
             at: self.source.at(raw),
         })
     }

@@ -94,7 +94,7 @@ fn assemble(config: Config, purpose: Purpose) -> Result<Proxy, ConfigError> {
             None
         }
     };
-    let stores = stores(&config, &mut problems);
+    let stores = stores(&config, purpose, &mut problems);
     let failed = problems.iter().any(|p| p.severity == Severity::Error);
     let (Some(store), Some(audit), Some(stores), false) = (store, audit, stores, failed) else {
         return Err(ConfigError::invalid(config.file.clone(), problems));

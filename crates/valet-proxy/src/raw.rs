@@ -112,6 +112,7 @@ pub(crate) struct RawRedis {
     pub url: Spanned<String>,
     pub key_prefix: Option<Spanned<String>>,
     pub timeout: Option<Spanned<String>>,
+    pub replica: Option<Spanned<String>>,
 }
 
 /// The text of a config file, to turn byte spans into lines and columns, and relative

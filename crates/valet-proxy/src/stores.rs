@@ -1,19 +1,23 @@
-//! The stores an authorizer shares with its replicas: spent approvals and revocations.
-//! [`stores`] is the one place their backend is chosen: the Redis stores plug in there.
+//! The stores an authorizer shares with its replicas: used proofs, spent approvals and
+//! revocations. [`stores`] is the one place their backend is chosen.
 
 use std::sync::Arc;
 
-use valet::{ApprovalStore, AuthorizerBuilder, FileRevocations, RevocationStore};
+use valet::{ApprovalStore, AuthorizerBuilder, FileRevocations, ReplayStore, RevocationStore};
+use valet_redis::{Redis, RedisConfig};
 
+use crate::audit::Purpose;
 use crate::config::Config;
 use crate::error::{io_reason, Problem};
 
-/// The stores chosen for an authorizer; the defaults (spent approvals in this process's
-/// memory, no revocations) where none is.
+/// The stores chosen for an authorizer; the defaults (used proofs and spent approvals in
+/// this process's memory, no revocations) where none is.
 #[derive(Default)]
 pub(crate) struct Stores {
     revocations: Option<Arc<dyn RevocationStore>>,
     approvals: Option<Arc<dyn ApprovalStore>>,
+    replay: Option<Arc<dyn ReplayStore>>,
+    replica: Option<String>,
 }
 
 impl Stores {
@@ -25,22 +29,71 @@ impl Stores {
         if let Some(a) = self.approvals {
             builder = builder.approval_store(a);
         }
+        if let Some(r) = self.replay {
+            builder = builder.replay_store(r);
+        }
+        if let Some(name) = self.replica {
+            builder = builder.replica(name);
+        }
         builder
     }
 }
 
-/// The message for a `[redis]` section in a build without the Redis stores.
-pub(crate) const REDIS_UNAVAILABLE: &str = "Redis stores are not available in this build: remove the `[redis]` section to keep spent approvals in this process's memory (and revocations in `trust.revocation_list`), or run a build that has them";
+/// This process's name among replicas: the host name and the process id.
+fn default_replica() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
 
 /// Builds the stores the config asks for: the `[redis]` section's, else a revocation list
-/// file (`trust.revocation_list`) and spent approvals in memory. A store that cannot be
-/// opened is a problem at the key that names it.
-pub(crate) fn stores(config: &Config, problems: &mut Vec<Problem>) -> Option<Stores> {
+/// file (`trust.revocation_list`) and used proofs and spent approvals in memory. A store
+/// that cannot be opened is a problem at the key that names it. Checking a config opens
+/// no connection and starts nothing.
+pub(crate) fn stores(
+    config: &Config,
+    purpose: Purpose,
+    problems: &mut Vec<Problem>,
+) -> Option<Stores> {
     if let Some(redis) = config.redis() {
-        // Wiring point: open the Redis revocation and approval stores from
-        // `redis.url()` and `redis.key_prefix()` here.
-        problems.push(Problem::error(redis.location().cloned(), REDIS_UNAVAILABLE));
-        return None;
+        if let Some(list) = &config.revocation_list {
+            problems.push(Problem::error(
+                list.at.clone(),
+                "`trust.revocation_list` and `[redis]` both say where revocations are kept: remove the list (revoke through Redis with `valet revoke` or the stores' API) or the `[redis]` section",
+            ));
+            return None;
+        }
+        let handle = match Redis::connect(
+            RedisConfig::new(redis.url())
+                .prefix(redis.key_prefix())
+                .timeout(redis.timeout()),
+        ) {
+            Ok(h) => h,
+            Err(e) => {
+                problems.push(Problem::error(redis.location().cloned(), e.to_string()));
+                return None;
+            }
+        };
+        if purpose == Purpose::Check {
+            return Some(Stores::default());
+        }
+        let revocations = match handle.revocation_store() {
+            Ok(r) => r,
+            Err(e) => {
+                problems.push(Problem::error(redis.location().cloned(), e.to_string()));
+                return None;
+            }
+        };
+        return Some(Stores {
+            revocations: Some(Arc::new(revocations)),
+            approvals: Some(Arc::new(handle.approval_store())),
+            replay: Some(Arc::new(handle.replay_store())),
+            replica: Some(redis.replica().map_or_else(default_replica, str::to_owned)),
+        });
     }
     let mut stores = Stores::default();
     if let Some(list) = &config.revocation_list {

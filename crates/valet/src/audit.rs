@@ -62,6 +62,10 @@ pub struct AuditRecord {
     /// Every signed approval presented, accepted or not.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub approvals: Vec<ApprovalRecord>,
+    /// The replica that made the decision, when the authorizer was given a name
+    /// ([`AuthorizerBuilder::replica`](crate::AuthorizerBuilder::replica)).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// What the audit record keeps of one presented approval.

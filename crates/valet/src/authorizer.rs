@@ -34,6 +34,7 @@ pub struct Authorizer {
     approvals: crate::approval::ApprovalState,
     policy_index: bool,
     entities: Option<Arc<dyn EntityProvider>>,
+    replica: Option<String>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -58,6 +59,7 @@ pub struct AuthorizerBuilder {
     accept_bearer: bool,
     entities: Option<Arc<dyn EntityProvider>>,
     replay: Option<Arc<dyn ReplayStore>>,
+    replica: Option<String>,
 }
 
 /// How many verified signature chains an [`Authorizer`] keeps by default.
@@ -101,6 +103,14 @@ impl AuthorizerBuilder {
     #[must_use]
     pub fn verified_cache(mut self, capacity: usize) -> Self {
         self.cache_capacity = capacity;
+        self
+    }
+
+    /// Names this replica in every audit record it writes (`replica`), so that the records
+    /// of several replicas sharing stores say which one decided (default: none).
+    #[must_use]
+    pub fn replica(mut self, name: impl Into<String>) -> Self {
+        self.replica = Some(name.into());
         self
     }
 
@@ -158,6 +168,7 @@ impl AuthorizerBuilder {
             verifier,
             policy_index: self.policy_index,
             entities: self.entities,
+            replica: self.replica,
             approvals: self.extra.state(),
             policies: self.policies,
             revocations: self.revocations,
@@ -231,6 +242,7 @@ impl Authorizer {
             accept_bearer: false,
             entities: None,
             replay: None,
+            replica: None,
         }
     }
 
@@ -572,7 +584,7 @@ impl Authorizer {
     /// needs-approval that cannot be audited is refused: a deny built anew from the same
     /// parts with the audit failure among its reasons, and recorded in turn.
     fn record(&self, parts: Parts, request: &Request, now: std::time::SystemTime) -> Decision {
-        let decision = Decision::new(parts, request, now);
+        let decision = Decision::new(parts, request, now).made_by(self.replica.as_deref());
         let Err(e) = self.audit.record(decision.audit()) else {
             return decision;
         };
@@ -586,7 +598,7 @@ impl Authorizer {
             Layer::Audit,
             format!("the decision could not be audited, so it is refused: {e}"),
         ));
-        let refused = Decision::new(parts, request, now);
+        let refused = Decision::new(parts, request, now).made_by(self.replica.as_deref());
         let _ = self.audit.record(refused.audit());
         refused
     }

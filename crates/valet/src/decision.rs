@@ -120,8 +120,15 @@ impl Decision {
                 .unwrap_or_default(),
             proof_key,
             approvals,
+            replica: None,
         };
         Decision { claims, audit }
+    }
+
+    /// Names the replica that made the decision in its audit record.
+    pub(crate) fn made_by(mut self, replica: Option<&str>) -> Self {
+        self.audit.replica = replica.map(str::to_owned);
+        self
     }
 
     /// The parts this decision was built from, to build another from them.
