@@ -57,6 +57,7 @@ mod connection;
 mod epoch;
 mod replay;
 mod revocations;
+pub mod testing;
 
 pub use approvals::RedisApprovals;
 pub use config::RedisConfig;

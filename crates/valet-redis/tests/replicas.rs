@@ -9,99 +9,13 @@
     clippy::indexing_slicing
 )]
 
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use valet::*;
+use valet_redis::testing::RedisServer;
 use valet_redis::{Redis, RedisConfig};
-
-/// A `redis-server` of the test's own, on a free loopback port, without persistence: a
-/// restart loses its memory.
-struct RedisServer {
-    port: u16,
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl RedisServer {
-    fn start() -> RedisServer {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut server = RedisServer {
-            port,
-            dir: tempfile::tempdir().unwrap(),
-            child: None,
-        };
-        server.up();
-        server
-    }
-
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn up(&mut self) {
-        let child = Command::new("redis-server")
-            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
-            .args(["--save", "", "--appendonly", "no"])
-            .arg("--dir")
-            .arg(self.dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!("cannot start redis-server ({e}): install it with `bash scripts/redis.sh`, which `bash scripts/test-all.sh` runs")
-            });
-        self.child = Some(child);
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let client = redis::Client::open(self.url()).unwrap();
-        while Instant::now() < deadline {
-            if let Ok(mut con) = client.get_connection_with_timeout(Duration::from_millis(200)) {
-                if redis::cmd("PING").query::<String>(&mut con).is_ok() {
-                    return;
-                }
-            }
-            thread::sleep(Duration::from_millis(20));
-        }
-        panic!("redis-server did not answer on port {}", self.port);
-    }
-
-    fn down(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-    }
-
-    fn restart_empty(&mut self) {
-        self.down();
-        self.up();
-    }
-
-    fn is_member(&self, key: &str, member: &str) -> bool {
-        let mut con = redis::Client::open(self.url())
-            .unwrap()
-            .get_connection()
-            .unwrap();
-        redis::cmd("SISMEMBER")
-            .arg(key)
-            .arg(member)
-            .query::<bool>(&mut con)
-            .unwrap()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        self.down();
-    }
-}
 
 const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
 const APPROVAL_LIFETIME: Duration = Duration::from_secs(300);
@@ -208,7 +122,7 @@ fn reasons(d: &Decision) -> String {
 
 #[test]
 fn a_proof_accepted_by_one_replica_is_refused_by_the_other() {
-    let server = RedisServer::start();
+    let server = RedisServer::start().unwrap();
     let w = world();
     let (a, b) = (w.replica(&server.url()), w.replica(&server.url()));
     let request = w.pay("50.00");
@@ -232,7 +146,7 @@ fn a_proof_accepted_by_one_replica_is_refused_by_the_other() {
 
 #[test]
 fn an_approval_spent_on_one_replica_is_refused_on_the_other() {
-    let server = RedisServer::start();
+    let server = RedisServer::start().unwrap();
     let w = world();
     let (a, b) = (w.replica(&server.url()), w.replica(&server.url()));
     let big = w.pay("600.00");
@@ -261,7 +175,7 @@ fn an_approval_spent_on_one_replica_is_refused_on_the_other() {
 
 #[test]
 fn a_revocation_made_through_one_replica_is_refused_by_the_other_within_a_second() {
-    let server = RedisServer::start();
+    let server = RedisServer::start().unwrap();
     let w = world();
     let (a, b) = (w.replica(&server.url()), w.replica(&server.url()));
     let request = w.pay("50.00");
@@ -290,7 +204,7 @@ fn a_revocation_made_through_one_replica_is_refused_by_the_other_within_a_second
         .allowed());
     // Redis restarted empty: the replicas write the revocation back, and still refuse.
     let mut server = server;
-    server.restart_empty();
+    server.restart_empty().unwrap();
     let deadline = Instant::now() + Duration::from_secs(3);
     while !server.is_member("test:revoked", &id.to_string()) {
         assert!(
@@ -306,7 +220,7 @@ fn a_revocation_made_through_one_replica_is_refused_by_the_other_within_a_second
 
 #[test]
 fn redis_down_is_a_deny_that_says_so_and_redis_back_allows_again() {
-    let mut server = RedisServer::start();
+    let mut server = RedisServer::start().unwrap();
     let w = world();
     let a = w.replica(&server.url());
     let request = w.pay("50.00");
@@ -328,7 +242,7 @@ fn redis_down_is_a_deny_that_says_so_and_redis_back_allows_again() {
     );
     // Back on the same port: allowed again, without touching the replica. The clock
     // moves on, as it would: proofs signed before Redis lost its memory are refused.
-    server.up();
+    server.up().unwrap();
     w.clock.advance(Duration::from_secs(1));
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
@@ -343,7 +257,7 @@ fn redis_down_is_a_deny_that_says_so_and_redis_back_allows_again() {
 
 #[test]
 fn redis_restarted_empty_refuses_proofs_and_approvals_signed_before() {
-    let mut server = RedisServer::start();
+    let mut server = RedisServer::start().unwrap();
     let w = world();
     let (a, b) = (w.replica(&server.url()), w.replica(&server.url()));
     let request = w.pay("50.00");
@@ -361,7 +275,7 @@ fn redis_restarted_empty_refuses_proofs_and_approvals_signed_before() {
         w.clock.now() + APPROVAL_LIFETIME,
     )
     .unwrap();
-    server.restart_empty();
+    server.restart_empty().unwrap();
     w.clock.advance(Duration::from_secs(2));
     let d = b.authorize(&w.token, &request, &early);
     assert_eq!(d.outcome(), Outcome::Deny);
@@ -385,7 +299,7 @@ fn redis_restarted_empty_refuses_proofs_and_approvals_signed_before() {
 
 #[test]
 fn keys_are_namespaced_by_the_prefix() {
-    let server = RedisServer::start();
+    let server = RedisServer::start().unwrap();
     let w = world();
     let request = w.pay("50.00");
     let proof = w.presented(&request);
