@@ -3,7 +3,7 @@
 //! memory ([`EntityData`]) and a Cedar entities JSON file reloadable at once
 //! ([`EntitiesFile`]).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -81,11 +81,12 @@ impl EntityError {
     }
 }
 
-/// That a provider's entities were validated against one load of the schema when the
-/// provider read them: only Valet's own providers ([`EntityData`], [`EntitiesFile`]) can
-/// say so, so that what any other provider gives is always validated.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Validated(pub(crate) u64);
+/// Entity data that Valet's own providers ([`EntityData`], [`EntitiesFile`]) validated
+/// against one load of the schema when they read it: only they can give one, so that what
+/// any other provider gives is always validated. A decision reads such data directly,
+/// without copying its entities.
+#[derive(Clone, Debug)]
+pub struct Validated(pub(crate) Arc<Held>);
 
 /// A source of the resource server's entities: its people, teams, folders, owners.
 ///
@@ -126,9 +127,24 @@ pub const MAX_GATHERED_ENTITIES: usize = 4096;
 /// attributes refer to, transitively.
 #[derive(Clone, Debug)]
 pub struct EntityData {
+    held: Arc<Held>,
+}
+
+/// What an [`EntityData`] holds, shared by its clones and by decisions reading it.
+#[derive(Debug)]
+pub(crate) struct Held {
     entities: Entities,
+    /// Each entity, shared, with the entities it reaches directly: its ancestors (the
+    /// hierarchy closed when the data was read) and those its attributes refer to.
+    linked: HashMap<EntityUid, Linked>,
     /// The load of the schema the entities were validated against.
-    validated: Validated,
+    pub(crate) generation: u64,
+}
+
+#[derive(Debug)]
+struct Linked {
+    entity: Arc<cedar_policy_core::ast::Entity>,
+    reaches: Vec<EntityUid>,
 }
 
 impl EntityData {
@@ -204,51 +220,83 @@ impl EntityData {
         let entities = entities
             .add_entities(agent_entities, None)
             .map_err(|e| unfit(&e))?;
+        let mut linked = HashMap::new();
+        for entity in entities.iter() {
+            let uid = entity.uid();
+            let mut reaches: Vec<EntityUid> = entities
+                .ancestors(&uid)
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+            for (_, value) in entity.attrs() {
+                if let Ok(value) = value {
+                    referenced(&value, &mut reaches);
+                }
+            }
+            let shared = Arc::new(AsRef::<cedar_policy_core::ast::Entity>::as_ref(entity).clone());
+            linked.insert(
+                uid,
+                Linked {
+                    entity: shared,
+                    reaches,
+                },
+            );
+        }
         Ok(EntityData {
-            entities,
-            validated: Validated(loaded.generation),
+            held: Arc::new(Held {
+                entities,
+                linked,
+                generation: loaded.generation,
+            }),
         })
     }
 
     /// How many entities are held (the schema's actions included).
     pub fn len(&self) -> usize {
-        self.entities.iter().count()
+        self.held.entities.iter().count()
     }
 
     /// Whether no entity is held.
     pub fn is_empty(&self) -> bool {
-        self.entities.iter().next().is_none()
+        self.held.entities.iter().next().is_none()
     }
 
     /// The entities `lookup` needs: those it names, their ancestors, and the entities
     /// their attributes refer to, transitively.
     pub fn gather(&self, lookup: &EntityLookup<'_>) -> Result<Vec<Entity>, EntityError> {
+        Ok(self
+            .held
+            .gather_shared(lookup)?
+            .into_iter()
+            .map(|e| Entity::from((*e).clone()))
+            .collect())
+    }
+}
+
+impl Held {
+    /// The entities `lookup` needs, shared rather than copied.
+    pub(crate) fn gather_shared(
+        &self,
+        lookup: &EntityLookup<'_>,
+    ) -> Result<Vec<Arc<cedar_policy_core::ast::Entity>>, EntityError> {
         let mut out = Vec::new();
-        let mut seen: HashSet<EntityUid> = HashSet::new();
-        let mut todo: Vec<EntityUid> = lookup.uids().cloned().collect();
+        let mut seen: HashSet<&EntityUid> = HashSet::new();
+        let mut todo: Vec<&EntityUid> = lookup.uids().collect();
         while let Some(uid) = todo.pop() {
-            if seen.contains(&uid) {
-                continue;
-            }
-            let Some(entity) = self.entities.get(&uid) else {
-                seen.insert(uid);
+            let Some((uid, linked)) = self.linked.get_key_value(uid) else {
                 continue;
             };
+            if !seen.insert(uid) {
+                continue;
+            }
             if out.len() >= MAX_GATHERED_ENTITIES {
                 return Err(EntityError::new(format!(
                     "this request reaches more than {MAX_GATHERED_ENTITIES} entities of the entity data through parents and attributes: split the data or the hierarchy"
                 )));
             }
-            if let Some(ancestors) = self.entities.ancestors(&uid) {
-                todo.extend(ancestors.filter(|a| !seen.contains(*a)).cloned());
-            }
-            for (_, value) in entity.attrs() {
-                if let Ok(value) = value {
-                    referenced(&value, &mut todo);
-                }
-            }
-            out.push(entity.clone());
-            seen.insert(uid);
+            todo.extend(linked.reaches.iter().filter(|r| !seen.contains(r)));
+            out.push(Arc::clone(&linked.entity));
         }
         Ok(out)
     }
@@ -278,7 +326,7 @@ impl EntityProvider for EntityData {
     }
 
     fn validated(&self) -> Option<Validated> {
-        Some(self.validated)
+        Some(Validated(Arc::clone(&self.held)))
     }
 }
 
@@ -355,6 +403,6 @@ impl EntityProvider for EntitiesFile {
     }
 
     fn validated(&self) -> Option<Validated> {
-        Some(self.data().validated)
+        Some(Validated(Arc::clone(&self.data().held)))
     }
 }

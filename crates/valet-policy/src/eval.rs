@@ -2,13 +2,14 @@
 //! resource it names, it is allowed only if allowed at each.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use std::time::Instant;
 
 use cedar_policy::{Entities, EntityUid};
 
 use crate::answer::decide_request;
 use crate::decision::{PolicyDecision, PolicyOutcome, PolicyReason};
-use crate::entities::{EntityLookup, EntityProvider, Validated};
+use crate::entities::{EntityLookup, EntityProvider};
 use crate::limits::PolicyLimits;
 use crate::loaded::Loaded;
 use crate::request::{
@@ -189,9 +190,22 @@ impl StepEntities {
         limits: PolicyLimits,
     ) -> Result<StepEntities, String> {
         let started = Instant::now();
-        let given = provider
-            .entities(lookup)
-            .map_err(|e| format!("the entity data could not be read: {e}"))?;
+        // Entity data that a built-in provider validated against this very schema when it
+        // was read is read directly: not validated again, and not copied.
+        let validated = provider
+            .validated()
+            .filter(|v| v.0.generation == loaded.generation);
+        let given = match &validated {
+            Some(v) => Given::Shared(
+                v.0.gather_shared(lookup)
+                    .map_err(|e| format!("the entity data could not be read: {e}"))?,
+            ),
+            None => Given::Owned(
+                provider
+                    .entities(lookup)
+                    .map_err(|e| format!("the entity data could not be read: {e}"))?,
+            ),
+        };
         let took = started.elapsed();
         if took > limits.entity_timeout {
             return Err(format!(
@@ -207,9 +221,10 @@ impl StepEntities {
                 limits.max_entities
             ));
         }
-        // Entity data that a built-in provider validated against this very schema when it
-        // was read is not validated again.
-        let trusted = provider.validated() == Some(Validated(loaded.generation));
+        let given = match given {
+            Given::Shared(shared) => return Self::from_shared(loaded, lookup, shared),
+            Given::Owned(owned) => owned,
+        };
         let mut parents: HashMap<EntityUid, HashSet<EntityUid>> = HashMap::new();
         let mut others = Vec::with_capacity(given.len());
         for entity in given {
@@ -226,10 +241,6 @@ impl StepEntities {
                     ));
                 }
                 let (_, _, p) = entity.into_inner();
-                if trusted {
-                    parents.entry(uid).or_default().extend(p);
-                    continue;
-                }
                 // The agent's attributes fit the schema by construction (their types are
                 // checked at load, and every declared one is filled): only its parents
                 // are the entity data's, and each must be of a type the agent may be in.
@@ -256,15 +267,48 @@ impl StepEntities {
             .action_entities
             .clone()
             .unwrap_or_else(Entities::empty);
-        let base = if trusted {
-            // Gathered from a store whose hierarchy was closed when it was read, with every
-            // ancestor of each: closed already.
-            closed(&base, others)
-        } else {
-            base.add_entities(others, Some(&loaded.schema))
-                .map_err(|e| crate::error::full_message(&e))
+        let base = base
+            .add_entities(others, Some(&loaded.schema))
+            .map_err(|e| {
+                format!(
+                    "the entity data does not fit the schema: {}",
+                    crate::error::full_message(&e)
+                )
+            })?;
+        Ok(StepEntities { base, parents })
+    }
+
+    /// The entities of a decision from entity data validated against the schema in force,
+    /// shared: each entity holds every one of its ancestors already.
+    fn from_shared(
+        loaded: &Loaded,
+        lookup: &EntityLookup<'_>,
+        shared: Vec<Arc<cedar_policy_core::ast::Entity>>,
+    ) -> Result<StepEntities, String> {
+        let mut parents: HashMap<EntityUid, HashSet<EntityUid>> = HashMap::new();
+        let mut others = Vec::with_capacity(shared.len());
+        for entity in shared {
+            let uid = EntityUid::from(entity.uid().clone());
+            if uid.type_name() == &loaded.model.agent {
+                if lookup.agents.contains(&uid) {
+                    parents
+                        .entry(uid)
+                        .or_default()
+                        .extend(entity.ancestors().cloned().map(EntityUid::from));
+                }
+                continue;
+            }
+            if uid.type_name().basename() == "Action" {
+                continue;
+            }
+            others.push(entity);
         }
-        .map_err(|e| format!("the entity data does not fit the schema: {e}"))?;
+        let base = loaded
+            .action_entities
+            .clone()
+            .unwrap_or_else(Entities::empty);
+        let base = closed_shared(&base, others)
+            .map_err(|e| format!("the entity data cannot be used: {e}"))?;
         Ok(StepEntities { base, parents })
     }
 
@@ -299,18 +343,44 @@ fn closed(
     base: &Entities,
     entities: impl IntoIterator<Item = cedar_policy::Entity>,
 ) -> Result<Entities, String> {
+    closed_shared(
+        base,
+        entities
+            .into_iter()
+            .map(|e| Arc::new(AsRef::<cedar_policy_core::ast::Entity>::as_ref(&e).clone())),
+    )
+}
+
+/// [`closed`] with entities already shared.
+fn closed_shared(
+    base: &Entities,
+    entities: impl IntoIterator<Item = Arc<cedar_policy_core::ast::Entity>>,
+) -> Result<Entities, String> {
     use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
     let core: cedar_policy_core::entities::Entities = base.as_ref().clone();
     core.add_entities(
-        entities.into_iter().map(|e| {
-            std::sync::Arc::new(AsRef::<cedar_policy_core::ast::Entity>::as_ref(&e).clone())
-        }),
+        entities,
         None::<&NoEntitiesSchema>,
         TCComputation::AssumeAlreadyComputed,
         cedar_policy_core::extensions::Extensions::all_available(),
     )
     .map(Entities::from)
     .map_err(|e| crate::error::full_message(&e))
+}
+
+/// What a provider gave: shared entities of validated data, or entities of its own.
+enum Given {
+    Shared(Vec<Arc<cedar_policy_core::ast::Entity>>),
+    Owned(Vec<cedar_policy::Entity>),
+}
+
+impl Given {
+    fn len(&self) -> usize {
+        match self {
+            Given::Shared(v) => v.len(),
+            Given::Owned(v) => v.len(),
+        }
+    }
 }
 
 /// A step's decision with its reasons saying which step and resource it is about.
