@@ -20,6 +20,7 @@ use crate::errors::{policy_error, valet_error, EntityError, ValetError};
 use crate::holder::{approval, holder_proof, Approval};
 use crate::keys::KeySet;
 use crate::request::request_ref;
+use crate::stores::RedisStores;
 use crate::tokens::Token;
 
 /// A clock that says what it is told, for tests and replays. Share one with an
@@ -261,12 +262,16 @@ impl Authorizer {
     ///   the policies, with `{"agents": [uid, ...], "person": uid or None, "resources":
     ///   [uid, ...]}` (each uid `{"type": ..., "id": ...}`), that returns a list of entity
     ///   dicts. An exception, a late answer or entities that do not fit is a deny that
-    ///   says so.
+    ///   says so;
+    /// - `stores`: `RedisStores`, for a replica of a resource server whose replicas share
+    ///   used proofs, spent approvals and revocations in Redis (and its `replica` name in
+    ///   audit records); by default they are kept in this authorizer's memory. Not with
+    ///   `revocations`: revoke through `revoke`, which writes to Redis.
     ///
     /// Raises `PolicyError` (with `diagnostics`) if the policies do not load, and
     /// `EntityError` if a list of `entities` does not fit their schema.
     #[new]
-    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None, approvers = None, accept_bearer_tokens = false, proof_window = None, max_approval_lifetime = None, entities = None))]
+    #[pyo3(signature = (keys, policy_dir, now = None, *, revocations = None, audit_log = None, approvers = None, accept_bearer_tokens = false, proof_window = None, max_approval_lifetime = None, entities = None, stores = None))]
     #[expect(
         clippy::too_many_arguments,
         reason = "mirrors the Python keyword arguments"
@@ -283,7 +288,13 @@ impl Authorizer {
         proof_window: Option<Bound<'_, PyAny>>,
         max_approval_lifetime: Option<Bound<'_, PyAny>>,
         entities: Option<Bound<'_, PyAny>>,
+        stores: Option<PyRef<'_, RedisStores>>,
     ) -> PyResult<Self> {
+        if revocations.is_some() && stores.is_some() {
+            return Err(PyTypeError::new_err(
+                "give `revocations` (a file) or `stores` (Redis), not both: with `stores`, revocations are kept in Redis; revoke through `Authorizer.revoke`",
+            ));
+        }
         let store = valet::PolicyStore::load(&policy_dir).map_err(|e| policy_error(py, &e))?;
         let entities = match entities.filter(|e| !e.is_none()) {
             Some(e) => Some(Arc::new(Entities::from_arg(&e, &store)?)),
@@ -310,9 +321,11 @@ impl Authorizer {
             let (age, skew) = self::proof_window(&w)?;
             builder = builder.proof_window(age, skew);
         }
-        if let Some(m) = max_approval_lifetime {
-            builder = builder.max_approval_lifetime(to_duration(&m, "max_approval_lifetime")?);
-        }
+        let approval_lifetime = match max_approval_lifetime {
+            Some(m) => to_duration(&m, "max_approval_lifetime")?,
+            None => valet::DEFAULT_MAX_APPROVAL_LIFETIME,
+        };
+        builder = builder.max_approval_lifetime(approval_lifetime);
         let clock = match now {
             None => None,
             Some(n) => match n.cast::<FixedClock>() {
@@ -323,17 +336,23 @@ impl Authorizer {
         if let Some(c) = &clock {
             builder = builder.clock(c.get().inner.clone());
         }
-        let revocations: Arc<dyn RevocationStore> = match revocations {
-            Some(path) => {
-                Arc::new(valet::FileRevocations::open(path).map_err(|e| valet_error(py, e))?)
-            }
-            None => Arc::new(valet::MemoryRevocations::new()),
-        };
-        builder = builder.revocations(revocations.clone());
         if let Some(path) = audit_log {
             let sink = valet::JsonLinesAudit::open(path).map_err(|e| valet_error(py, e))?;
             builder = builder.audit(Arc::new(sink));
         }
+        // Last: the Redis stores start reading the revocations, once nothing else can fail.
+        let revocations: Arc<dyn RevocationStore> = match (revocations, stores) {
+            (_, Some(shared)) => {
+                let applied = shared.apply(py, builder, approval_lifetime)?;
+                builder = applied.builder;
+                applied.revocations
+            }
+            (Some(path), None) => {
+                Arc::new(valet::FileRevocations::open(path).map_err(|e| valet_error(py, e))?)
+            }
+            (None, None) => Arc::new(valet::MemoryRevocations::new()),
+        };
+        builder = builder.revocations(revocations.clone());
         Ok(Authorizer {
             inner: builder.build(),
             revocations,
@@ -416,14 +435,19 @@ impl Authorizer {
     }
 
     /// Revokes a block by its revocation id (hex, from `Token.revocation_ids()`): that
-    /// token and every token derived from it are refused from now on.
+    /// token and every token derived from it are refused from now on. With `stores`, the
+    /// id is written to Redis (without the GIL) and every replica refuses it within a
+    /// second; if Redis cannot be reached, this replica refuses it at once, `ValetError`
+    /// says it is not yet shared, and it is written to Redis when Redis is back.
     fn revoke(&self, py: Python<'_>, revocation_id: &str) -> PyResult<()> {
         let id = token::RevocationId::from_hex(revocation_id.trim()).ok_or_else(|| {
             crate::errors::RequestError::new_err(format!(
                 "`{revocation_id}` is not a revocation id: expected hex text from Token.revocation_ids()"
             ))
         })?;
-        self.revocations.revoke(id).map_err(|e| valet_error(py, e))
+        let store = &self.revocations;
+        py.detach(|| store.revoke(id))
+            .map_err(|e| valet_error(py, e))
     }
 
     /// Whether this revocation id (hex) is revoked.

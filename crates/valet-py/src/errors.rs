@@ -65,6 +65,12 @@ create_exception!(
 );
 create_exception!(
     valet,
+    RedisError,
+    ValetError,
+    "The stores shared by replicas cannot be set up as given: a URL that is not a Redis URL, an option that cannot be used, or a background reader that cannot start. Redis being down is not an error: decisions that need it are denied, and say so."
+);
+create_exception!(
+    valet,
     ValetKeyError,
     ValetError,
     "A key could not be read, written or found (bad key text, file permissions, unknown key id)."
@@ -152,6 +158,7 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("PolicyError", py.get_type::<PolicyError>())?;
     m.add("EntityError", py.get_type::<EntityError>())?;
     m.add("RequestError", py.get_type::<RequestError>())?;
+    m.add("RedisError", py.get_type::<RedisError>())?;
     m.add("ValetKeyError", py.get_type::<ValetKeyError>())?;
     Ok(())
 }

@@ -12,6 +12,7 @@ mod errors;
 mod holder;
 mod keys;
 mod request;
+mod stores;
 mod tokens;
 
 use pyo3::prelude::*;
@@ -36,6 +37,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<authorizer::Authorizer>()?;
     m.add_class::<authorizer::Verifier>()?;
     m.add_class::<authorizer::Verdict>()?;
+    m.add_class::<stores::RedisStores>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

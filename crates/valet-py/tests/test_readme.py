@@ -23,8 +23,9 @@ def run(block: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtu
     return capsys.readouterr().out
 
 
-def test_readme_has_three_examples() -> None:
-    assert len(blocks()) == 3
+def test_readme_has_four_examples() -> None:
+    # The fourth, "Several replicas", needs a Redis: `test_redis.py` runs it.
+    assert len(blocks()) == 4
 
 
 def test_readme_example_runs(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -23,6 +23,9 @@ names.
 Bearer tokens, bound to no key and usable by whoever holds a copy, are risky: they are
 minted only with ``TokenBuilder(..., bearer=True)`` and honoured only by an
 ``Authorizer`` or ``Verifier`` built with ``accept_bearer_tokens=True``.
+
+Several replicas of one resource server share used proofs, spent approvals and revocations
+in Redis: ``Authorizer(..., stores=RedisStores("redis://host:6379/", replica="api-1"))``.
 """
 
 from valet._native import (
@@ -36,6 +39,8 @@ from valet._native import (
     KeySet,
     PolicyError,
     ProofError,
+    RedisError,
+    RedisStores,
     Request,
     RequestError,
     RootKeyPair,
@@ -70,6 +75,8 @@ __all__ = [
     "KeySet",
     "PolicyError",
     "ProofError",
+    "RedisError",
+    "RedisStores",
     "Request",
     "RequestError",
     "RootKeyPair",

@@ -51,6 +51,9 @@ class EntityError(ValetError):
 class RequestError(ValetError):
     """A request cannot be judged as given."""
 
+class RedisError(ValetError):
+    """The stores shared by replicas cannot be set up as given (a bad URL or option)."""
+
 class ValetKeyError(ValetError):
     """A key could not be read, written or found."""
 
@@ -409,6 +412,31 @@ class Decision:
         """The decision as a dict."""
 
 @final
+class RedisStores:
+    """The used proofs, spent approvals and revocations shared by replicas, in Redis."""
+
+    def __new__(
+        cls,
+        url: str,
+        *,
+        prefix: str = "valet",
+        timeout: _Seconds | None = None,
+        replica: str | None = None,
+    ) -> RedisStores: ...
+    @property
+    def url(self) -> str:
+        """The URL, its password hidden."""
+    @property
+    def prefix(self) -> str:
+        """The start of every key."""
+    @property
+    def timeout(self) -> float:
+        """The longest one Redis call may take, in seconds."""
+    @property
+    def replica(self) -> str | None:
+        """This replica's name in audit records, if any."""
+
+@final
 class Authorizer:
     """Judges requests: the token first, then the owner's Cedar policies."""
 
@@ -425,6 +453,7 @@ class Authorizer:
         proof_window: _Seconds | tuple[_Seconds, _Seconds] | None = None,
         max_approval_lifetime: _Seconds | None = None,
         entities: Sequence[_Entity] | _EntityLookup | None = None,
+        stores: RedisStores | None = None,
     ) -> Authorizer: ...
     @property
     def clock(self) -> FixedClock | None:
@@ -490,6 +519,7 @@ __all__ = [
     "PolicyError",
     "EntityError",
     "RequestError",
+    "RedisError",
     "ValetKeyError",
     "RootKeyPair",
     "RootPublicKey",
@@ -505,6 +535,7 @@ __all__ = [
     "Request",
     "Decision",
     "Authorizer",
+    "RedisStores",
     "Verifier",
     "Verdict",
     "__version__",
