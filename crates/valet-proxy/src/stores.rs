@@ -63,7 +63,7 @@ pub(crate) fn stores(
         if let Some(list) = &config.revocation_list {
             problems.push(Problem::error(
                 list.at.clone(),
-                "`trust.revocation_list` and `[redis]` both say where revocations are kept: remove the list (revoke through Redis with `valet revoke` or the stores' API) or the `[redis]` section",
+                "`trust.revocation_list` and `[redis]` both say where revocations are kept: remove the list (with `[redis]`, revoke in Redis with `RevocationStore::revoke` on a `valet_redis` revocation store of the same `key_prefix`: `valet revoke` writes list files only) or the `[redis]` section",
             ));
             return None;
         }
