@@ -39,9 +39,10 @@ impl ApprovalStore for RedisApprovals {
             .map_err(|e| StoreError::Unreachable(e.to_string()))?;
         let lifetime = self.redis.config().max_approval_lifetime.as_secs();
         if expires_at < taken.since.saturating_add(lifetime) {
-            return Err(StoreError::Unreachable(
-                "Redis lost its memory (it restarted empty) after this approval could have been signed, so whether it was spent cannot be told: ask for a fresh approval".into(),
-            ));
+            return Err(StoreError::Unreachable(format!(
+                "Redis has kept spent approvals only since Unix time {} (it started empty then: a new deployment, or a restart that lost its memory), and this approval could have been signed and spent before, so whether it was spent cannot be told: ask for an approval that expires at least {} s after that",
+                taken.since, lifetime
+            )));
         }
         Ok(if taken.first {
             Spent::First

@@ -232,7 +232,7 @@ mod tests {
         assert_eq!(cache.admit_in(b"t3", b"d", 100, 10), Ok(()));
         assert_eq!(
             cache.admit_in(b"t4", b"e", 100, 10),
-            Err(ReplayError::Full { capacity: 2 })
+            Err(ReplayError::Full { capacity: 4 })
         );
         // Expired ids give their partition's room back.
         assert_eq!(cache.admit_in(b"t1", b"f", 200, 101), Ok(()));

@@ -383,9 +383,10 @@ impl Authorizer {
     ) -> Decision {
         let now = self.clock.now();
         if let Err(e) = self.revocations.freshness() {
+            // The server's fault, not the token's: a client must not throw its token away.
             let reason = Reason {
                 layer: Layer::Token,
-                kind: Some(valet_token::ReasonKind::Revoked),
+                kind: Some(valet_token::ReasonKind::Internal),
                 block: None,
                 policy: None,
                 message: format!(
