@@ -344,3 +344,112 @@ fn sigterm_lets_the_request_in_flight_finish_then_exits_with_0() {
     let audit = std::fs::read_to_string(copied.dir.path().join("proxy/audit.jsonl")).unwrap();
     assert_eq!(audit.lines().count(), 1, "{audit}");
 }
+
+/// A `valet proxy` process of the example config with a `[redis]` section, and its address.
+fn replica(copied: &Copied, name: &str, redis: &str) -> (Running, SocketAddr) {
+    let config = copied.dir.path().join(format!("proxy/{name}.toml"));
+    let text = std::fs::read_to_string(copied.config()).unwrap().replace(
+        "output = \"audit.jsonl\"",
+        &format!("output = \"{name}.jsonl\""),
+    );
+    std::fs::write(
+        &config,
+        format!(
+            "{text}\n[redis]\nurl = \"{redis}\"\nkey_prefix = \"fleet\"\nreplica = \"{name}\"\n"
+        ),
+    )
+    .unwrap();
+    let mut proxy = Running(
+        Process::new(assert_cmd::cargo::cargo_bin("valet"))
+            .arg("proxy")
+            .arg(&config)
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let (status, _) = first_line(proxy.0.stderr.take().unwrap());
+    let addr: SocketAddr = status
+        .strip_prefix("valet proxy listening on http://")
+        .and_then(|s| s.split(',').next())
+        .unwrap_or_else(|| panic!("{status}"))
+        .parse()
+        .unwrap();
+    (proxy, addr)
+}
+
+#[test]
+fn two_proxy_processes_sharing_redis_accept_a_proof_once() {
+    let redis = valet_redis::testing::RedisServer::start().unwrap();
+    let mut upstream = Running(
+        Process::new("python3")
+            .arg(UPSTREAM)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("python3 runs the upstream server"),
+    );
+    let (line, _) = first_line(upstream.0.stdout.take().unwrap());
+    let upstream_addr = line.strip_prefix("listening on ").unwrap().to_owned();
+    let text = EXAMPLE
+        .replace("127.0.0.1:9000", &upstream_addr)
+        .replace("listen = \"127.0.0.1:8080\"", "listen = \"127.0.0.1:0\"")
+        .replace("output = \"stderr\"", "output = \"audit.jsonl\"");
+    let copied = Copied::new(&text);
+    let (_a, a) = replica(&copied, "proxy-a", &redis.url());
+    let (_b, b) = replica(&copied, "proxy-b", &redis.url());
+
+    let resource = "http://127.0.0.1:8080/mcp";
+    let agent = SigningKey::generate();
+    let token = Issuer::new(copied.root.clone())
+        .mint(
+            TokenBuilder::new("alice@example.com", "https://agent.example/client")
+                .audience(Audience::parse(resource).unwrap())
+                .scope(Scope::parse("calendar:read").unwrap())
+                .expires_in(Duration::from_secs(600))
+                .holder(agent.public()),
+        )
+        .unwrap();
+    let message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+        "params": {"name": "read_calendar", "arguments": {}}})
+    .to_string();
+    let config = valet_proxy::Config::read(copied.config()).unwrap();
+    let (parts, ()) = http::Request::post(resource).body(()).unwrap().into_parts();
+    let request = config
+        .tools()
+        .operation(&parts, &bytes::Bytes::from(message.clone()))
+        .unwrap()
+        .request(&Audience::parse(resource).unwrap());
+    let signed = |agent: &SigningKey| {
+        let proof = HolderProof::sign(agent, &token, &request, SystemTime::now()).unwrap();
+        vec![
+            ("authorization", format!("Bearer {}", token.to_base64())),
+            (
+                "valet-proof",
+                proof_header_value(&proof)
+                    .unwrap()
+                    .to_str()
+                    .unwrap()
+                    .to_owned(),
+            ),
+        ]
+    };
+    let once = signed(&agent);
+    let (code, body) = post(a, &once, &message);
+    assert_eq!(code, 200, "{body}");
+    let (code, body) = post(b, &once, &message);
+    assert_eq!(code, 401, "{body}");
+    assert!(body.to_string().contains("already used"), "{body}");
+    // A fresh proof passes either.
+    let (code, body) = post(b, &signed(&agent), &message);
+    assert_eq!(code, 200, "{body}");
+    // Each names itself in its audit records.
+    for name in ["proxy-a", "proxy-b"] {
+        let audit =
+            std::fs::read_to_string(copied.dir.path().join(format!("proxy/{name}.jsonl"))).unwrap();
+        assert!(
+            audit
+                .lines()
+                .all(|l| l.contains(&format!("\"replica\":\"{name}\""))),
+            "{audit}"
+        );
+    }
+}
