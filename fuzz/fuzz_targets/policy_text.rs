@@ -28,6 +28,7 @@ libfuzzer_sys::fuzz_target!(|text: &str| {
                 scopes: &scopes,
                 details: Some(&details),
                 earlier: &[],
+                verified: true,
             });
         }
         Err(e) => {
