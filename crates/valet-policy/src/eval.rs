@@ -170,6 +170,9 @@ impl PolicyStore {
 struct StepEntities {
     base: Entities,
     parents: HashMap<EntityUid, HashSet<EntityUid>>,
+    /// Whether some entity of the base is in an agent: its closure then needs the
+    /// agent's parents, so adding the agent recomputes it.
+    under_agents: bool,
 }
 
 impl StepEntities {
@@ -180,6 +183,7 @@ impl StepEntities {
                 .clone()
                 .unwrap_or_else(Entities::empty),
             parents: HashMap::new(),
+            under_agents: false,
         }
     }
 
@@ -263,6 +267,11 @@ impl StepEntities {
             }
             others.push(entity);
         }
+        let under_agents = others.iter().any(|e| {
+            AsRef::<cedar_policy_core::ast::Entity>::as_ref(e)
+                .ancestors()
+                .any(|a| EntityUid::from(a.clone()).type_name() == &loaded.model.agent)
+        });
         let base = loaded
             .action_entities
             .clone()
@@ -275,7 +284,11 @@ impl StepEntities {
                     crate::error::full_message(&e)
                 )
             })?;
-        Ok(StepEntities { base, parents })
+        Ok(StepEntities {
+            base,
+            parents,
+            under_agents,
+        })
     }
 
     /// The entities of a decision from entity data validated against the schema in force,
@@ -309,7 +322,12 @@ impl StepEntities {
             .unwrap_or_else(Entities::empty);
         let base = closed_shared(&base, others)
             .map_err(|e| format!("the entity data cannot be used: {e}"))?;
-        Ok(StepEntities { base, parents })
+        // Read with its agents, the data's closure holds their parents already.
+        Ok(StepEntities {
+            base,
+            parents,
+            under_agents: false,
+        })
     }
 
     /// The entities of one step: the base and the step's agent (whose parents were
@@ -330,6 +348,15 @@ impl StepEntities {
         }
         ancestors.extend(above);
         let agent = agent_entity(loaded, tx, step, principal, ancestors)?;
+        if self.under_agents {
+            return self.base.clone().add_entities([agent], None).map_err(|e| {
+                format!(
+                    "the agent `{}` cannot be judged: {}",
+                    tx.step_agent(step),
+                    crate::error::full_message(&e)
+                )
+            });
+        }
         closed(&self.base, [agent])
             .map_err(|e| format!("the agent `{}` cannot be judged: {e}", tx.step_agent(step)))
     }

@@ -805,3 +805,46 @@ fn an_agent_is_in_every_group_above_its_own() {
         assert_eq!(d.outcome, PolicyOutcome::Deny);
     }
 }
+
+#[test]
+fn an_entity_in_an_agent_is_in_the_agent_s_groups_too() {
+    let schema = r#"namespace N {
+      @valet("agent") entity Bot in [Crew];
+      entity Crew;
+      entity Note in [Bot];
+      action read appliesTo { principal: [Bot], resource: [Note], context: { audience: String, scopes: Set<String> } };
+    }"#;
+    let (_d, store) = store_with(
+        schema,
+        r#"permit (principal, action, resource);
+           forbid (principal, action, resource in N::Crew::"night-shift");"#,
+    );
+    let store = store.unwrap();
+    let json = r#"[
+        {"uid": {"type": "N::Crew", "id": "night-shift"}, "attrs": {}, "parents": []},
+        {"uid": {"type": "N::Bot", "id": "owl"}, "attrs": {},
+         "parents": [{"type": "N::Crew", "id": "night-shift"}]},
+        {"uid": {"type": "N::Note", "id": "n"}, "attrs": {},
+         "parents": [{"type": "N::Bot", "id": "owl"}]}
+    ]"#;
+    struct Given(Vec<Entity>);
+    impl EntityProvider for Given {
+        fn entities(&self, _: &EntityLookup<'_>) -> Result<Vec<Entity>, EntityError> {
+            Ok(self.0.clone())
+        }
+    }
+    let given = Given(
+        serde_json::from_str::<Vec<serde_json::Value>>(json)
+            .unwrap()
+            .into_iter()
+            .map(|e| Entity::from_json_value(e, None).unwrap())
+            .collect(),
+    );
+    let data = EntityData::from_json_str(json, &store).unwrap();
+    let note = TransactionDetails::new("doc").with("identifier", "n");
+    for provider in [&data as &dyn EntityProvider, &given] {
+        // Judged for `owl` (the note's parent), as the acting agent.
+        let d = decide(&store, provider, "owl", "alice", "read", &note);
+        assert_eq!(d.outcome, PolicyOutcome::Deny, "{}", messages(&d));
+    }
+}
