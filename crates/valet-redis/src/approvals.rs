@@ -51,3 +51,11 @@ impl ApprovalStore for RedisApprovals {
         })
     }
 }
+
+impl Redis {
+    /// The store of spent approvals
+    /// ([`AuthorizerBuilder::approval_store`](valet::AuthorizerBuilder::approval_store)).
+    pub fn approval_store(&self) -> RedisApprovals {
+        RedisApprovals::new(self.clone())
+    }
+}

@@ -3,10 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::approvals::RedisApprovals;
 use crate::config::RedisConfig;
-use crate::replay::RedisReplay;
-use crate::revocations::RedisRevocations;
 
 /// Why Redis could not be used.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -123,26 +120,6 @@ impl Redis {
     /// The configuration.
     pub fn config(&self) -> &RedisConfig {
         &self.shared.config
-    }
-
-    /// The replay store of proofs of possession
-    /// ([`AuthorizerBuilder::replay_store`](valet::AuthorizerBuilder::replay_store)).
-    pub fn replay_store(&self) -> RedisReplay {
-        RedisReplay::new(self.clone())
-    }
-
-    /// The store of spent approvals
-    /// ([`AuthorizerBuilder::approval_store`](valet::AuthorizerBuilder::approval_store)).
-    pub fn approval_store(&self) -> RedisApprovals {
-        RedisApprovals::new(self.clone())
-    }
-
-    /// The revocation store, with its local copy kept up to date by a background thread
-    /// ([`AuthorizerBuilder::revocations`](valet::AuthorizerBuilder::revocations)). The
-    /// first full read is tried at once; Redis being down is not an error here (decisions
-    /// are denied until the copy is current).
-    pub fn revocation_store(&self) -> Result<RedisRevocations, RedisError> {
-        RedisRevocations::start(self.clone())
     }
 
     /// Runs `f` on a pooled connection. A pooled connection that Redis closed (a restart)

@@ -46,3 +46,11 @@ impl ReplayStore for RedisReplay {
         Ok(())
     }
 }
+
+impl Redis {
+    /// The replay store of proofs of possession
+    /// ([`AuthorizerBuilder::replay_store`](valet::AuthorizerBuilder::replay_store)).
+    pub fn replay_store(&self) -> RedisReplay {
+        RedisReplay::new(self.clone())
+    }
+}

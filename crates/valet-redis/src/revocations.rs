@@ -235,3 +235,13 @@ impl RevocationStore for RedisRevocations {
         }
     }
 }
+
+impl Redis {
+    /// The revocation store, with its local copy kept up to date by a background thread
+    /// ([`AuthorizerBuilder::revocations`](valet::AuthorizerBuilder::revocations)). The
+    /// first full read is tried at once; Redis being down is not an error here (decisions
+    /// are denied until the copy is current).
+    pub fn revocation_store(&self) -> Result<RedisRevocations, RedisError> {
+        RedisRevocations::start(self.clone())
+    }
+}
