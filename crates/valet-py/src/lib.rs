@@ -10,7 +10,9 @@ mod convert;
 mod entities;
 mod errors;
 mod holder;
+mod http_parts;
 mod keys;
+mod mcp;
 mod request;
 mod stores;
 mod tokens;
@@ -33,6 +35,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<tokens::Token>()?;
     m.add_class::<authorizer::FixedClock>()?;
     m.add_class::<request::Request>()?;
+    m.add_class::<mcp::McpTools>()?;
     m.add_class::<authorizer::Decision>()?;
     m.add_class::<authorizer::Authorizer>()?;
     m.add_class::<authorizer::Verifier>()?;

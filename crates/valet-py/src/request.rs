@@ -31,6 +31,12 @@ impl Request {
     }
 }
 
+impl From<token::Request> for Request {
+    fn from(inner: token::Request) -> Self {
+        Request { inner }
+    }
+}
+
 /// The Rust request of a `Request`, borrowed, or read from its dict.
 pub(crate) fn request_ref<'a>(obj: &'a Bound<'_, PyAny>) -> PyResult<Cow<'a, token::Request>> {
     match obj.cast::<Request>() {

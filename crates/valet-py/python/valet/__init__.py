@@ -24,6 +24,10 @@ Bearer tokens, bound to no key and usable by whoever holds a copy, are risky: th
 minted only with ``TokenBuilder(..., bearer=True)`` and honoured only by an
 ``Authorizer`` or ``Verifier`` built with ``accept_bearer_tokens=True``.
 
+An MCP server reads each JSON-RPC message as the operation it judges with ``McpTools``
+(which scope each tool needs, which arguments are its transaction); a client signs its
+proof of possession over ``tools.request(audience, body)``, exactly what the server judges.
+
 Several replicas of one resource server share used proofs, spent approvals and revocations
 in Redis: ``Authorizer(..., stores=RedisStores("redis://host:6379/", replica="api-1"))``.
 """
@@ -37,6 +41,7 @@ from valet._native import (
     HolderProof,
     Issuer,
     KeySet,
+    McpTools,
     PolicyError,
     ProofError,
     RedisError,
@@ -73,6 +78,7 @@ __all__ = [
     "Issuer",
     "KeyPair",
     "KeySet",
+    "McpTools",
     "PolicyError",
     "ProofError",
     "RedisError",

@@ -372,6 +372,28 @@ class Request:
         """The request as a dict."""
 
 @final
+class McpTools:
+    """How MCP JSON-RPC messages are read as the operations a server judges."""
+
+    def __new__(cls) -> McpTools: ...
+    def scope(self, action: str, scope: str) -> McpTools:
+        """A new ``McpTools`` that also requires ``scope`` for ``action`` (``"*"``: all)."""
+    def details_from_arguments(
+        self, tool: str, detail_type: str, fields: Sequence[str]
+    ) -> McpTools:
+        """A new ``McpTools`` building ``tool``'s transaction from these arguments."""
+    def resource_argument(self, tool: str, argument: str) -> McpTools:
+        """A new ``McpTools`` taking ``tool``'s resource from this argument."""
+    def request(
+        self,
+        audience: str,
+        body: bytes | str,
+        method: str = "POST",
+        headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]] | None = None,
+    ) -> Request:
+        """The ``Request`` a server at ``audience`` judges for this HTTP request."""
+
+@final
 class Decision:
     """The answer to one request."""
 
@@ -533,6 +555,7 @@ __all__ = [
     "Token",
     "FixedClock",
     "Request",
+    "McpTools",
     "Decision",
     "Authorizer",
     "RedisStores",

@@ -1,0 +1,86 @@
+//! The head of an HTTP request (method, URI, headers) read from Python values, as the
+//! Rust layer sees it.
+
+use http::header::{HeaderName, HeaderValue};
+use http::request::Parts;
+use pyo3::exceptions::PyTypeError;
+use pyo3::prelude::*;
+use pyo3::types::{PyBytes, PyString};
+
+use crate::convert::mapping_items;
+use crate::errors::RequestError;
+
+/// The bytes of a header name or value given as `str` or `bytes`.
+fn header_bytes(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
+    if let Ok(s) = obj.cast::<PyString>() {
+        return Ok(s.to_str()?.as_bytes().to_vec());
+    }
+    if let Ok(b) = obj.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    Err(PyTypeError::new_err(format!(
+        "a header {what} must be str or bytes, not {}",
+        obj.get_type().name()?
+    )))
+}
+
+/// Reads headers: a mapping of names to values, or an iterable of `(name, value)` pairs
+/// (as an ASGI scope holds them, where a name may repeat); names and values as `str` or
+/// `bytes`. A name or value HTTP does not allow raises `RequestError`.
+pub(crate) fn header_map(obj: Option<&Bound<'_, PyAny>>) -> PyResult<http::HeaderMap> {
+    let mut map = http::HeaderMap::new();
+    let Some(obj) = obj.filter(|o| !o.is_none()) else {
+        return Ok(map);
+    };
+    let pairs = match mapping_items(obj)? {
+        Some(items) => items,
+        None => {
+            if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() {
+                return Err(PyTypeError::new_err(
+                    "`headers` must be a mapping or a list of (name, value) pairs",
+                ));
+            }
+            let mut items = Vec::new();
+            for item in obj.try_iter()? {
+                let item = item?;
+                let pair: (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|_| {
+                    PyTypeError::new_err(
+                        "`headers` must be a mapping or a list of (name, value) pairs",
+                    )
+                })?;
+                items.push(pair);
+            }
+            items
+        }
+    };
+    for (name, value) in pairs {
+        let name = header_bytes(&name, "name")?;
+        let value = header_bytes(&value, "value")?;
+        let name = HeaderName::from_bytes(&name).map_err(|_| {
+            RequestError::new_err(format!(
+                "`{}` is not an HTTP header name",
+                String::from_utf8_lossy(&name).escape_debug()
+            ))
+        })?;
+        let value = HeaderValue::from_bytes(&value).map_err(|_| {
+            RequestError::new_err(format!(
+                "the value of header `{name}` is not an HTTP header value"
+            ))
+        })?;
+        map.append(name, value);
+    }
+    Ok(map)
+}
+
+/// The head of a request with this method, target and headers. An invalid method raises
+/// `RequestError`.
+pub(crate) fn parts(method: &str, target: http::Uri, headers: http::HeaderMap) -> PyResult<Parts> {
+    let method = http::Method::from_bytes(method.as_bytes()).map_err(|_| {
+        RequestError::new_err(format!("`{}` is not an HTTP method", method.escape_debug()))
+    })?;
+    let mut request = http::Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = target;
+    *request.headers_mut() = headers;
+    Ok(request.into_parts().0)
+}
