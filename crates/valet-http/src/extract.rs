@@ -77,6 +77,30 @@ impl Operation {
 /// Reads the [`Operation`] of a request from its head and its whole body (at most the
 /// layer's body limit). Closures `Fn(&Parts, &Bytes) -> Result<Operation, ExtractError>`
 /// are extractors.
+///
+/// The layer runs it on the request without its
+/// [`CREDENTIAL_HEADERS`](crate::CREDENTIAL_HEADERS). An agent that signs a proof of
+/// possession runs the server's extractor the same way, on the request it is about to
+/// send, and signs [`Operation::request`] at the server's resource URI: that is the
+/// request the layer judges.
+///
+/// ```
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// use bytes::Bytes;
+/// use valet::Audience;
+/// use valet_http::{Extractor, McpTools};
+///
+/// let body = Bytes::from(r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"read_calendar","arguments":{}}}"#);
+/// let (parts, ()) = http::Request::post("https://tools.example.com/mcp")
+///     .body(())?
+///     .into_parts();
+/// let operation = McpTools::new().operation(&parts, &body)?;
+/// let request = operation.request(&Audience::parse("https://tools.example.com/mcp")?);
+/// assert_eq!(request.action, "read_calendar");
+/// // HolderProof::sign(&agent_key, &token, &request, SystemTime::now())
+/// # Ok(())
+/// # }
+/// ```
 pub trait Extractor: Send + Sync + 'static {
     /// The operation, or why it cannot be read (answered with `400`).
     fn operation(&self, parts: &Parts, body: &Bytes) -> Result<Operation, ExtractError>;

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http::{header, StatusCode};
+use http::request::Parts;
+use http::{header, HeaderName, StatusCode};
 use http_body::Body;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use serde_json::json;
@@ -21,6 +22,26 @@ use crate::resource::{metadata_response, ProtectedResource};
 /// Largest request body the layer reads by default (64 KiB); a larger one is answered
 /// with `413`.
 pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// The request headers that carry credentials: `Authorization`, `Valet-Proof` and
+/// `Valet-Approval`. The layer takes them off every request: the extractor and the inner
+/// service never see them. A middleware built on [`ValetLayer::judge`] takes them off the
+/// request it passes on.
+pub const CREDENTIAL_HEADERS: [HeaderName; 3] =
+    [header::AUTHORIZATION, PROOF_HEADER, APPROVAL_HEADER];
+
+/// What the layer makes of one request ([`ValetLayer::judge`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Admission {
+    /// Allowed: pass the request on, without its [`CREDENTIAL_HEADERS`], with this in its
+    /// extensions (or however the server hands it to its handler).
+    Admit(Authorized),
+    /// Answered by the layer: send this response, and do not pass the request on. It is
+    /// the metadata document, or a refusal (`400`, `401`, `403`, `413`, `500`), exactly as
+    /// the tower service sends it.
+    Respond(http::Response<Bytes>),
+}
 
 /// Where the authorizer runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -229,6 +250,36 @@ impl ValetLayer {
     pub fn resource(&self) -> &ProtectedResource {
         &self.shared.resource
     }
+
+    /// The largest request body read, in bytes: a larger one is answered `413`.
+    pub fn max_body_bytes(&self) -> usize {
+        self.shared.max_body_bytes
+    }
+
+    /// The paths the layer answers with the metadata document, without a token: both of
+    /// [`ProtectedResource::metadata_paths`], or none when built with
+    /// [`serve_metadata(false)`](ValetLayerBuilder::serve_metadata).
+    pub fn metadata_paths(&self) -> &[String] {
+        &self.shared.metadata_paths
+    }
+
+    /// Judges one request whose body has been read, on the calling thread, as the tower
+    /// service does: the same stages, the same decision and the same answers, byte for
+    /// byte. For a server that does not run tower (an ASGI middleware through the Python
+    /// binding, a hand-written hyper service).
+    ///
+    /// In order: a metadata path is answered with the metadata; a body longer than
+    /// [`max_body_bytes`](Self::max_body_bytes), or declared longer by its
+    /// `Content-Length`, is answered `413`; the [`CREDENTIAL_HEADERS`] are read (a copy
+    /// of `parts` without them goes to the extractor); the extractor reads the
+    /// operation; the authorizer decides, on this thread whatever the
+    /// [`Execution`]; the decision is answered `401`, `403` or `500`, or admitted.
+    ///
+    /// A caller reads at most `max_body_bytes() + 1` bytes of the body, so that a larger
+    /// one is refused without being held whole.
+    pub fn judge(&self, parts: &Parts, body: &Bytes) -> Admission {
+        self.shared.admit_read(parts, body)
+    }
 }
 
 impl<S> tower_layer::Layer<S> for ValetLayer {
@@ -289,7 +340,7 @@ where
         Box::pin(async move {
             match shared.admit(request).await {
                 Ok(request) => inner.call(request).await,
-                Err(refusal) => Ok(refusal),
+                Err(answer) => Ok(answer.map(ResBody::from)),
             }
         })
     }
@@ -322,36 +373,29 @@ fn bearer(headers: &http::HeaderMap) -> Bearer {
     }
 }
 
+/// A request read and ready for its decision: its credentials and what it does.
+struct Pending {
+    token: String,
+    operation: Arc<Operation>,
+    presented: Presentation,
+    /// The scopes a challenge asks for.
+    scope: String,
+}
+
 impl Shared {
-    async fn admit<ReqBody, ResBody>(
+    /// The tower path: the body read (streamed up to the limit), then [`Shared::examine`],
+    /// the decision where [`Execution`] says, and [`Shared::conclude`].
+    async fn admit<ReqBody>(
         self: Arc<Self>,
         request: http::Request<ReqBody>,
-    ) -> Result<http::Request<Full<Bytes>>, http::Response<ResBody>>
+    ) -> Result<http::Request<Full<Bytes>>, http::Response<Bytes>>
     where
         ReqBody: Body + Send + 'static,
         ReqBody::Error: Into<BoxError>,
-        ResBody: From<Bytes>,
     {
-        if self
-            .metadata_paths
-            .iter()
-            .any(|p| p.as_str() == request.uri().path())
-        {
-            return Err(metadata_response(&self.metadata_body, request.method()));
-        }
         let (mut parts, body) = request.into_parts();
-        let token = bearer(&parts.headers);
-        let presented = read_presentation(&parts.headers);
-        parts.headers.remove(header::AUTHORIZATION);
-        parts.headers.remove(PROOF_HEADER);
-        parts.headers.remove(APPROVAL_HEADER);
-        let declared = parts
-            .headers
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > self.max_body_bytes as u64) {
-            return Err(self.too_large());
+        if let Some(answer) = self.unread(&parts) {
+            return Err(answer);
         }
         let body = match Limited::new(body, self.max_body_bytes).collect().await {
             Ok(collected) => collected.to_bytes(),
@@ -364,7 +408,70 @@ impl Shared {
                 ))
             }
         };
-        let operation = self.extractor.operation(&parts, &body);
+        let pending = self.examine(&mut parts, &body)?;
+        let Some((decision, pending)) = self.clone().decide(pending).await else {
+            return Err(server_error());
+        };
+        let authorized = self.conclude(decision, pending)?;
+        parts.extensions.insert(authorized);
+        Ok(http::Request::from_parts(parts, Full::new(body)))
+    }
+
+    /// [`ValetLayer::judge`]: the same stages, the decision on the calling thread.
+    fn admit_read(&self, parts: &Parts, body: &Bytes) -> Admission {
+        if let Some(answer) = self.unread(parts) {
+            return Admission::Respond(answer);
+        }
+        let mut parts = parts.clone();
+        let pending = match self.examine(&mut parts, body) {
+            Ok(pending) => pending,
+            Err(answer) => return Admission::Respond(answer),
+        };
+        let decision = self.decision(&pending);
+        match self.conclude(decision, pending) {
+            Ok(authorized) => Admission::Admit(authorized),
+            Err(answer) => Admission::Respond(answer),
+        }
+    }
+
+    /// The answer to a request that is answered before its body is read: a metadata path,
+    /// or a body declared (`Content-Length`) larger than the limit.
+    fn unread(&self, parts: &Parts) -> Option<http::Response<Bytes>> {
+        if self
+            .metadata_paths
+            .iter()
+            .any(|p| p.as_str() == parts.uri.path())
+        {
+            return Some(metadata_response(&self.metadata_body, &parts.method));
+        }
+        let declared = parts
+            .headers
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok());
+        if declared.is_some_and(|n| n > self.max_body_bytes as u64) {
+            return Some(self.too_large());
+        }
+        None
+    }
+
+    /// Takes the credentials off `parts` and reads what the request does, or the answer
+    /// to a request that cannot be judged: a body over the limit, no token, credentials
+    /// or an operation that cannot be read.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error is the response, built once per request and sent as is"
+    )]
+    fn examine(&self, parts: &mut Parts, body: &Bytes) -> Result<Pending, http::Response<Bytes>> {
+        if body.len() > self.max_body_bytes {
+            return Err(self.too_large());
+        }
+        let token = bearer(&parts.headers);
+        let presented = read_presentation(&parts.headers);
+        for name in &CREDENTIAL_HEADERS {
+            parts.headers.remove(name);
+        }
+        let operation = self.extractor.operation(parts, body);
         let scope = match &operation {
             Ok(op) if !op.scopes.is_empty() => op
                 .scopes
@@ -396,53 +503,57 @@ impl Shared {
                 ))
             }
         };
-        let operation = Arc::new(operation);
-        let Some((decision, token)) = self
-            .clone()
-            .decide(token, operation.clone(), presented)
-            .await
-        else {
-            return Err(server_error());
-        };
+        Ok(Pending {
+            token,
+            operation: Arc::new(operation),
+            presented,
+            scope,
+        })
+    }
+
+    /// What the request gets for its decision: admitted, or refused.
+    #[expect(
+        clippy::result_large_err,
+        reason = "the error is the response, built once per request and sent as is"
+    )]
+    fn conclude(
+        &self,
+        decision: Decision,
+        pending: Pending,
+    ) -> Result<Authorized, http::Response<Bytes>> {
         match challenge::classify(&decision) {
-            Answer::Allow => {
-                parts.extensions.insert(Authorized {
-                    decision: Arc::new(decision),
-                    operation,
-                });
-                Ok(http::Request::from_parts(parts, Full::new(body)))
-            }
-            answer => Err(self.refuse(answer, &decision, &token, &scope)),
+            Answer::Allow => Ok(Authorized {
+                decision: Arc::new(decision),
+                operation: pending.operation,
+            }),
+            answer => Err(self.refuse(answer, &decision, &pending.token, &pending.scope)),
         }
     }
 
-    /// The authorizer's decision and the token given back, or `None` when the task running
-    /// it failed (answered `500`: nothing was judged, so nothing is allowed).
-    async fn decide(
-        self: Arc<Self>,
-        token: String,
-        operation: Arc<Operation>,
-        presented: Presentation,
-    ) -> Option<(Decision, String)> {
+    /// The authorizer's decision and the request given back, or `None` when the task
+    /// running it failed (answered `500`: nothing was judged, so nothing is allowed).
+    async fn decide(self: Arc<Self>, pending: Pending) -> Option<(Decision, Pending)> {
         if self.execution == Execution::Blocking {
             if let Ok(handle) = tokio::runtime::Handle::try_current() {
                 return handle
-                    .spawn_blocking(move || {
-                        let decision = self.judge(&token, &operation, &presented);
-                        (decision, token)
-                    })
+                    .spawn_blocking(move || (self.decision(&pending), pending))
                     .await
                     .ok();
             }
         }
-        let decision = self.judge(&token, &operation, &presented);
-        Some((decision, token))
+        Some((self.decision(&pending), pending))
     }
 
     /// One decision of the authorizer: the token and the policies for an action, the
     /// token alone for a protocol message. A token that cannot be read is refused and
     /// recorded as unreadable by the authorizer either way.
-    fn judge(&self, token: &str, operation: &Operation, presented: &Presentation) -> Decision {
+    fn decision(&self, pending: &Pending) -> Decision {
+        let Pending {
+            token,
+            operation,
+            presented,
+            ..
+        } = pending;
         let request = operation.request(self.resource.audience());
         if operation.policies {
             return self.authorizer.authorize_encoded(
@@ -465,7 +576,7 @@ impl Shared {
     }
 
     /// `400`, for a request whose credentials cannot be read.
-    fn invalid_request<B: From<Bytes>>(&self, description: &str) -> http::Response<B> {
+    fn invalid_request(&self, description: &str) -> http::Response<Bytes> {
         challenge::json_response(
             StatusCode::BAD_REQUEST,
             Some(challenge::challenge(&[
@@ -477,7 +588,7 @@ impl Shared {
         )
     }
 
-    fn too_large<B: From<Bytes>>(&self) -> http::Response<B> {
+    fn too_large(&self) -> http::Response<Bytes> {
         challenge::json_response(
             StatusCode::PAYLOAD_TOO_LARGE,
             None,
@@ -488,7 +599,7 @@ impl Shared {
         )
     }
 
-    fn unauthorized<B: From<Bytes>>(&self, scope: &str) -> http::Response<B> {
+    fn unauthorized(&self, scope: &str) -> http::Response<Bytes> {
         challenge::json_response(
             StatusCode::UNAUTHORIZED,
             Some(challenge::challenge(&[
@@ -503,13 +614,13 @@ impl Shared {
         )
     }
 
-    fn refuse<B: From<Bytes>>(
+    fn refuse(
         &self,
         answer: Answer,
         decision: &Decision,
         token: &str,
         scope: &str,
-    ) -> http::Response<B> {
+    ) -> http::Response<Bytes> {
         match answer {
             Answer::InvalidToken => {
                 let description = challenge::token_description(decision);
@@ -568,7 +679,7 @@ impl Shared {
 }
 
 /// `500`, for a request that could not be judged.
-fn server_error<B: From<Bytes>>() -> http::Response<B> {
+fn server_error() -> http::Response<Bytes> {
     challenge::json_response(
         StatusCode::INTERNAL_SERVER_ERROR,
         None,

@@ -14,7 +14,8 @@ pub use challenge::is_invalid_token;
 pub use error::{ConfigError, ExtractError, HeaderError};
 pub use extract::{Extractor, Operation};
 pub use layer::{
-    Authorized, Execution, ValetLayer, ValetLayerBuilder, ValetService, DEFAULT_MAX_BODY_BYTES,
+    Admission, Authorized, Execution, ValetLayer, ValetLayerBuilder, ValetService,
+    CREDENTIAL_HEADERS, DEFAULT_MAX_BODY_BYTES,
 };
 pub use mcp::{McpTools, NOTIFICATION_PREFIX, TOKEN_ONLY_METHODS};
 pub use presented::{
