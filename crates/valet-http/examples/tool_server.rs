@@ -1,34 +1,69 @@
-//! An MCP-style tool server protected by Valet, and an agent that calls it over HTTP.
+//! An MCP tool server built on the official Rust MCP SDK (`rmcp`), protected by Valet, and
+//! an agent that calls it over HTTP.
 //!
 //! ```sh
 //! cargo run -p valet-http --example tool_server            # the agent flow, then exit
 //! cargo run -p valet-http --example tool_server -- --serve  # serve on 127.0.0.1:8080
+//! # on a port the system picks, with keys a test can read to mint tokens and approve
+//! cargo run -p valet-http --example tool_server -- --serve --addr 127.0.0.1:0 --keys-dir keys
 //! # risky: also honour bearer tokens, to call the server with curl alone
 //! cargo run -p valet-http --example tool_server -- --serve --accept-bearer-tokens
 //! ```
 //!
-//! The server answers JSON-RPC at `/mcp` (`initialize`, `tools/list`, `tools/call` for
-//! `read_calendar`, `send_email` and `pay_invoice`) behind the layer, judged by the
-//! bundled `policies/`, with its RFC 9728 metadata at
-//! `/.well-known/oauth-protected-resource/mcp`. It trusts one approver key, the account
-//! owner's, for signed approvals sent in `Valet-Approval`. Every token is bound to its
-//! agent's key and every call carries a proof of possession in `Valet-Proof`; bearer tokens
-//! are refused unless the server is started with `--accept-bearer-tokens`. Every decision
-//! is printed as one audit line on stderr.
+//! The tools `read_calendar`, `send_email` and `pay_invoice` are `rmcp` tools (`#[tool]`,
+//! arguments described by JSON Schema), served at `/mcp` by rmcp's streamable HTTP
+//! transport, stateless and answered in JSON: no session is kept, so a client of the
+//! 2026-07-28 revision sends each request with its own `_meta`, and one of an earlier
+//! revision may `initialize` first, which is answered and not remembered.
+//! `valet_http::ValetLayer` wraps the transport and judges every request by the bundled
+//! `policies/` before rmcp reads it; each tool reads the layer's [`Authorized`] from the
+//! HTTP request rmcp hands it and acts on the operation judged. The RFC 9728 metadata is
+//! at `/.well-known/oauth-protected-resource/mcp`. The server trusts one approver key, the
+//! account owner's, for signed approvals sent in `Valet-Approval`. Every token is bound to
+//! its agent's key and every call carries a proof of possession in `Valet-Proof`; bearer
+//! tokens are refused unless the server is started with `--accept-bearer-tokens`. Every
+//! decision is printed as one audit line on stderr.
+//!
+//! Without `--serve`, the server listens on a port the system picks and an agent flow
+//! calls it over HTTP, each request in the 2026-07-28 form (its `_meta`, and the
+//! `Mcp-Protocol-Version`, `Mcp-Method` and `Mcp-Name` headers), printing each answer.
+//!
+//! `--serve` prints, on stdout and flushed before the first request is read:
+//!
+//! ```text
+//! listening on http://127.0.0.1:PORT/mcp
+//! resource: http://127.0.0.1:PORT/mcp
+//! metadata: http://127.0.0.1:PORT/.well-known/oauth-protected-resource/mcp
+//! ```
+//!
+//! The resource URI is the audience tokens must name. With `--keys-dir DIR`, the server
+//! reads the root key pair from `DIR/root.key` and the approver's signing key from
+//! `DIR/approver.key` (valet private key files, mode `0600`), writing new ones there when
+//! they are missing: whoever reads them can mint tokens for the server and sign approvals
+//! (`valet.RootKeyPair.read_file`, `valet.SigningKey.read_file` in Python). Without it,
+//! both keys are new for each run and never leave the process.
 
 use std::error::Error;
-
-type BoxError = Box<dyn Error + Send + Sync>;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use axum::extract::{Extension, Json};
-use axum::routing::post;
 use axum::Router;
 use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderName, HeaderValue};
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
+use rmcp::handler::server::tool::Extension;
+use rmcp::handler::server::wrapper::Parameters;
+use rmcp::schemars::{self, JsonSchema};
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use rmcp::{tool, tool_handler, tool_router, ErrorData, ServerHandler};
+use serde::Deserialize;
 use serde_json::{json, Value};
 use valet::danger::{BearerMinting, DangerousAuthorizerBuilder};
 use valet::*;
@@ -37,7 +72,12 @@ use valet_http::{
     ValetLayer, APPROVAL_HEADER, PROOF_HEADER,
 };
 
+type BoxError = Box<dyn Error + Send + Sync>;
+
 const POLICIES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../policies");
+
+/// The MCP revision the agent speaks: stateless, each request with its own `_meta`.
+const PROTOCOL_VERSION: &str = "2026-07-28";
 
 /// Prints every audit record as one JSON line on stderr.
 struct StderrAudit;
@@ -53,7 +93,8 @@ fn scope(s: &str) -> Result<Scope, BoxError> {
     Ok(Scope::parse(s)?)
 }
 
-/// The tools: the scope each needs, and where its transaction comes from.
+/// How the layer reads the tools: the scope each needs, and where its transaction comes
+/// from.
 fn tools() -> Result<McpTools, BoxError> {
     Ok(McpTools::new()
         .scope("read_calendar", scope("calendar:read")?)
@@ -67,90 +108,130 @@ fn tools() -> Result<McpTools, BoxError> {
         ))
 }
 
-fn text(id: &Value, text: String) -> Json<Value> {
-    Json(json!({
-        "jsonrpc": "2.0",
-        "id": id,
-        "result": {"content": [{"type": "text", "text": text}]},
-    }))
+/// The arguments of `send_email`.
+#[derive(Deserialize, JsonSchema)]
+struct Email {
+    /// Who receives the email.
+    recipient: String,
+    /// Its subject line.
+    subject: String,
+    /// Its text.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    body: Option<String>,
 }
 
-/// The JSON-RPC endpoint. It runs only for allowed requests, and acts on the operation
-/// that was judged.
-async fn mcp(Extension(auth): Extension<Authorized>, Json(message): Json<Value>) -> Json<Value> {
-    let id = message.get("id").cloned().unwrap_or(Value::Null);
-    let field = |name: &str| {
-        auth.operation
-            .details
-            .as_ref()
-            .and_then(|d| d.get(name))
-            .and_then(FieldValue::as_str)
-            .unwrap_or("?")
-            .to_owned()
-    };
-    let who = auth.subject().unwrap_or("?").to_owned();
-    let agent = auth.agent().unwrap_or("?").to_owned();
-    match message.get("method").and_then(Value::as_str) {
-        Some("initialize") => Json(json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "result": {
-                "protocolVersion": "2025-06-18",
-                "capabilities": {"tools": {}},
-                "serverInfo": {"name": "valet-example-tools", "version": "0.1.0"},
-            },
-        })),
-        Some("tools/list") => Json(json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "result": {"tools": [
-                {"name": "read_calendar", "description": "Today's events",
-                 "inputSchema": {"type": "object"}},
-                {"name": "send_email", "description": "Send an email in the person's name",
-                 "inputSchema": {"type": "object", "required": ["recipient", "subject"],
-                   "properties": {"recipient": {"type": "string"}, "subject": {"type": "string"},
-                                  "body": {"type": "string"}}}},
-                {"name": "pay_invoice", "description": "Pay an invoice",
-                 "inputSchema": {"type": "object", "required": ["amount", "currency", "recipient"],
-                   "properties": {"amount": {"type": "string", "description": "decimal text, like \"50.00\""},
-                                  "currency": {"type": "string"}, "recipient": {"type": "string"},
-                                  "memo": {"type": "string"}}}},
-            ]},
-        })),
-        Some("tools/call") => match auth.operation.action.as_str() {
-            "read_calendar" => text(
-                &id,
-                format!("{who}'s calendar, read by {agent}: 09:30 stand-up; 14:00 dentist"),
-            ),
-            "send_email" => text(
-                &id,
-                format!(
-                    "{agent} sent `{}` to {}",
-                    field("subject"),
-                    field("recipient")
-                ),
-            ),
-            "pay_invoice" => text(
-                &id,
-                format!(
-                    "{agent} paid {} {} to {} for {who}",
-                    field("amount"),
-                    field("currency"),
-                    field("recipient")
-                ),
-            ),
-            other => Json(json!({
-                "jsonrpc": "2.0",
-                "id": id,
-                "error": {"code": -32602, "message": format!("unknown tool `{other}`")},
-            })),
-        },
-        _ => Json(json!({
-            "jsonrpc": "2.0",
-            "id": id,
-            "error": {"code": -32601, "message": "method not found"},
-        })),
+/// The arguments of `pay_invoice`.
+#[derive(Deserialize, JsonSchema)]
+struct Invoice {
+    /// The amount, as decimal text, like "50.00".
+    amount: String,
+    /// The currency, like "USD".
+    currency: String,
+    /// Who is paid.
+    recipient: String,
+    // Optional, and a string when given (not `null`, which the layer refuses).
+    /// What the payment is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "String")]
+    memo: Option<String>,
+}
+
+/// The tools. rmcp routes each call by its name; the layer has already judged it.
+#[derive(Clone)]
+struct Tools;
+
+#[tool_router]
+impl Tools {
+    #[tool(description = "Today's events")]
+    async fn read_calendar(&self, Extension(http): Extension<Parts>) -> Result<String, ErrorData> {
+        let auth = judged(&http, "read_calendar")?;
+        Ok(format!(
+            "{}'s calendar, read by {}: 09:30 stand-up; 14:00 dentist",
+            auth.subject().unwrap_or("?"),
+            auth.agent().unwrap_or("?")
+        ))
     }
+
+    #[tool(description = "Send an email in the person's name")]
+    async fn send_email(
+        &self,
+        Extension(http): Extension<Parts>,
+        Parameters(email): Parameters<Email>,
+    ) -> Result<String, ErrorData> {
+        let auth = judged(&http, "send_email")?;
+        as_judged(&auth, "recipient", Some(&email.recipient))?;
+        as_judged(&auth, "subject", Some(&email.subject))?;
+        Ok(format!(
+            "{} sent `{}` to {} ({} characters)",
+            auth.agent().unwrap_or("?"),
+            email.subject,
+            email.recipient,
+            email.body.unwrap_or_default().chars().count()
+        ))
+    }
+
+    #[tool(description = "Pay an invoice")]
+    async fn pay_invoice(
+        &self,
+        Extension(http): Extension<Parts>,
+        Parameters(invoice): Parameters<Invoice>,
+    ) -> Result<String, ErrorData> {
+        let auth = judged(&http, "pay_invoice")?;
+        as_judged(&auth, "amount", Some(&invoice.amount))?;
+        as_judged(&auth, "currency", Some(&invoice.currency))?;
+        as_judged(&auth, "recipient", Some(&invoice.recipient))?;
+        as_judged(&auth, "memo", invoice.memo.as_deref())?;
+        Ok(format!(
+            "{} paid {} {} to {} for {}",
+            auth.agent().unwrap_or("?"),
+            invoice.amount,
+            invoice.currency,
+            invoice.recipient,
+            auth.subject().unwrap_or("?")
+        ))
+    }
+}
+
+#[tool_handler(name = "valet-example-tools", version = "0.1.0")]
+impl ServerHandler for Tools {}
+
+/// The layer's decision on this call, which must be of `tool`. rmcp gives a tool the
+/// request's HTTP parts; the layer put its [`Authorized`] in their extensions.
+fn judged(http: &Parts, tool: &str) -> Result<Authorized, ErrorData> {
+    let auth = http
+        .extensions
+        .get::<Authorized>()
+        .cloned()
+        .ok_or_else(|| ErrorData::internal_error("the call was not judged", None))?;
+    if auth.operation.action != tool {
+        return Err(ErrorData::internal_error(
+            format!(
+                "the call judged was `{}`, not `{tool}`",
+                auth.operation.action
+            ),
+            None,
+        ));
+    }
+    Ok(auth)
+}
+
+/// Refuses to act unless the argument `field` the tool was given is the one judged: the
+/// layer and rmcp each read the body, and the tool acts only where they agree.
+fn as_judged(auth: &Authorized, field: &str, given: Option<&str>) -> Result<(), ErrorData> {
+    let judged = auth
+        .operation
+        .details
+        .as_ref()
+        .and_then(|d| d.get(field))
+        .and_then(FieldValue::as_str);
+    if judged != given {
+        return Err(ErrorData::internal_error(
+            format!("`{field}` is not the one judged"),
+            None,
+        ));
+    }
+    Ok(())
 }
 
 /// Whether the server honours bearer tokens.
@@ -162,15 +243,14 @@ enum Bearer {
     Accepted,
 }
 
-/// Serves the tools on `listener`, trusting `keys` for tokens and `approver` for signed
-/// approvals.
-async fn serve(
-    listener: tokio::net::TcpListener,
+/// The server at `addr`: the rmcp tools at `/mcp` behind the layer, trusting `keys` for
+/// tokens and `approver` for signed approvals, and the metadata beside them.
+fn app(
+    addr: SocketAddr,
     keys: KeySet,
     approver: VerifyingKey,
     bearer: Bearer,
-) -> Result<(), BoxError> {
-    let addr = listener.local_addr()?;
+) -> Result<(ProtectedResource, Router), BoxError> {
     let resource = ProtectedResource::new(&format!("http://{addr}/mcp"))?
         .authorization_server("https://auth.example.com")
         .scope(scope("calendar:read")?)
@@ -185,19 +265,71 @@ async fn serve(
         Bearer::Refused => builder.build(),
         Bearer::Accepted => builder.accept_bearer_tokens().build(),
     };
-    let layer = ValetLayer::builder(resource, authorizer)
+    let layer = ValetLayer::builder(resource.clone(), authorizer)
         .extractor(tools()?)
         .build();
+    // Stateless, JSON answers; only requests naming this server's own address (DNS
+    // rebinding protection).
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_allowed_hosts([addr.to_string()]);
+    let mcp: StreamableHttpService<Tools, NeverSessionManager> =
+        StreamableHttpService::new(|| Ok(Tools), Arc::default(), config);
     // The layer guards `/mcp`; the metadata is public and mounted beside it.
-    let mut app = Router::new().route("/mcp", post(mcp)).layer(layer.clone());
+    let mut app = Router::new()
+        .route_service("/mcp", mcp)
+        .layer(layer.clone());
     for path in layer.resource().metadata_paths() {
         app = app.route_service(&path, layer.resource().metadata_service());
     }
-    axum::serve(listener, app).await?;
-    Ok(())
+    Ok((resource, app))
+}
+
+/// The root key pair and the approver's signing key: read from `dir` when they are
+/// there, else new (and written to `dir` when one is given).
+fn keys(dir: Option<&Path>) -> Result<(RootKeyPair, SigningKey), BoxError> {
+    let Some(dir) = dir else {
+        return Ok((RootKeyPair::generate(KeyId(1)), SigningKey::generate()));
+    };
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join("root.key");
+    let root = if path.exists() {
+        RootKeyPair::read_file(&path)?
+    } else {
+        let root = RootKeyPair::generate(KeyId(1));
+        root.write_private_file(&path, false)?;
+        root
+    };
+    let path = dir.join("approver.key");
+    let approver = if path.exists() {
+        SigningKey::read_file(&path)?
+    } else {
+        let approver = SigningKey::generate();
+        approver.write_private_file(&path, false)?;
+        approver
+    };
+    Ok((root, approver))
 }
 
 type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>;
+
+/// The headers of the 2026-07-28 revision that name what a request is, read without its
+/// body: its version, its method and (for `tools/call`) the tool.
+fn mcp_headers(message: &Value) -> Result<Vec<(HeaderName, HeaderValue)>, BoxError> {
+    let mut headers = vec![(
+        HeaderName::from_static("mcp-protocol-version"),
+        HeaderValue::from_static(PROTOCOL_VERSION),
+    )];
+    if let Some(method) = message.get("method").and_then(Value::as_str) {
+        headers.push((HeaderName::from_static("mcp-method"), method.parse()?));
+    }
+    let params = message.get("params");
+    if let Some(name) = params.and_then(|p| p.get("name")).and_then(Value::as_str) {
+        headers.push((HeaderName::from_static("mcp-name"), name.parse()?));
+    }
+    Ok(headers)
+}
 
 /// Sends one request and prints the answer.
 async fn show(
@@ -218,13 +350,19 @@ async fn show_with(
     url: &str,
     token: Option<&Token>,
     message: Option<Value>,
-    headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    headers: Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Value, BoxError> {
     println!("\n== {step}");
-    let mut request = http::Request::builder()
-        .method(if message.is_some() { "POST" } else { "GET" })
-        .uri(url)
-        .header("content-type", "application/json");
+    let mut request = http::Request::builder().uri(url);
+    if let Some(m) = &message {
+        request = request
+            .method("POST")
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        for (name, value) in mcp_headers(m)? {
+            request = request.header(name, value);
+        }
+    }
     if let Some(t) = token {
         request = request.header("authorization", format!("Bearer {}", t.to_base64()));
     }
@@ -258,7 +396,7 @@ fn prove(
     token: &Token,
     mcp: &str,
     message: &Value,
-) -> Result<(http::HeaderName, http::HeaderValue), BoxError> {
+) -> Result<(HeaderName, HeaderValue), BoxError> {
     let (parts, ()) = http::Request::post(mcp).body(())?.into_parts();
     let request = tools()?
         .operation(&parts, &Bytes::from(message.to_string()))?
@@ -288,11 +426,26 @@ fn approve(owner: &SigningKey, refusal: &Value) -> Result<Approval, BoxError> {
     )?)
 }
 
-fn call(tool: &str, arguments: Value) -> Option<Value> {
-    Some(json!({
-        "jsonrpc": "2.0", "id": 1, "method": "tools/call",
-        "params": {"name": tool, "arguments": arguments},
-    }))
+/// A JSON-RPC request of the 2026-07-28 revision: no session, so each request names its
+/// protocol version, its client and the client's capabilities in `_meta`.
+fn rpc(method: &str, params: Value) -> Value {
+    let mut params = match params {
+        Value::Object(p) => p,
+        _ => serde_json::Map::new(),
+    };
+    params.insert(
+        "_meta".into(),
+        json!({
+            "io.modelcontextprotocol/protocolVersion": PROTOCOL_VERSION,
+            "io.modelcontextprotocol/clientInfo": {"name": "valet-example-agent", "version": "0.1.0"},
+            "io.modelcontextprotocol/clientCapabilities": {},
+        }),
+    );
+    json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params})
+}
+
+fn call(tool: &str, arguments: Value) -> Value {
+    rpc("tools/call", json!({"name": tool, "arguments": arguments}))
 }
 
 fn pay(amount: &str, recipient: &str) -> Value {
@@ -327,7 +480,7 @@ async fn send(
     mcp: &str,
     (token, key): (&Token, &SigningKey),
     message: Value,
-    mut headers: Vec<(http::HeaderName, http::HeaderValue)>,
+    mut headers: Vec<(HeaderName, HeaderValue)>,
 ) -> Result<Value, BoxError> {
     headers.insert(0, prove(key, token, mcp, &message)?);
     show_with(client, step, mcp, Some(token), Some(message), headers).await
@@ -336,14 +489,17 @@ async fn send(
 /// The agent flow: an orchestrator and its sub-agent, each with its own key, call the
 /// server over HTTP with a proof of possession per call; a copy of a token without its
 /// proof is refused; the person approves a payment; a bearer token is refused.
-async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Result<(), BoxError> {
+async fn agent_flow(
+    mcp: &str,
+    metadata: &str,
+    root: &RootKeyPair,
+    owner: &SigningKey,
+) -> Result<(), BoxError> {
     let client: HttpClient = Client::builder(TokioExecutor::new()).build_http();
-    let mcp = format!("{base}/mcp");
-    let metadata = format!("{base}/.well-known/oauth-protected-resource/mcp");
     show(
         &client,
         "the metadata a client discovers",
-        &metadata,
+        metadata,
         None,
         None,
     )
@@ -351,27 +507,18 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
     show(
         &client,
         "a call without a token",
-        &mcp,
+        mcp,
         None,
-        call("read_calendar", json!({})),
+        Some(call("read_calendar", json!({}))),
     )
     .await?;
 
     // The orchestrator's own key pair: its token is bound to the public key, and every
     // call carries a fresh proof of possession signed with the private key.
     let orchestrator = SigningKey::generate();
-    let token = mint(root, &mcp, &orchestrator)?;
-    let list = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"});
-    send(
-        &client,
-        "orchestrator: tools/list",
-        &mcp,
-        (&token, &orchestrator),
-        list,
-        Vec::new(),
-    )
-    .await?;
+    let token = mint(root, mcp, &orchestrator)?;
     let steps = [
+        ("orchestrator: tools/list", rpc("tools/list", json!({}))),
         (
             "orchestrator: read_calendar",
             call("read_calendar", json!({})),
@@ -389,11 +536,10 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
         ),
     ];
     for (step, message) in steps {
-        let message = message.ok_or("no message")?;
         send(
             &client,
             step,
-            &mcp,
+            mcp,
             (&token, &orchestrator),
             message,
             Vec::new(),
@@ -435,11 +581,10 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
         ),
     ];
     for (step, message) in steps {
-        let message = message.ok_or("no message")?;
         send(
             &client,
             step,
-            &mcp,
+            mcp,
             (&child, &invoice_agent),
             message,
             Vec::new(),
@@ -449,28 +594,28 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
     show(
         &client,
         "a copy of invoice-agent's token sent without its proof (a stolen token)",
-        &mcp,
+        mcp,
         Some(&child),
-        call("read_calendar", json!({})),
+        Some(call("read_calendar", json!({}))),
     )
     .await?;
     let elsewhere = mint(root, "https://other.example.com/mcp", &orchestrator)?;
     send(
         &client,
         "a token minted for another resource",
-        &mcp,
+        mcp,
         (&elsewhere, &orchestrator),
-        call("read_calendar", json!({})).ok_or("no message")?,
+        call("read_calendar", json!({})),
         Vec::new(),
     )
     .await?;
 
     // A payment over the approval threshold: the 403 names what to approve.
-    let payment = call("pay_invoice", pay("600.00", "bob@example.com")).ok_or("no message")?;
+    let payment = call("pay_invoice", pay("600.00", "bob@example.com"));
     let refusal = send(
         &client,
         "orchestrator: pay 600.00 (over the approval threshold)",
-        &mcp,
+        mcp,
         (&token, &orchestrator),
         payment.clone(),
         Vec::new(),
@@ -482,7 +627,7 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
     send(
         &client,
         "orchestrator: the same payment with the owner's approval",
-        &mcp,
+        mcp,
         (&token, &orchestrator),
         payment,
         vec![(APPROVAL_HEADER, approval_header_value(&approval)?)],
@@ -491,54 +636,133 @@ async fn agent_flow(base: &str, root: &RootKeyPair, owner: &SigningKey) -> Resul
 
     // A bearer token, bound to no key, is minted only through `valet::danger`: whoever
     // holds a copy could use it, so this server, built with the defaults, refuses it.
-    let bearer = Issuer::new(root.clone()).mint(grant(&mcp)?.bearer())?;
+    let bearer = Issuer::new(root.clone()).mint(grant(mcp)?.bearer())?;
     show(
         &client,
         "a bearer token (minted through valet::danger)",
-        &mcp,
+        mcp,
         Some(&bearer),
-        call("read_calendar", json!({})),
+        Some(call("read_calendar", json!({}))),
     )
     .await?;
     Ok(())
 }
 
+/// The command line.
+struct Options {
+    /// Serve until stopped, rather than run the agent flow.
+    serve: bool,
+    /// Where `--serve` listens.
+    addr: SocketAddr,
+    bearer: Bearer,
+    /// Where the keys are read from, or written to.
+    keys_dir: Option<PathBuf>,
+}
+
+impl Options {
+    fn parse(mut args: impl Iterator<Item = String>) -> Result<Self, BoxError> {
+        let mut options = Options {
+            serve: false,
+            addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            bearer: Bearer::Refused,
+            keys_dir: None,
+        };
+        // The last option given that only `--serve` takes.
+        let mut of_serve = None;
+        while let Some(arg) = args.next() {
+            match arg.as_str() {
+                "--serve" => options.serve = true,
+                "--accept-bearer-tokens" => options.bearer = Bearer::Accepted,
+                "--addr" => {
+                    let addr = args
+                        .next()
+                        .ok_or("`--addr` needs an address, like `127.0.0.1:0`")?;
+                    options.addr = addr.parse().map_err(|e| {
+                        format!("`{addr}` is not an address like `127.0.0.1:0`: {e}")
+                    })?;
+                }
+                "--keys-dir" => {
+                    let dir = args.next().ok_or("`--keys-dir` needs a directory")?;
+                    options.keys_dir = Some(dir.into());
+                }
+                other => {
+                    return Err(format!(
+                        "unknown argument `{other}`: expected `--serve`, `--addr ADDR`, \
+                         `--keys-dir DIR` or `--accept-bearer-tokens`"
+                    )
+                    .into())
+                }
+            }
+            if arg != "--serve" {
+                of_serve = Some(arg);
+            }
+        }
+        match of_serve {
+            Some(arg) if !options.serve => {
+                Err(format!("`{arg}` is an option of `--serve`: add `--serve`").into())
+            }
+            _ => Ok(options),
+        }
+    }
+}
+
+/// Serves until stopped, after printing where on stdout.
+async fn serve(options: Options) -> Result<(), BoxError> {
+    let (root, owner) = keys(options.keys_dir.as_deref())?;
+    let listener = tokio::net::TcpListener::bind(options.addr).await?;
+    let addr = listener.local_addr()?;
+    let keys = KeySet::new().with(root.public());
+    let (resource, app) = app(addr, keys, owner.public(), options.bearer)?;
+    let mcp = resource.audience().as_str().to_owned();
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "listening on http://{addr}/mcp")?;
+    writeln!(out, "resource: {mcp}")?;
+    writeln!(out, "metadata: {}", resource.metadata_url())?;
+    match options.bearer {
+        Bearer::Refused => writeln!(
+            out,
+            "every call needs a token bound to the agent's key and a fresh proof of possession \
+             in the Valet-Proof header, as the agent flow (run without --serve) sends them; to \
+             call it with curl alone, serve with --accept-bearer-tokens (risky: the server then \
+             honours bearer tokens for whoever holds a copy)"
+        )?,
+        Bearer::Accepted => {
+            let token = Issuer::new(root.clone()).mint(grant(&mcp)?.bearer())?;
+            let message = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                "params": {"name": "pay_invoice", "arguments": pay("50.00", "bob@example.com")}});
+            writeln!(
+                out,
+                "honouring bearer tokens: whoever holds a copy of this one can use it for 15 \
+                 minutes:\ncurl -s {mcp} -H 'authorization: Bearer {}' \\\n  -H 'content-type: \
+                 application/json' -H 'accept: application/json, text/event-stream' \\\n  -d '{message}'",
+                token.to_base64()
+            )?;
+        }
+    }
+    out.flush()?;
+    drop(out);
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
-    let root = RootKeyPair::generate(KeyId(1));
-    let keys = KeySet::new().with(root.public());
-    // The account owner's approval key, on their own device.
-    let owner = SigningKey::generate();
-    if std::env::args().any(|a| a == "--serve") {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-        let mcp = "http://127.0.0.1:8080/mcp";
-        if !std::env::args().any(|a| a == "--accept-bearer-tokens") {
-            println!(
-                "serving {mcp} (Ctrl-C to stop): every call needs a token bound to the agent's key and a \
-                 fresh proof of possession in the Valet-Proof header, as the agent flow (run without \
-                 --serve) sends them; to call it with curl alone, serve with --accept-bearer-tokens \
-                 (risky: the server then honours bearer tokens for whoever holds a copy)\n"
-            );
-            return serve(listener, keys, owner.public(), Bearer::Refused).await;
-        }
-        let token = Issuer::new(root.clone()).mint(grant(mcp)?.bearer())?;
-        println!(
-            "serving {mcp} (Ctrl-C to stop), honouring bearer tokens: whoever holds a copy of this \
-             one can use it for 15 minutes:\n"
-        );
-        println!(
-            "curl -s {mcp} -H 'authorization: Bearer {}' -H 'content-type: application/json' \\\n  -d '{}'\n",
-            token.to_base64(),
-            json!({"jsonrpc":"2.0","id":1,"method":"tools/call",
-                   "params":{"name":"pay_invoice","arguments":pay("50.00", "bob@example.com")}})
-        );
-        return serve(listener, keys, owner.public(), Bearer::Accepted).await;
+    let options = Options::parse(std::env::args().skip(1))?;
+    if options.serve {
+        return serve(options).await;
     }
+    let (root, owner) = keys(None)?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let server = tokio::spawn(serve(listener, keys, owner.public(), Bearer::Refused));
-    println!("tool server at {base}/mcp, judged by {POLICIES}");
-    let flow = agent_flow(&base, &root, &owner).await;
+    let (resource, app) = app(
+        listener.local_addr()?,
+        KeySet::new().with(root.public()),
+        owner.public(),
+        Bearer::Refused,
+    )?;
+    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let mcp = resource.audience().as_str().to_owned();
+    println!("tool server at {mcp}, judged by {POLICIES}");
+    let flow = agent_flow(&mcp, &resource.metadata_url(), &root, &owner).await;
     server.abort();
     flow
 }
