@@ -29,6 +29,13 @@ if [ "${VALET_PY_PROFILE:-release}" = "debug" ]; then release=""; fi
   VIRTUAL_ENV="$venv" PATH="$venv/bin:$PATH" "$venv/bin/maturin" develop $release --quiet
 )
 
+step "building the Rust MCP tool server the client tests start"
+# The official MCP client is tested against it (tests/test_mcp_clients.py).
+cargo build --quiet $release -p valet-http --example tool_server
+profile_dir=debug
+if [ -n "$release" ]; then profile_dir=release; fi
+export VALET_TOOL_SERVER="$CARGO_TARGET_DIR/$profile_dir/examples/tool_server"
+
 step "checking the stubs against the module"
 (cd crates/valet-py && "$py" -m mypy.stubtest valet --allowlist stubtest-allowlist.txt)
 
