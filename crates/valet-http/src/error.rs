@@ -1,5 +1,10 @@
 //! Errors: a misconfigured layer, or a request whose operation cannot be read.
 
+use http::StatusCode;
+use serde_json::json;
+
+use crate::challenge::json_response;
+
 /// A failure to configure the layer.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -17,8 +22,10 @@ pub enum ConfigError {
     Invalid(String),
 }
 
-/// Why the operation of a request could not be read from it. Answered with `400` and
-/// `{"error":"invalid_request","error_description":"<this message>"}`.
+/// Why the operation of a request could not be read from it. Answered with `400`:
+/// [`Json`](Self::Json) and [`Invalid`](Self::Invalid) with
+/// `{"error":"invalid_request","error_description":"<this message>"}`,
+/// [`HeaderMismatch`](Self::HeaderMismatch) with a JSON-RPC error object.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExtractError {
@@ -28,6 +35,39 @@ pub enum ExtractError {
     /// The JSON does not say what the request does.
     #[error("{0}")]
     Invalid(String),
+    /// The MCP routing headers ([`MCP_METHOD_HEADER`](crate::MCP_METHOD_HEADER),
+    /// [`MCP_NAME_HEADER`](crate::MCP_NAME_HEADER)) disagree with the body, are malformed,
+    /// or appear twice. Answered with
+    /// `{"jsonrpc":"2.0","id":<id>,"error":{"code":-32020,"message":"<this message>"}}`
+    /// ([`JSONRPC_HEADER_MISMATCH`](crate::JSONRPC_HEADER_MISMATCH)).
+    #[error("{message}")]
+    HeaderMismatch {
+        /// The request's `id` (a string or a number), else `null`.
+        id: serde_json::Value,
+        /// What disagrees.
+        message: String,
+    },
+}
+
+/// The JSON-RPC error code of a request whose MCP routing headers disagree with its body
+/// (`HEADER_MISMATCH` of MCP revision 2026-07-28).
+pub const JSONRPC_HEADER_MISMATCH: i64 = -32020;
+
+impl ExtractError {
+    /// The `400` answering it.
+    pub(crate) fn response(&self) -> http::Response<bytes::Bytes> {
+        let body = match self {
+            ExtractError::Json(_) | ExtractError::Invalid(_) => {
+                json!({"error": "invalid_request", "error_description": self.to_string()})
+            }
+            ExtractError::HeaderMismatch { id, message } => json!({
+                "jsonrpc": "2.0",
+                "id": id,
+                "error": {"code": JSONRPC_HEADER_MISMATCH, "message": message},
+            }),
+        };
+        json_response(StatusCode::BAD_REQUEST, None, &body)
+    }
 }
 
 /// Why the `Valet-Proof` or `Valet-Approval` headers cannot be read. Answered with `400`

@@ -493,16 +493,7 @@ impl Shared {
             Ok(p) => p,
             Err(e) => return Err(self.invalid_request(&e.to_string())),
         };
-        let operation = match operation {
-            Ok(op) => op,
-            Err(e) => {
-                return Err(challenge::json_response(
-                    StatusCode::BAD_REQUEST,
-                    None,
-                    &json!({"error": "invalid_request", "error_description": e.to_string()}),
-                ))
-            }
-        };
+        let operation = operation.map_err(|e| e.response())?;
         Ok(Pending {
             token,
             operation: Arc::new(operation),

@@ -9,9 +9,10 @@ mod layer;
 mod mcp;
 mod presented;
 mod resource;
+mod routing;
 
 pub use challenge::is_invalid_token;
-pub use error::{ConfigError, ExtractError, HeaderError};
+pub use error::{ConfigError, ExtractError, HeaderError, JSONRPC_HEADER_MISMATCH};
 pub use extract::{Extractor, Operation};
 pub use layer::{
     Admission, Authorized, Execution, ValetLayer, ValetLayerBuilder, ValetService,
@@ -25,3 +26,4 @@ pub use presented::{
 pub use resource::{
     MetadataService, ProtectedResource, ProtectedResourceMetadata, WELL_KNOWN_PATH,
 };
+pub use routing::{MCP_METHOD_HEADER, MCP_NAME_HEADER};

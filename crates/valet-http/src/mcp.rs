@@ -11,6 +11,7 @@ use valet::{Scope, TransactionDetails};
 use crate::error::ExtractError;
 use crate::extract::{Extractor, Operation};
 use crate::json;
+use crate::routing;
 
 /// Most fields one transaction may carry (the token layer's default).
 const MAX_DETAIL_FIELDS: usize = 32;
@@ -73,6 +74,16 @@ const RESOURCE_PARAMETERS: [(&str, &str, &str); 4] = [
 ///   `resource == Resource::"<uri or name>"`. Other methods (`completion/complete`,
 ///   `logging/setLevel`, `Tools/Call`, ...) carry no details; unless the schema declares
 ///   and a policy permits that action, they are denied.
+///
+/// The MCP routing headers of revision 2026-07-28,
+/// [`MCP_METHOD_HEADER`](crate::MCP_METHOD_HEADER) and
+/// [`MCP_NAME_HEADER`](crate::MCP_NAME_HEADER), are checked against the body when sent:
+/// `Mcp-Method` must be the body's `method`, `Mcp-Name` its `params.name` (`tools/call`,
+/// `prompts/get`) or `params.uri` (`resources/read`), each sent once, as visible ASCII or
+/// as `=?base64?<standard base64 of the UTF-8 value>?=`. A request whose headers disagree
+/// with its body is refused ([`ExtractError::HeaderMismatch`]); what is judged is always
+/// read from the body. Without the headers (clients of earlier revisions) nothing is
+/// checked.
 ///
 /// Method names are matched exactly: `Tools/Call` is neither `tools/call` nor a protocol
 /// message. A JSON-RPC batch (an array) is refused: send one message per request. So is a
@@ -302,6 +313,12 @@ fn details(value: &Value) -> Result<TransactionDetails, ExtractError> {
 impl Extractor for McpTools {
     fn operation(&self, parts: &Parts, body: &Bytes) -> Result<Operation, ExtractError> {
         if body.iter().all(u8::is_ascii_whitespace) {
+            routing::check(&parts.headers, None).map_err(|message| {
+                ExtractError::HeaderMismatch {
+                    id: Value::Null,
+                    message,
+                }
+            })?;
             return Ok(Operation::token_only(parts.method.as_str()));
         }
         let message = match json::read(body)? {
@@ -313,6 +330,13 @@ impl Extractor for McpTools {
             }
             _ => return Err(invalid("the body must be a JSON-RPC message object")),
         };
+        routing::check(&parts.headers, Some(&message)).map_err(|text| {
+            let id = match message.get("id") {
+                Some(id @ (Value::String(_) | Value::Number(_))) => id.clone(),
+                _ => Value::Null,
+            };
+            ExtractError::HeaderMismatch { id, message: text }
+        })?;
         match message.get("method") {
             Some(Value::String(m)) if !m.is_empty() => self.request(m, &message),
             Some(_) => Err(invalid("`method` must be a non-empty string")),
