@@ -111,7 +111,13 @@ fn presentation(
 /// deny is this value, never an exception.
 #[pyclass(module = "valet", frozen)]
 pub struct Decision {
-    inner: valet::Decision,
+    inner: Arc<valet::Decision>,
+}
+
+impl From<Arc<valet::Decision>> for Decision {
+    fn from(inner: Arc<valet::Decision>) -> Self {
+        Decision { inner }
+    }
 }
 
 #[pymethods]
@@ -232,10 +238,17 @@ impl Decision {
 /// threads: `authorize` releases the GIL while it decides.
 #[pyclass(module = "valet", frozen)]
 pub struct Authorizer {
-    inner: valet::Authorizer,
+    inner: Arc<valet::Authorizer>,
     revocations: Arc<dyn RevocationStore>,
     clock: Option<Py<FixedClock>>,
     entities: Option<Arc<Entities>>,
+}
+
+impl Authorizer {
+    /// The Rust authorizer, shared (with a `Gate`'s layer).
+    pub(crate) fn shared(&self) -> Arc<valet::Authorizer> {
+        self.inner.clone()
+    }
 }
 
 #[pymethods]
@@ -354,7 +367,7 @@ impl Authorizer {
         };
         builder = builder.revocations(revocations.clone());
         Ok(Authorizer {
-            inner: builder.build(),
+            inner: Arc::new(builder.build()),
             revocations,
             clock,
             entities,
@@ -431,7 +444,7 @@ impl Authorizer {
                 token.get_type().name()?
             )));
         };
-        Ok(Decision { inner: decision })
+        Ok(Decision::from(Arc::new(decision)))
     }
 
     /// Revokes a block by its revocation id (hex, from `Token.revocation_ids()`): that

@@ -72,6 +72,19 @@ pub(crate) fn header_map(obj: Option<&Bound<'_, PyAny>>) -> PyResult<http::Heade
     Ok(map)
 }
 
+/// The request target of `path`, `str` or `bytes`: a path with its query, if any, as it
+/// came on the request line (`/mcp`, `/mcp?x=1`). An invalid one raises `RequestError`.
+pub(crate) fn target(path: &Bound<'_, PyAny>) -> PyResult<http::Uri> {
+    let bytes = header_bytes(path, "path")
+        .map_err(|_| PyTypeError::new_err("`path` must be str or bytes, like `/mcp`"))?;
+    http::Uri::try_from(bytes.as_slice()).map_err(|_| {
+        RequestError::new_err(format!(
+            "`{}` is not a request target: give a path like `/mcp`",
+            String::from_utf8_lossy(&bytes).escape_debug()
+        ))
+    })
+}
+
 /// The head of a request with this method, target and headers. An invalid method raises
 /// `RequestError`.
 pub(crate) fn parts(method: &str, target: http::Uri, headers: http::HeaderMap) -> PyResult<Parts> {

@@ -9,6 +9,7 @@ mod authorizer;
 mod convert;
 mod entities;
 mod errors;
+mod gate;
 mod holder;
 mod http_parts;
 mod keys;
@@ -18,6 +19,7 @@ mod stores;
 mod tokens;
 
 use pyo3::prelude::*;
+use pyo3::types::PyTuple;
 
 /// Valet: valet keys for AI agents, judged with the owner's Cedar policies.
 #[pymodule]
@@ -36,6 +38,12 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<authorizer::FixedClock>()?;
     m.add_class::<request::Request>()?;
     m.add_class::<mcp::McpTools>()?;
+    m.add_class::<gate::Gate>()?;
+    m.add_class::<gate::GateAnswer>()?;
+    m.add(
+        "CREDENTIAL_HEADERS",
+        PyTuple::new(m.py(), gate::credential_headers())?,
+    )?;
     m.add_class::<authorizer::Decision>()?;
     m.add_class::<authorizer::Authorizer>()?;
     m.add_class::<authorizer::Verifier>()?;

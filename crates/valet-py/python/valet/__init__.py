@@ -26,18 +26,23 @@ minted only with ``TokenBuilder(..., bearer=True)`` and honoured only by an
 
 An MCP server reads each JSON-RPC message as the operation it judges with ``McpTools``
 (which scope each tool needs, which arguments are its transaction); a client signs its
-proof of possession over ``tools.request(audience, body)``, exactly what the server judges.
+proof of possession over ``tools.request(audience, body)``, exactly what the server judges. A ``Gate`` judges whole HTTP requests as the Rust layer
+does (metadata, ``401``/``403``/``approval_required``/``400``/``413`` answers, byte for
+byte), for a middleware in front of a Python web application.
 
 Several replicas of one resource server share used proofs, spent approvals and revocations
 in Redis: ``Authorizer(..., stores=RedisStores("redis://host:6379/", replica="api-1"))``.
 """
 
 from valet._native import (
+    CREDENTIAL_HEADERS,
     Approval,
     Authorizer,
     Decision,
     EntityError,
     FixedClock,
+    Gate,
+    GateAnswer,
     HolderProof,
     Issuer,
     KeySet,
@@ -69,11 +74,14 @@ KeyPair = RootKeyPair
 """Another name for ``RootKeyPair``."""
 
 __all__ = [
+    "CREDENTIAL_HEADERS",
     "Approval",
     "Authorizer",
     "Decision",
     "EntityError",
     "FixedClock",
+    "Gate",
+    "GateAnswer",
     "HolderProof",
     "Issuer",
     "KeyPair",

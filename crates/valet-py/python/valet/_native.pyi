@@ -389,9 +389,76 @@ class McpTools:
         audience: str,
         body: bytes | str,
         method: str = "POST",
-        headers: Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]] | None = None,
+        headers: _Headers | None = None,
     ) -> Request:
         """The ``Request`` a server at ``audience`` judges for this HTTP request."""
+
+CREDENTIAL_HEADERS: tuple[str, ...]
+"""The request headers that carry credentials (lowercase), never passed on by a gate."""
+
+_Headers: TypeAlias = Mapping[str, str] | Iterable[tuple[str | bytes, str | bytes]]
+"""A mapping of header names to values, or ``(name, value)`` pairs as an ASGI scope holds them."""
+
+@final
+class Gate:
+    """Judges each HTTP request exactly as the Rust tower layer does."""
+
+    def __new__(
+        cls,
+        authorizer: Authorizer,
+        resource: str,
+        *,
+        tools: McpTools | None = None,
+        max_body_bytes: int = 65536,
+        authorization_servers: Sequence[str] | None = None,
+        scopes: Sequence[str] | None = None,
+        resource_name: str | None = None,
+        resource_documentation: str | None = None,
+        serve_metadata: bool = True,
+    ) -> Gate: ...
+    def judge(self, method: str, path: str | bytes, headers: _Headers, body: bytes) -> GateAnswer:
+        """Judges one HTTP request whose body (at most ``max_body_bytes + 1`` bytes) is read."""
+    @property
+    def resource(self) -> str:
+        """The resource URI: the audience every token must name."""
+    @property
+    def metadata_url(self) -> str:
+        """The RFC 9728 metadata URL."""
+    @property
+    def metadata_paths(self) -> list[str]:
+        """The paths answered with the metadata document."""
+    @property
+    def max_body_bytes(self) -> int:
+        """The largest body read, in bytes."""
+    @property
+    def authorizer(self) -> Authorizer:
+        """The authorizer that judges."""
+    @property
+    def tools(self) -> McpTools:
+        """How request bodies are read."""
+
+@final
+class GateAnswer:
+    """What a gate makes of one request: admitted with its decision, or answered."""
+
+    @property
+    def allowed(self) -> bool:
+        """Whether the request is admitted (passed on to the application)."""
+    @property
+    def decision(self) -> Decision | None:
+        """The decision of an admitted request."""
+    @property
+    def request(self) -> Request | None:
+        """What was judged, for an admitted request."""
+    @property
+    def status(self) -> int | None:
+        """The HTTP status of the gate's answer."""
+    @property
+    def headers(self) -> list[tuple[str, str]]:
+        """The headers of the gate's answer."""
+    @property
+    def body(self) -> bytes:
+        """The body of the gate's answer."""
 
 @final
 class Decision:
@@ -556,6 +623,9 @@ __all__ = [
     "FixedClock",
     "Request",
     "McpTools",
+    "Gate",
+    "GateAnswer",
+    "CREDENTIAL_HEADERS",
     "Decision",
     "Authorizer",
     "RedisStores",
