@@ -24,8 +24,9 @@ pub enum ConfigError {
 
 /// Why the operation of a request could not be read from it. Answered with `400`:
 /// [`Json`](Self::Json) and [`Invalid`](Self::Invalid) with
-/// `{"error":"invalid_request","error_description":"<this message>"}`,
-/// [`HeaderMismatch`](Self::HeaderMismatch) with a JSON-RPC error object.
+/// `{"error":"invalid_request","error_description":"<this message>"}`, the JSON-RPC
+/// refusals ([`HeaderMismatch`](Self::HeaderMismatch), [`Batch`](Self::Batch)) with a
+/// JSON-RPC error object.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ExtractError {
@@ -47,11 +48,21 @@ pub enum ExtractError {
         /// What disagrees.
         message: String,
     },
+    /// The body is a JSON-RPC batch (an array), which MCP no longer has (revision
+    /// 2025-06-18 removed it). Answered with
+    /// `{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"<this message>"}}`
+    /// ([`JSONRPC_INVALID_REQUEST`](crate::JSONRPC_INVALID_REQUEST)).
+    #[error("batches are not accepted: send one message per request")]
+    Batch,
 }
 
 /// The JSON-RPC error code of a request whose MCP routing headers disagree with its body
 /// (`HEADER_MISMATCH` of MCP revision 2026-07-28).
 pub const JSONRPC_HEADER_MISMATCH: i64 = -32020;
+
+/// The JSON-RPC error code of a message that is not a valid request (JSON-RPC 2.0): a
+/// batch.
+pub const JSONRPC_INVALID_REQUEST: i64 = -32600;
 
 impl ExtractError {
     /// The `400` answering it.
@@ -64,6 +75,11 @@ impl ExtractError {
                 "jsonrpc": "2.0",
                 "id": id,
                 "error": {"code": JSONRPC_HEADER_MISMATCH, "message": message},
+            }),
+            ExtractError::Batch => json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {"code": JSONRPC_INVALID_REQUEST, "message": self.to_string()},
             }),
         };
         json_response(StatusCode::BAD_REQUEST, None, &body)

@@ -12,7 +12,9 @@ mod resource;
 mod routing;
 
 pub use challenge::is_invalid_token;
-pub use error::{ConfigError, ExtractError, HeaderError, JSONRPC_HEADER_MISMATCH};
+pub use error::{
+    ConfigError, ExtractError, HeaderError, JSONRPC_HEADER_MISMATCH, JSONRPC_INVALID_REQUEST,
+};
 pub use extract::{Extractor, Operation};
 pub use layer::{
     Admission, Authorized, Execution, ValetLayer, ValetLayerBuilder, ValetService,

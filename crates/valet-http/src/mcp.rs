@@ -86,8 +86,17 @@ const RESOURCE_PARAMETERS: [(&str, &str, &str); 4] = [
 /// checked.
 ///
 /// Method names are matched exactly: `Tools/Call` is neither `tools/call` nor a protocol
-/// message. A JSON-RPC batch (an array) is refused: send one message per request. So is a
-/// body whose objects name a member twice, which JSON readers resolve differently.
+/// message.
+///
+/// A JSON-RPC batch (an array) is refused ([`ExtractError::Batch`]): MCP removed batching
+/// in revision 2025-06-18, and a batch would have several messages judged as one; send
+/// one message per request. So is a body whose objects name a member twice, which JSON
+/// readers resolve differently.
+///
+/// A message without `id` is a notification only if its method starts with
+/// [`NOTIFICATION_PREFIX`]: it is then judged by the token alone. Any other method sent
+/// without `id` (a `tools/call` without `id`) is read as the same method with an `id`,
+/// and judged as that action: leaving out the `id` never makes an action token-only.
 #[derive(Clone, Debug, Default)]
 pub struct McpTools {
     scopes: HashMap<String, Vec<Scope>>,
@@ -323,11 +332,7 @@ impl Extractor for McpTools {
         }
         let message = match json::read(body)? {
             Value::Object(m) => m,
-            Value::Array(_) => {
-                return Err(invalid(
-                    "JSON-RPC batches are not accepted: send one message per request",
-                ))
-            }
+            Value::Array(_) => return Err(ExtractError::Batch),
             _ => return Err(invalid("the body must be a JSON-RPC message object")),
         };
         routing::check(&parts.headers, Some(&message)).map_err(|text| {

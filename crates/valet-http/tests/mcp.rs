@@ -18,7 +18,7 @@ use common::*;
 use serde_json::{json, Value};
 use valet::danger::DangerousAuthorizerBuilder;
 use valet::{Authorizer, KeyId, KeySet, MemoryAudit, Outcome, PolicyStore, RootKeyPair};
-use valet_http::{Execution, McpTools};
+use valet_http::{Execution, McpTools, JSONRPC_INVALID_REQUEST};
 
 const TEN_MINUTES: Duration = Duration::from_secs(600);
 
@@ -271,13 +271,118 @@ async fn a_batch_cannot_carry_an_action_past_the_policies() {
     ] {
         let r = s.rpc(Some(&token), batch.clone()).await;
         assert_eq!(r.status, 400, "{batch}: {}", r.body);
-        assert!(r.body["error_description"]
-            .as_str()
-            .unwrap()
-            .contains("send one message per request"));
+        assert_eq!(
+            r.body,
+            json!({
+                "jsonrpc": "2.0",
+                "id": null,
+                "error": {
+                    "code": -32600,
+                    "message": "batches are not accepted: send one message per request",
+                },
+            })
+        );
+        assert_eq!(r.body["error"]["code"], JSONRPC_INVALID_REQUEST);
+        assert!(r.challenge().is_empty());
     }
     assert!(s.seen.lock().unwrap().is_empty());
     assert!(audit.records().is_empty());
+}
+
+#[tokio::test]
+async fn a_batch_of_tool_calls_never_reaches_the_service() {
+    let (s, audit) = bundled().await;
+    let token = s.mint(&["calendar:read", "payments:write"], TEN_MINUTES);
+    // Each call alone would be allowed.
+    let calls = json!([
+        call("read_calendar", json!({})),
+        call("pay_invoice", payment("50.00")),
+    ]);
+    let r = s.rpc(Some(&token), calls).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["error"]["code"], -32600);
+    assert!(s.seen.lock().unwrap().is_empty());
+    assert!(audit.records().is_empty());
+    let r = s.call(Some(&token), "pay_invoice", payment("50.00")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_notification_is_judged_by_the_token_alone() {
+    let (s, audit) = bundled().await;
+    // A token with no scope, which no policy permits anything.
+    let token = s.mint(&[], TEN_MINUTES);
+    for method in ["notifications/initialized", "notifications/cancelled"] {
+        let r = s
+            .rpc(
+                Some(&token),
+                json!({"jsonrpc":"2.0","method":method,"params":{}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{method}: {}", r.body);
+        assert_eq!(r.body["result"]["action"], method);
+    }
+    let records = audit.records();
+    assert_eq!(records.len(), 2);
+    assert!(records.iter().all(|r| r.outcome == Outcome::Allow));
+    // It still needs a good token.
+    let r = s
+        .rpc(
+            None,
+            json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    // And a notification carries no `id`.
+    let r = s
+        .rpc(
+            Some(&token),
+            json!({"jsonrpc":"2.0","id":1,"method":"notifications/initialized"}),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(s.seen.lock().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_tool_call_without_id_is_judged_as_the_action() {
+    let (s, audit) = bundled().await;
+    let without_id = |tool: &str, arguments: Value| json!({"jsonrpc":"2.0","method":"tools/call","params":{"name":tool,"arguments":arguments}});
+    // The policies deny a payment in GBP: without an `id` it is denied just the same.
+    let token = s.mint(&["payments:write"], TEN_MINUTES);
+    let gbp = json!({"amount": "50.00", "currency": "GBP", "recipient": "bob@example.com"});
+    let r = s
+        .rpc(Some(&token), without_id("pay_invoice", gbp.clone()))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.body["error"], "insufficient_scope");
+    assert!(
+        r.body["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["layer"] == "policy"),
+        "{}",
+        r.body
+    );
+    // A token without the tool's scope is refused just the same.
+    let reader = s.mint(&["calendar:read"], TEN_MINUTES);
+    let r = s
+        .rpc(Some(&reader), without_id("pay_invoice", payment("50.00")))
+        .await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert!(s.seen.lock().unwrap().is_empty());
+    let records = audit.records();
+    assert_eq!(records.len(), 2);
+    assert!(records
+        .iter()
+        .all(|r| r.action == "pay_invoice" && r.outcome == Outcome::Deny));
+    // An allowed one passes, judged as the tool.
+    let r = s
+        .rpc(Some(&token), without_id("pay_invoice", payment("50.00")))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["result"]["action"], "pay_invoice");
 }
 
 #[tokio::test]
