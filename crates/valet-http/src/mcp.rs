@@ -17,11 +17,13 @@ use crate::routing;
 const MAX_DETAIL_FIELDS: usize = 32;
 
 /// The JSON-RPC methods that act on nothing, so that the token alone is verified: the
-/// handshake, `ping`, and the methods that list what the server offers. Matched exactly
+/// handshake (`initialize`, and `server/discover`, which opens a connection in the MCP
+/// revision 2026-07-28), `ping`, and the methods that list what the server offers. Matched exactly
 /// (case-sensitive). Every method starting with [`NOTIFICATION_PREFIX`] is one too, and so
 /// is a JSON-RPC response; every other method is an action.
-pub const TOKEN_ONLY_METHODS: [&str; 6] = [
+pub const TOKEN_ONLY_METHODS: [&str; 7] = [
     "initialize",
+    "server/discover",
     "ping",
     "tools/list",
     "resources/list",
