@@ -5,7 +5,7 @@ use http::header::{HeaderName, HeaderValue};
 use http::request::Parts;
 use pyo3::exceptions::PyTypeError;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyString};
+use pyo3::types::{PyBytes, PySequence, PyString};
 
 use crate::convert::mapping_items;
 use crate::errors::RequestError;
@@ -22,6 +22,21 @@ fn header_bytes(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Vec<u8>> {
         "a header {what} must be str or bytes, not {}",
         obj.get_type().name()?
     )))
+}
+
+/// A `(name, value)` pair: a tuple, or another sequence of two items (an ASGI server may
+/// give `[name, value]` lists).
+fn pair<'py>(item: &Bound<'py, PyAny>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>)> {
+    let not_a_pair =
+        || PyTypeError::new_err("`headers` must be a mapping or a list of (name, value) pairs");
+    if item.is_instance_of::<PyString>() || item.is_instance_of::<PyBytes>() {
+        return Err(not_a_pair());
+    }
+    let seq = item.cast::<PySequence>().map_err(|_| not_a_pair())?;
+    if seq.len()? != 2 {
+        return Err(not_a_pair());
+    }
+    Ok((seq.get_item(0)?, seq.get_item(1)?))
 }
 
 /// Reads headers: a mapping of names to values, or an iterable of `(name, value)` pairs
@@ -42,13 +57,7 @@ pub(crate) fn header_map(obj: Option<&Bound<'_, PyAny>>) -> PyResult<http::Heade
             }
             let mut items = Vec::new();
             for item in obj.try_iter()? {
-                let item = item?;
-                let pair: (Bound<'_, PyAny>, Bound<'_, PyAny>) = item.extract().map_err(|_| {
-                    PyTypeError::new_err(
-                        "`headers` must be a mapping or a list of (name, value) pairs",
-                    )
-                })?;
-                items.push(pair);
+                items.push(pair(&item?)?);
             }
             items
         }
