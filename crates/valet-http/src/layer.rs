@@ -17,6 +17,7 @@ use crate::challenge::{self, Answer};
 use crate::extract::{Extractor, Operation};
 use crate::mcp::McpTools;
 use crate::presented::{read_presentation, APPROVAL_HEADER, PROOF_HEADER};
+use crate::remediation;
 use crate::resource::{metadata_response, ProtectedResource};
 
 /// Largest request body the layer reads by default (64 KiB); a larger one is answered
@@ -517,7 +518,7 @@ impl Shared {
                 decision: Arc::new(decision),
                 operation: pending.operation,
             }),
-            answer => Err(self.refuse(answer, &decision, &pending.token, &pending.scope)),
+            answer => Err(self.refuse(answer, &decision, &pending)),
         }
     }
 
@@ -609,9 +610,14 @@ impl Shared {
         &self,
         answer: Answer,
         decision: &Decision,
-        token: &str,
-        scope: &str,
+        pending: &Pending,
     ) -> http::Response<Bytes> {
+        let Pending {
+            token,
+            operation,
+            scope,
+            ..
+        } = pending;
         match answer {
             Answer::InvalidToken => {
                 let description = challenge::token_description(decision);
@@ -650,6 +656,17 @@ impl Shared {
             Answer::ServerError => server_error(),
             Answer::Forbidden | Answer::Allow => {
                 let description = challenge::first_reason(decision);
+                let mut body = json!({
+                    "error": "insufficient_scope",
+                    "error_description": description,
+                    "reasons": challenge::reasons_json(decision),
+                });
+                if let (Some(hints), Some(fields)) = (
+                    remediation::hints(decision, operation),
+                    body.as_object_mut(),
+                ) {
+                    fields.insert("remediationHints".to_owned(), hints);
+                }
                 challenge::json_response(
                     StatusCode::FORBIDDEN,
                     Some(challenge::challenge(&[
@@ -658,11 +675,7 @@ impl Shared {
                         ("resource_metadata", &self.metadata_url),
                         ("error_description", &description),
                     ])),
-                    &json!({
-                        "error": "insufficient_scope",
-                        "error_description": description,
-                        "reasons": challenge::reasons_json(decision),
-                    }),
+                    &body,
                 )
             }
         }

@@ -8,6 +8,7 @@ mod json;
 mod layer;
 mod mcp;
 mod presented;
+mod remediation;
 mod resource;
 mod routing;
 

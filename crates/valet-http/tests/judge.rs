@@ -205,6 +205,22 @@ async fn a_refused_request_gets_the_same_403() {
     );
     let r = f.same_answer(post(Some(&token), &message), 403).await;
     assert_eq!(body_json(&r)["error"], "insufficient_scope");
+    assert!(body_json(&r).get("remediationHints").is_none());
+    // Over a block's limit, with the hint of what it needs.
+    let child = f
+        .mint(&["payments:write"])
+        .attenuate(valet::Attenuation::new().max("payment", "amount", "100.00".parse().unwrap()))
+        .unwrap();
+    let r = f
+        .same_answer(
+            post(Some(&child), &call("pay_invoice", payment("200.00"))),
+            403,
+        )
+        .await;
+    assert_eq!(
+        body_json(&r)["remediationHints"][0]["type"],
+        "oauth_authorization_details"
+    );
 }
 
 #[tokio::test]
