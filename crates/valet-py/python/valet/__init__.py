@@ -28,7 +28,9 @@ An MCP server reads each JSON-RPC message as the operation it judges with ``McpT
 (which scope each tool needs, which arguments are its transaction); a client signs its
 proof of possession over ``tools.request(audience, body)``, exactly what the server judges. A ``Gate`` judges whole HTTP requests as the Rust layer
 does (metadata, ``401``/``403``/``approval_required``/``400``/``413`` answers, byte for
-byte); ``valet.asgi.ValetMiddleware`` puts one in front of any ASGI application.
+byte); ``valet.asgi.ValetMiddleware`` puts one in front of any ASGI application, and
+``valet.mcpserver.protect`` in front of an MCP SDK server (``MCPServer``), each tool call
+judged with its arguments as the transaction and its ``Decision`` read by the tool.
 
 Several replicas of one resource server share used proofs, spent approvals and revocations
 in Redis: ``Authorizer(..., stores=RedisStores("redis://host:6379/", replica="api-1"))``.
