@@ -31,7 +31,9 @@ pub const DEFAULT_MAX_BODY_BYTES: usize = 64 * 1024;
 pub const CREDENTIAL_HEADERS: [HeaderName; 3] =
     [header::AUTHORIZATION, PROOF_HEADER, APPROVAL_HEADER];
 
-/// What the layer makes of one request ([`ValetLayer::judge`]).
+/// What the layer makes of one request ([`ValetLayer::judge`]). Matched outside this
+/// crate, it needs a wildcard arm: treat an answer not known there as a refusal (a `500`),
+/// so that nothing is admitted that was not judged allowed.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Admission {
