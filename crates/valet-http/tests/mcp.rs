@@ -483,3 +483,29 @@ async fn a_tool_resource_argument_joins_the_details_from_its_arguments() {
         json!({"type": "file", "identifier": "/etc/shadow"})
     );
 }
+
+#[tokio::test]
+async fn the_handshakes_of_both_revisions_are_judged_by_the_token_alone() {
+    let (s, audit) = bundled().await;
+    // A token with no scope, which no policy permits anything.
+    let token = s.mint(&[], TEN_MINUTES);
+    for method in ["initialize", "server/discover"] {
+        let r = s
+            .rpc(
+                Some(&token),
+                json!({"jsonrpc":"2.0","id":1,"method":method,"params":{}}),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{method}: {}", r.body);
+        assert_eq!(r.body["result"]["action"], method);
+    }
+    assert!(audit.records().iter().all(|r| r.outcome == Outcome::Allow));
+    // Without a token, the first request of a connection is told where to get one.
+    let r = s
+        .rpc(
+            None,
+            json!({"jsonrpc":"2.0","id":1,"method":"server/discover"}),
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}
