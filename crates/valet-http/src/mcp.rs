@@ -1,7 +1,7 @@
 //! The default extractor: MCP JSON-RPC messages, each read as an action the policies judge
 //! or as a protocol message that needs only the token.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -63,7 +63,10 @@ const RESOURCE_PARAMETERS: [(&str, &str, &str); 4] = [
 ///   and the resource as `identifier`); for other tools, `A.authorization_details` when
 ///   present (one RFC 9396 object, or an array holding exactly one). A tool whose
 ///   transaction comes from its arguments refuses an `authorization_details` argument,
-///   so that what is judged is what the tool receives.
+///   so that what is judged is what the tool receives. After
+///   [`refuse_authorization_details`](Self::refuse_authorization_details), every tool
+///   refuses that argument except those given to
+///   [`details_argument`](Self::details_argument).
 /// - **A protocol message**, judged by the token alone: a method of
 ///   [`TOKEN_ONLY_METHODS`], a notification (a method starting with
 ///   [`NOTIFICATION_PREFIX`], without `id`), a response (no `method`, a `result` or an
@@ -104,6 +107,8 @@ pub struct McpTools {
     scopes: HashMap<String, Vec<Scope>>,
     mappings: HashMap<String, (String, Vec<String>)>,
     resources: HashMap<String, String>,
+    refuse_details: bool,
+    details_arguments: HashSet<String>,
 }
 
 impl McpTools {
@@ -173,6 +178,34 @@ impl McpTools {
         self
     }
 
+    /// Refuses an `authorization_details` argument in a call of any tool not given to
+    /// [`details_argument`](Self::details_argument).
+    ///
+    /// Without it, a tool with neither [`details_from_arguments`](Self::details_from_arguments)
+    /// nor [`resource_argument`](Self::resource_argument) is judged on its
+    /// `authorization_details` argument. A tool whose function has no such parameter
+    /// never sees it: a server that drops unknown arguments (the MCP SDKs validate
+    /// arguments into the function's parameters) would act on arguments that were not
+    /// judged, such as a payment of 5000.00 judged as the 1.00 its
+    /// `authorization_details` states. Servers should call this and name the tools that
+    /// do take the argument.
+    #[must_use]
+    pub fn refuse_authorization_details(mut self) -> Self {
+        self.refuse_details = true;
+        self
+    }
+
+    /// Judges the calls of `tool` on their `authorization_details` argument, under
+    /// [`refuse_authorization_details`](Self::refuse_authorization_details): for a tool
+    /// whose function takes that argument and acts on it. A tool given to
+    /// [`details_from_arguments`](Self::details_from_arguments) or
+    /// [`resource_argument`](Self::resource_argument) still refuses it.
+    #[must_use]
+    pub fn details_argument(mut self, tool: impl Into<String>) -> Self {
+        self.details_arguments.insert(tool.into());
+        self
+    }
+
     /// The scopes `action` needs: its own, then those of `*`.
     fn action_scopes(&self, action: &str) -> impl Iterator<Item = &Scope> {
         self.scopes
@@ -212,6 +245,11 @@ impl McpTools {
         if mapping.is_none() && resource.is_none() {
             return match given {
                 None => Ok(op),
+                Some(_) if self.refuse_details && !self.details_arguments.contains(name) => {
+                    Err(invalid(&format!(
+                        "tool `{name}` takes no `authorization_details` argument: remove it, and send the tool's own arguments"
+                    )))
+                }
                 Some(Value::Array(items)) => match items.as_slice() {
                     [one] => Ok(op.details(details(one)?)),
                     _ => Err(invalid(
@@ -421,6 +459,43 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("remove `authorization_details`"));
+    }
+
+    #[test]
+    fn refusing_authorization_details_leaves_only_the_tools_that_take_it() {
+        let given = json!({"type":"payment","amount":"1.00","currency":"USD","recipient":"bob@example.com"});
+        let smuggled = json!({
+            "amount": "5000.00",
+            "recipient": "mallory@evil.example",
+            "currency": "USD",
+            "authorization_details": given,
+        });
+        let strict = McpTools::new()
+            .scope("pay_invoice", Scope::parse("payments:write").unwrap())
+            .refuse_authorization_details();
+        let err = read(&strict, call("pay_invoice", smuggled.clone())).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("tool `pay_invoice` takes no `authorization_details` argument"),
+            "{err}"
+        );
+        // A null, or an array, is still the argument.
+        for value in [Value::Null, json!([given])] {
+            let arguments = json!({ "authorization_details": value });
+            assert!(read(&strict, call("pay_invoice", arguments)).is_err());
+        }
+        // Without it, a call that names no transaction is judged as before.
+        let op = read(&strict, call("pay_invoice", json!({"amount": "5000.00"}))).unwrap();
+        assert_eq!(op.details, None);
+        // A tool opted in takes its transaction from the argument.
+        let opted = strict.details_argument("pay_invoice");
+        let op = read(&opted, call("pay_invoice", smuggled.clone())).unwrap();
+        let expected = TransactionDetails::from_json_value(&given, 32).unwrap();
+        assert_eq!(op.details, Some(expected));
+        assert!(read(&opted, call("refund", smuggled.clone())).is_err());
+        // Opted in, a tool mapped from its arguments still refuses it.
+        let mapped = opted.details_from_arguments("pay_invoice", "payment", ["amount"]);
+        assert!(read(&mapped, call("pay_invoice", smuggled)).is_err());
     }
 
     #[test]

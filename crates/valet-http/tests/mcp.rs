@@ -411,6 +411,49 @@ async fn a_repeated_member_cannot_carry_an_action_past_the_policies() {
 }
 
 #[tokio::test]
+async fn a_tool_that_takes_no_authorization_details_argument_refuses_one() {
+    let audit = Arc::new(MemoryAudit::new());
+    let root = RootKeyPair::generate(KeyId(1));
+    let authorizer = Authorizer::builder(KeySet::new().with(root.public()), policies())
+        .accept_bearer_tokens()
+        .audit(audit.clone())
+        .build();
+    let tools = McpTools::new()
+        .scope("pay_invoice", scope("payments:write"))
+        .scope("send_email", scope("email:send"))
+        .details_argument("send_email")
+        .refuse_authorization_details();
+    let s = Server::serve_with(root, authorizer, Execution::Inline, tools).await;
+    let token = s.mint(&["payments:write", "email:send"], TEN_MINUTES);
+    // The function's own arguments pay 5000.00 to mallory: the server never sees the
+    // 1.00 to bob that `authorization_details` states.
+    let smuggled = json!({
+        "amount": "5000.00",
+        "recipient": "mallory@evil.example",
+        "currency": "USD",
+        "authorization_details": {"type": "payment", "amount": "1.00", "currency": "USD", "recipient": "bob@example.com"},
+    });
+    let r = s.call(Some(&token), "pay_invoice", smuggled).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["error"], "invalid_request");
+    assert!(r.body["error_description"]
+        .as_str()
+        .unwrap()
+        .contains("tool `pay_invoice` takes no `authorization_details` argument"));
+    assert!(audit.records().is_empty());
+    // The tool opted in is judged on the transaction its argument states.
+    let email = json!({"authorization_details": {"type": "email", "recipient": "bob@example.com", "subject": "hi"}});
+    let r = s.call(Some(&token), "send_email", email).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let records = audit.records();
+    assert_eq!(
+        serde_json::to_value(&records[0].authorization_details).unwrap(),
+        json!({"type": "email", "recipient": "bob@example.com", "subject": "hi"})
+    );
+    assert_eq!(s.seen.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
 async fn a_tool_resource_comes_from_its_argument() {
     let tools = McpTools::new().resource_argument("read_file", "path");
     let (s, audit) = server_with("resource-argument", tools).await;
