@@ -16,8 +16,9 @@ use crate::request::Request;
 /// transaction comes from. The same reading as the Rust layer's (`valet_http::McpTools`),
 /// so that a client signs exactly what the server judges.
 ///
-/// A `McpTools` does not change: `scope`, `details_from_arguments` and `resource_argument`
-/// each return a new one, so they chain:
+/// A `McpTools` does not change: `scope`, `details_from_arguments`, `resource_argument`,
+/// `refuse_authorization_details` and `details_argument` each return a new one, so they
+/// chain:
 ///
 /// ```python
 /// tools = (
@@ -28,7 +29,9 @@ use crate::request::Request;
 /// ```
 ///
 /// A `tools/call` of a tool with neither a mapping nor a resource argument takes its
-/// transaction from its `authorization_details` argument, when present. Protocol messages
+/// transaction from its `authorization_details` argument, when present, unless
+/// `refuse_authorization_details` refuses that argument (for the tools not given to
+/// `details_argument`). Protocol messages
 /// (`initialize`, `ping`, the `*/list` methods, notifications, responses, and a request
 /// with an empty body) are judged by the token alone.
 #[pyclass(module = "valet", frozen)]
@@ -91,6 +94,23 @@ impl McpTools {
     /// tool.
     fn resource_argument(&self, tool: &str, argument: &str) -> Self {
         self.with(|t| t.resource_argument(tool, argument))
+    }
+
+    /// A new `McpTools` that refuses an `authorization_details` argument in a call of any
+    /// tool not given to `details_argument`. Without it, a tool with neither a mapping nor
+    /// a resource argument is judged on that argument, which a function without such a
+    /// parameter never sees (the MCP SDK drops it): the call would be judged on one
+    /// transaction and act on another. `valet.mcpserver.protect` always refuses it.
+    fn refuse_authorization_details(&self) -> Self {
+        self.with(valet_http::McpTools::refuse_authorization_details)
+    }
+
+    /// A new `McpTools` that, under `refuse_authorization_details`, judges the calls of
+    /// `tool` on their `authorization_details` argument: for a tool whose function takes
+    /// that argument and acts on it. A tool given to `details_from_arguments` or
+    /// `resource_argument` still refuses it.
+    fn details_argument(&self, tool: &str) -> Self {
+        self.with(|t| t.details_argument(tool))
     }
 
     /// The `Request` a server with these tools judges at `audience` (its resource URI) for

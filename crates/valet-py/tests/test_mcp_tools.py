@@ -76,6 +76,25 @@ def test_an_unmapped_tool_takes_authorization_details() -> None:
         tools().request(MCP, call("pay_invoice", {"authorization_details": details}))
 
 
+def test_refusing_authorization_details_leaves_only_the_tools_opted_in() -> None:
+    smuggled = {
+        "amount": "5000.00",
+        "recipient": "mallory@evil.example",
+        "currency": "USD",
+        "authorization_details": {"type": "payment", **PAYMENT, "amount": "1.00"},
+    }
+    strict = valet.McpTools().scope("pay_invoice", "payments:write").refuse_authorization_details()
+    with pytest.raises(valet.RequestError, match="tool `pay_invoice` takes no `authorization_details` argument"):
+        strict.request(MCP, call("pay_invoice", smuggled))
+    assert "authorization_details" not in strict.request(MCP, call("pay_invoice", PAYMENT)).to_dict()
+    opted = strict.details_argument("pay_invoice")
+    assert opted is not strict
+    judged = opted.request(MCP, call("pay_invoice", smuggled)).to_dict()
+    assert judged["authorization_details"] == smuggled["authorization_details"]
+    with pytest.raises(valet.RequestError, match="tool `send_email` takes no"):
+        opted.request(MCP, call("send_email", smuggled))
+
+
 def test_a_resource_argument_is_the_identifier() -> None:
     read = valet.McpTools().resource_argument("read_file", "path")
     request = read.request(MCP, call("read_file", {"path": "/srv/a.txt", "other": 1}))

@@ -384,6 +384,12 @@ class McpTools:
         """A new ``McpTools`` building ``tool``'s transaction from these arguments."""
     def resource_argument(self, tool: str, argument: str) -> McpTools:
         """A new ``McpTools`` taking ``tool``'s resource from this argument."""
+    def refuse_authorization_details(self) -> McpTools:
+        """A new ``McpTools`` refusing an ``authorization_details`` argument for every tool
+        not given to ``details_argument``."""
+    def details_argument(self, tool: str) -> McpTools:
+        """A new ``McpTools`` judging ``tool`` on its ``authorization_details`` argument,
+        under ``refuse_authorization_details``."""
     def request(
         self,
         audience: str,
