@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -291,3 +292,121 @@ def test_a_starlette_handler_reads_the_decision_over_a_socket(root: valet.RootKe
             refused = client.post("/api", content=call())
             assert refused.status_code == 401
             assert refused.headers["www-authenticate"].startswith("Bearer resource_metadata=")
+
+
+def test_a_target_the_gate_cannot_read_is_refused_with_400(gate: valet.Gate, root: valet.RootKeyPair) -> None:
+    inner = Inner()
+    middleware = ValetMiddleware(inner, gate)
+    token = (b"authorization", b"Bearer " + mint(root).to_base64().encode())
+    for path in ["/mcp<x>", "/mcp`", "/m cp"]:
+        with pytest.raises(valet.RequestError):
+            gate.judge("POST", path, [], call())
+        exchange = Exchange([call()])
+        exchange.run(middleware, http_scope([token], path=path))
+        assert exchange.status == 400
+        assert exchange.headers == [
+            (b"content-type", b"application/json"),
+            (b"cache-control", b"no-store"),
+            (b"content-length", str(len(exchange.body)).encode()),
+        ]
+        assert json.loads(exchange.body) == {
+            "error": "invalid_request",
+            "error_description": f"`{path}` is not a request target: give a path like `/mcp`",
+        }
+    assert inner.scopes == []
+    # The shape is the gate's own 400.
+    refused = gate.judge("POST", "/mcp", [token], b"{")
+    assert refused.status == 400
+    assert [(n.encode(), v.encode()) for n, v in refused.headers] == exchange.headers[:2]
+    assert json.loads(refused.body).keys() == json.loads(exchange.body).keys()
+
+
+def test_a_target_the_gate_cannot_read_is_a_400_over_a_socket(authorizer: valet.Authorizer) -> None:
+    inner = Inner()
+    with loopback_port() as (sock, port):
+        app = ValetMiddleware(inner, authorizer=authorizer, resource=f"http://127.0.0.1:{port}/mcp", tools=TOOLS)
+        with serve(app, sock), socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+            client.sendall(b"POST /mcp<x> HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+            answer = b""
+            while chunk := client.recv(65536):
+                answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 400 "), answer
+    assert json.loads(body)["error"] == "invalid_request"
+    assert [s["type"] for s in inner.scopes] == ["lifespan"]
+
+
+def test_each_request_gets_a_state_of_its_own(gate: valet.Gate, root: valet.RootKeyPair) -> None:
+    """A server (or an outer middleware) that gives every request one state dict: each
+    application call reads its own request's decision, however the two interleave."""
+    shared: dict[str, Any] = {"app": "kept"}
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def main() -> None:
+        both = asyncio.Event()
+        arrived = 0
+
+        async def app(scope: Scope, receive: Callable[[], Awaitable[Message]], send: Any) -> None:
+            nonlocal arrived
+            arrived += 1
+            if arrived == 2:
+                both.set()
+            await both.wait()  # both requests are admitted before either reads its state
+            amount = valet.asgi.judged_request(scope).to_dict()["authorization_details"]["amount"]
+            seen.append((amount, scope["state"]))
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        middleware = ValetMiddleware(app, gate)
+        token = (b"authorization", b"Bearer " + mint(root).to_base64().encode())
+
+        async def one(amount: str) -> Exchange:
+            exchange = Exchange([call(amount)])
+            await middleware({**http_scope([token]), "state": shared}, exchange.receive, exchange.send)
+            return exchange
+
+        exchanges = await asyncio.gather(one("10.00"), one("20.00"))
+        assert [e.status for e in exchanges] == [200, 200]
+
+    asyncio.run(main())
+    assert sorted(amount for amount, _ in seen) == ["10.00", "20.00"]
+    for amount, state in seen:
+        assert state["valet_request"].to_dict()["authorization_details"]["amount"] == amount
+        assert state["valet_decision"].audit["authorization_details"]["amount"] == amount
+        assert state["app"] == "kept"
+    assert shared == {"app": "kept"}
+
+
+def test_check_body_refuses_before_the_gate_and_user_is_set(gate: valet.Gate, root: valet.RootKeyPair) -> None:
+    checked: list[bytes] = []
+
+    def check(body: bytes) -> str | None:
+        checked.append(body)
+        return "no payments to mallory" if b"mallory" in body else None
+
+    inner = Inner()
+    middleware = ValetMiddleware(inner, gate, check_body=check, user=lambda d: ("user", (d.claims or {})["subject"]))
+    token = (b"authorization", b"Bearer " + mint(root).to_base64().encode())
+    refused = Exchange([call(recipient="mallory@example.com")])
+    refused.run(middleware, http_scope([token]))
+    assert refused.status == 400
+    assert json.loads(refused.body) == {"error": "invalid_request", "error_description": "no payments to mallory"}
+    assert inner.scopes == []
+    admitted = Exchange([call()])
+    admitted.run(middleware, http_scope([token]))
+    assert admitted.status == 200
+    [seen] = inner.scopes
+    assert seen["user"] == ("user", "alice@example.com")
+    # A check only refuses: what it lets through is judged (here, no token: 401).
+    unauthenticated = Exchange([call()])
+    unauthenticated.run(middleware, http_scope([]))
+    assert unauthenticated.status == 401
+    # A body over the limit is the gate's 413, unchecked.
+    large = Exchange([b"mallory" + b" " * 300])
+    large.run(middleware, http_scope([token]))
+    assert large.status == 413
+    assert len(checked) == 3
+    # Without `user`, the server's own `scope["user"]` is left as it was.
+    plain = Inner()
+    Exchange([call()]).run(ValetMiddleware(plain, gate), {**http_scope([token]), "user": "server's"})
+    assert plain.scopes[0]["user"] == "server's"

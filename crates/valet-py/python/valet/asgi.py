@@ -19,13 +19,26 @@ For each ``http`` request the middleware:
    decision;
 3. when the gate answers (the RFC 9728 metadata, a ``400``, ``401``, ``403``, ``413`` or
    ``500``), sends that answer as it is, with its ``Content-Length``, and does not call the
-   application;
+   application; a request target, method or header the gate cannot read as HTTP (a path
+   such as ``/mcp\\``) is answered ``400`` ``invalid_request``, in the gate's shape;
 4. else calls the application with the request as it came, without its credential headers
    (``Authorization``, ``Valet-Proof``, ``Valet-Approval``: ``valet.CREDENTIAL_HEADERS``),
    its body replayed (the bytes that were judged, then the server's own messages, such as
-   ``http.disconnect``), and the decision in the scope's state:
+   ``http.disconnect``), and the decision in a state of its own (a copy of the server's
+   ``scope["state"]``, which other requests may share):
    ``scope["state"]["valet_decision"]`` (a ``Decision``) and
    ``scope["state"]["valet_request"]`` (the ``Request`` judged: act on exactly this).
+
+Two options serve applications that read more of the request than the gate does:
+
+- ``check_body(body)``, called with a body the gate would read (in the worker thread,
+  before the gate): a ``str`` it returns refuses the request with ``400``
+  ``invalid_request`` and that description, ``None`` lets the gate judge it. A check can
+  only refuse: what it lets through is judged as any request is;
+- ``user(decision)``: what an admitted request's ``scope["user"]`` is, for an
+  application that checks who its caller is (``valet.mcpserver.protect`` binds the MCP
+  SDK's sessions to the token's principal this way). Without it, ``scope["user"]`` is
+  left as the server gave it.
 
 A Starlette or FastAPI handler reads them as ``request.state.valet_decision`` and
 ``request.state.valet_request``; any ASGI code with ``valet.asgi.decision(scope)``.
@@ -38,11 +51,21 @@ gate judges one by one. MCP's streamable HTTP transport uses none.
 from __future__ import annotations
 
 import asyncio
+import json
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, TypeVar
 
-from valet._native import CREDENTIAL_HEADERS, Authorizer, Decision, Gate, GateAnswer, McpTools, Request
+from valet._native import (
+    CREDENTIAL_HEADERS,
+    Authorizer,
+    Decision,
+    Gate,
+    GateAnswer,
+    McpTools,
+    Request,
+    RequestError,
+)
 
 try:
     import anyio.to_thread
@@ -88,7 +111,8 @@ class ValetMiddleware:
     Give it a ``gate``, or what to build one with: ``ValetMiddleware(app,
     authorizer=authorizer, resource="https://tools.example.com/mcp", tools=tools)``, with
     any other keyword argument of ``Gate`` (``max_body_bytes``, ``authorization_servers``,
-    ``scopes``, ...).
+    ``scopes``, ...); and, if the application needs them, ``check_body`` and ``user``
+    (see the module).
     """
 
     def __init__(
@@ -100,6 +124,8 @@ class ValetMiddleware:
         authorizer: Authorizer | None = None,
         resource: str | None = None,
         tools: McpTools | None = None,
+        check_body: Callable[[bytes], str | None] | None = None,
+        user: Callable[[Decision], Any] | None = None,
         **gate_options: Any,
     ) -> None:
         if gate is None:
@@ -110,6 +136,8 @@ class ValetMiddleware:
             raise TypeError("give a `gate`, or what to build one with, not both")
         self.app = app
         self.gate = gate
+        self.check_body = check_body
+        self.user = user
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -128,19 +156,36 @@ class ValetMiddleware:
         if body is None:
             return  # the client left before its request was whole: nothing to answer
         headers = [(bytes(name), bytes(value)) for name, value in scope["headers"]]
-        answer: GateAnswer = await _in_thread(self.gate.judge, scope["method"], _target(scope), headers, body)
+        answer = await _in_thread(self._judge, scope["method"], _target(scope), headers, body)
+        if isinstance(answer, str):
+            await _send_invalid_request(send, answer)
+            return
         if not answer.allowed:
             await _send_answer(send, answer)
             return
-        state = scope.get("state")
-        if state is None:
-            state = {}
+        # A state of this request's own: a server (or an outer middleware) may give every
+        # request the same dict, and another request's decision must never be read here.
+        state = dict(scope.get("state") or {})
         state[DECISION_KEY] = answer.decision
         state[REQUEST_KEY] = answer.request
         inner = dict(scope)
         inner["headers"] = [(n, v) for n, v in headers if n.lower() not in _CREDENTIALS]
         inner["state"] = state
+        if self.user is not None:
+            inner["user"] = self.user(answer.decision)
         await self.app(inner, _replay(body, receive), send)
+
+    def _judge(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> GateAnswer | str:
+        """The gate's answer, or the description of a ``400`` for a request refused before
+        the gate (by ``check_body``) or that the gate cannot read as HTTP."""
+        if self.check_body is not None and len(body) <= self.gate.max_body_bytes:
+            refused = self.check_body(body)
+            if refused is not None:
+                return refused
+        try:
+            return self.gate.judge(method, target, headers, body)
+        except RequestError as error:
+            return str(error)
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes | None:
@@ -189,6 +234,20 @@ async def _send_answer(send: Send, answer: GateAnswer) -> None:
         headers.append((b"content-length", str(len(answer.body)).encode("ascii")))
     await send({"type": "http.response.start", "status": answer.status, "headers": headers})
     await send({"type": "http.response.body", "body": answer.body, "more_body": False})
+
+
+async def _send_invalid_request(send: Send, description: str) -> None:
+    """A ``400`` ``invalid_request`` in the shape the gate answers one."""
+    body = json.dumps(
+        {"error": "invalid_request", "error_description": description}, ensure_ascii=False, separators=(",", ":")
+    ).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"cache-control", b"no-store"),
+        (b"content-length", str(len(body)).encode("ascii")),
+    ]
+    await send({"type": "http.response.start", "status": 400, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def _state(scope_or_request: Any) -> Mapping[str, Any]:
