@@ -6,9 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+from collections.abc import Callable, Coroutine, Generator
+from typing import Any, TypeVar
 
 import pytest
 
@@ -319,3 +322,135 @@ def test_a_cancelled_waiter_does_not_cancel_the_renewal() -> None:
 
     token = asyncio.run(main())
     assert renewals == 1 and expires_at(token) == START + 300
+
+
+# Eager tasks
+
+
+@types.coroutine
+def _resumed(coro: Generator[Any, None, Any] | Coroutine[Any, Any, Any], awaited: Any) -> Generator[Any, Any, Any]:
+    """The rest of `coro`, which suspended on `awaited` in its first step."""
+    while True:
+        try:
+            sent = yield awaited
+        except BaseException as e:
+            try:
+                awaited = coro.throw(e)
+            except StopIteration as done:
+                return done.value
+        else:
+            try:
+                awaited = coro.send(sent)
+            except StopIteration as done:
+                return done.value
+
+
+T = TypeVar("T")
+
+
+def eager_task_factory(
+    loop: asyncio.AbstractEventLoop, coro: Generator[Any, None, T] | Coroutine[Any, Any, T]
+) -> asyncio.Future[T]:
+    """`asyncio.eager_task_factory`, and on Python 3.11 (which has none) the same behaviour:
+    the coroutine's first step runs inside `create_task`, so one that finishes without
+    suspending gives a task done already; one that suspends goes on as a task."""
+    if sys.version_info >= (3, 12):
+        return asyncio.eager_task_factory(loop, coro)
+    try:
+        awaited = coro.send(None)
+    except StopIteration as done:
+        finished: asyncio.Future[T] = loop.create_future()
+        finished.set_result(done.value)
+        return finished
+    except Exception as e:
+        failed: asyncio.Future[T] = loop.create_future()
+        failed.set_exception(e)
+        return failed
+
+    async def rest() -> T:
+        result: T = await _resumed(coro, awaited)
+        return result
+
+    return asyncio.Task(rest(), loop=loop)
+
+
+def test_a_renewal_done_inside_create_task_is_never_given_again() -> None:
+    """Under an eager task factory, a renewal that does not suspend finishes inside
+    `create_task`: the next call that finds its token due renews again, and a failed
+    renewal is tried again, rather than the finished renewal's outcome given for ever."""
+    w = World()
+    renewals: list[valet.Token | None] = []
+
+    async def renew(current: valet.Token | None) -> valet.Token:
+        renewals.append(current)
+        if len(renewals) == 2:
+            raise ConnectionError("the issuer answered 503")
+        return w.mint(300)
+
+    first = w.mint(100)
+    source = AsyncTokenSource(first, renew, lead_time=LEAD, clock=w.clock)
+
+    async def main() -> list[valet.Token]:
+        asyncio.get_running_loop().set_task_factory(eager_task_factory)
+        w.now += 50
+        second = await source.token()
+        assert second is not first and expires_at(second) == w.now + 300
+        w.now = expires_at(second) - LEAD
+        with pytest.raises(RenewalError, match="503"):
+            await source.token()
+        third = await source.token()
+        assert expires_at(third) == w.now + 300
+        w.now = expires_at(third) - LEAD
+        fourth = await source.token()
+        assert expires_at(fourth) == w.now + 300 and source.fresh() is fourth
+        return [second, third]
+
+    second, third = asyncio.run(main())
+    assert renewals == [first, second, second, third]
+
+
+def test_tasks_under_an_eager_task_factory_share_one_renewal_that_suspends() -> None:
+    w = World()
+    renewals = 0
+
+    async def renew(_: valet.Token | None) -> valet.Token:
+        nonlocal renewals
+        renewals += 1
+        await asyncio.sleep(0.05)
+        return w.mint(300)
+
+    source = AsyncTokenSource(w.mint(30), renew, lead_time=LEAD, clock=w.clock)
+
+    async def main() -> list[valet.Token]:
+        asyncio.get_running_loop().set_task_factory(eager_task_factory)
+        return await asyncio.gather(*(source.token() for _ in range(10)))
+
+    tokens = asyncio.run(main())
+    assert renewals == 1 and all(t is tokens[0] for t in tokens)
+    assert expires_at(tokens[0]) == START + 300
+
+
+def test_a_waiter_resumed_after_the_renewed_token_reached_its_lead_time_renews_again() -> None:
+    w = World()
+    renewals = 0
+
+    async def renew(_: valet.Token | None) -> valet.Token:
+        nonlocal renewals
+        renewals += 1
+        await asyncio.sleep(0.05)
+        return w.mint(300)
+
+    source = AsyncTokenSource(w.mint(30), renew, lead_time=LEAD, clock=w.clock)
+
+    async def first() -> valet.Token:
+        token = await source.token()
+        # The clock reaches the renewed token's lead time before the other waiter resumes.
+        w.now = expires_at(token) - LEAD
+        return token
+
+    async def main() -> tuple[valet.Token, valet.Token]:
+        return await asyncio.gather(first(), source.token())
+
+    renewed, waited = asyncio.run(main())
+    assert renewals == 2 and waited is not renewed
+    assert expires_at(waited) == w.now + 300

@@ -277,17 +277,21 @@ class AsyncTokenSource:
         """The current token, renewed first when it expires within the lead time. Waits
         while a renewal runs (its own, or another call's). Raises ``RenewalError``,
         ``TooShortError`` or ``UnreadableError`` when the renewal gives no usable token."""
-        fresh = self._held.fresh()
-        if fresh is not None:
-            return fresh
-        flight = self._flight
-        if flight is None:
-            flight = asyncio.get_running_loop().create_task(self._renewal(self._held.current))
-            self._flight = flight
-        outcome = await asyncio.shield(flight)
-        if isinstance(outcome, TokenSourceError):
-            _raise(outcome)
-        return outcome
+        while True:
+            fresh = self._held.fresh()
+            if fresh is not None:
+                return fresh
+            flight = self._flight
+            if flight is None or flight.done():
+                flight = asyncio.get_running_loop().create_task(self._renewal(self._held.current))
+                # An eager task factory (`asyncio.eager_task_factory`) runs a renewal that
+                # does not suspend inside `create_task`: it is done already, and held by no one.
+                self._flight = None if flight.done() else flight
+            outcome = await asyncio.shield(flight)
+            if isinstance(outcome, TokenSourceError):
+                _raise(outcome)
+            # The renewed token is held now; it is returned above while it is fresh, and
+            # renewed again when the clock has reached its lead time meanwhile.
 
     async def _renewal(self, current: Token | None) -> Token | TokenSourceError:
         """Runs the callback once; the outcome is the renewed token or the error every
@@ -303,5 +307,6 @@ class AsyncTokenSource:
         except TokenSourceError as e:
             return e
         finally:
-            # The next call that finds the token due starts a new renewal.
+            # The next call that finds the token due starts a new renewal. (Under an eager
+            # task factory this runs before `token()` receives the task; it stores none.)
             self._flight = None
