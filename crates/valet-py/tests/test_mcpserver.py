@@ -9,7 +9,8 @@ import base64
 import contextlib
 import dataclasses
 import json
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -20,6 +21,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.shared.exceptions import MCPError
 from mcp_types import TextContent
+from typing_extensions import TypedDict
 
 import valet
 from asgi_server import loopback_port, serve
@@ -58,16 +60,26 @@ class Server:
     owner: valet.SigningKey
     root: valet.RootKeyPair
 
-    def mint(self, scopes: list[str], *, holder: valet.SigningKey | None = None, audience: str | None = None) -> valet.Token:
+    def mint(
+        self,
+        scopes: list[str],
+        *,
+        holder: valet.SigningKey | None = None,
+        audience: str | None = None,
+        subject: str = SUBJECT,
+        details: list[dict[str, Any]] | None = None,
+    ) -> valet.Token:
         grant = valet.TokenBuilder(
-            SUBJECT,
+            subject,
             "https://orchestrator.example/client",
             audiences=[audience or self.resource],
             scopes=scopes,
             expires_in=600,
             holder=holder.public() if holder else None,
             bearer=holder is None,
-            details=[{"type": "payment", "actions": ["pay_invoice"], "limits": {"amount": {"max": "1000.00"}}}],
+            details=details
+            if details is not None
+            else [{"type": "payment", "actions": ["pay_invoice"], "limits": {"amount": {"max": "1000.00"}}}],
         )
         return valet.Issuer(self.root).mint(grant)
 
@@ -101,18 +113,31 @@ def acme(calls: list[Call]) -> MCPServer:
     return server
 
 
-@pytest.fixture(scope="module")
-def server(root: valet.RootKeyPair) -> Iterator[Server]:
+@contextlib.contextmanager
+def started(
+    root: valet.RootKeyPair,
+    build: Callable[[list[Call]], MCPServer],
+    rules: Mapping[str, ToolRule],
+    policies: Path = POLICIES,
+    **options: Any,
+) -> Iterator[Server]:
+    """The server `build` makes, behind `protect` with these rules, on a loopback port."""
     owner = valet.SigningKey.generate()
     calls: list[Call] = []
     authorizer = valet.Authorizer(
-        valet.KeySet([root.public()]), POLICIES, approvers=[owner.public()], accept_bearer_tokens=True
+        valet.KeySet([root.public()]), policies, approvers=[owner.public()], accept_bearer_tokens=True
     )
     with loopback_port() as (sock, port):
         resource = f"http://127.0.0.1:{port}/mcp"
-        app = protect(acme(calls), authorizer, resource, tools=RULES, max_body_bytes=MAX_BODY, scopes=["calendar:read"])
+        app = protect(build(calls), authorizer, resource, tools=rules, **options)
         with serve(app, sock):
             yield Server(resource, f"http://127.0.0.1:{port}", app, calls, owner, root)
+
+
+@pytest.fixture(scope="module")
+def server(root: valet.RootKeyPair) -> Iterator[Server]:
+    with started(root, acme, RULES, max_body_bytes=MAX_BODY, scopes=["calendar:read"]) as s:
+        yield s
 
 
 def b64(text: str) -> str:
@@ -396,3 +421,266 @@ def test_tool_rules_and_the_decision_outside_a_request() -> None:
         decision(object())
     with pytest.raises(LookupError, match="no HTTP request"):
         judged_request(object())
+
+
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "test", "version": "1"}},
+}
+INITIALIZED = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+READ_CALENDAR = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "read_calendar", "arguments": {}}}
+
+
+def headers_of(token: valet.Token, session: str | None = None) -> dict[str, str]:
+    headers = {
+        "authorization": f"Bearer {token.to_base64()}",
+        "accept": "application/json, text/event-stream",
+        "content-type": "application/json",
+    }
+    if session is not None:
+        headers["mcp-session-id"] = session
+    return headers
+
+
+def test_a_session_is_used_only_with_a_token_of_its_principal(server: Server) -> None:
+    alice = server.mint(["calendar:read"])
+    mallory = server.mint(["calendar:read"], subject="mallory@example.com")
+    # Two agents of alice, through the same client: delegated to each its own agent.
+    planner = alice.attenuate(delegate="planner-agent")
+    other_agent = alice.attenuate(delegate="research-agent")
+    with httpx2.Client(base_url=server.base, timeout=10) as client:
+        opened = client.post("/mcp", json=INITIALIZE, headers=headers_of(planner))
+        assert opened.status_code == 200, opened.text
+        session = opened.headers["mcp-session-id"]
+        ready = client.post("/mcp", json=INITIALIZED, headers=headers_of(planner, session))
+        assert ready.status_code == 202, ready.text
+        start = len(server.calls)
+        for intruder in (mallory, other_agent, alice):
+            # The SDK answers as if the session did not exist: a call, a stream, an end.
+            called = client.post("/mcp", json=READ_CALENDAR, headers=headers_of(intruder, session))
+            assert called.status_code == 404, called.text
+            assert "Session not found" in called.text
+            with client.stream("GET", "/mcp", headers=headers_of(intruder, session)) as stream:
+                assert stream.status_code == 404
+            ended = client.delete("/mcp", headers=headers_of(intruder, session))
+            assert ended.status_code == 404
+        assert server.calls[start:] == []
+        # Its own principal still uses it; a renewed token of the same principal too.
+        renewed = server.mint(["calendar:read"]).attenuate(delegate="planner-agent")
+        for token in (planner, renewed):
+            called = client.post("/mcp", json=READ_CALENDAR, headers=headers_of(token, session))
+            assert called.status_code == 200, called.text
+            assert f"no events today for {SUBJECT}" in called.text
+        assert client.delete("/mcp", headers=headers_of(planner, session)).status_code == 200
+    [first, second] = server.calls[start:]
+    assert first.decision.claims is not None and first.decision.claims["chain"][0]["delegate"] == "planner-agent"
+
+
+SMUGGLED = {
+    "amount": "5000.00",
+    "recipient": "mallory@evil.example",
+    "currency": "USD",
+    "authorization_details": {"type": "payment", "amount": "1.00", "currency": "USD", "recipient": "bob@example.com"},
+}
+
+
+def payments(calls: list[Call]) -> MCPServer:
+    """Tools whose rules take no transaction from their arguments: `pay_invoice` with its
+    scope only, `read_calendar` with no rule, and `settle`, whose function takes
+    `authorization_details` and is opted in."""
+    server = MCPServer("payments")
+
+    @server.tool()
+    def pay_invoice(amount: str, currency: str, recipient: str, ctx: Context) -> str:
+        """Pays an invoice."""
+        calls.append(Call("pay_invoice", decision(ctx), judged_request(ctx).to_dict()))
+        return f"paid {amount} {currency} to {recipient}"
+
+    @server.tool()
+    def read_calendar(ctx: Context) -> str:
+        """Today's events."""
+        calls.append(Call("read_calendar", decision(ctx), judged_request(ctx).to_dict()))
+        return "no events"
+
+    @server.tool(name="send_email")
+    def settle(authorization_details: dict[str, Any], ctx: Context) -> str:
+        """Sends the email its authorization details describe."""
+        calls.append(Call("send_email", decision(ctx), judged_request(ctx).to_dict()))
+        return f"sent {authorization_details['subject']!r} to {authorization_details['recipient']}"
+
+    return server
+
+
+PAYMENT_RULES = {
+    "pay_invoice": ToolRule(scopes=["payments:write"]),
+    "send_email": ToolRule(scopes=["email:send"], details_argument=True),
+}
+
+
+def test_an_authorization_details_argument_is_refused_unless_the_tool_takes_it(root: valet.RootKeyPair) -> None:
+    with started(root, payments, PAYMENT_RULES) as server:
+        token = server.mint(
+            ["payments:write", "email:send", "calendar:read"],
+            details=[{"type": "payment", "limits": {"amount": {"max": "1000.00"}}}, {"type": "email"}],
+        )
+        answers: list[Answer] = []
+        email = {"type": "email", "recipient": "bob@example.com", "subject": "hello"}
+
+        async def run() -> None:
+            async with connect(server, answers, token=token) as session:
+                # Judged on 1.00 to bob, the SDK would drop the argument and pay 5000.00 to
+                # mallory: the call is refused before it is judged.
+                for tool in ("pay_invoice", "read_calendar"):
+                    with pytest.raises(MCPError):
+                        await session.call_tool(tool, SMUGGLED)
+                sent = await session.call_tool("send_email", {"authorization_details": email})
+                assert text(sent) == "sent 'hello' to bob@example.com"
+
+        anyio.run(run)
+    refused = [a for a in answers if a.status >= 400]
+    assert [a.status for a in refused] == [400, 400]
+    for answer, tool in zip(refused, ("pay_invoice", "read_calendar"), strict=True):
+        assert json.loads(answer.body) == {
+            "error": "invalid_request",
+            "error_description": f"tool `{tool}` takes no `authorization_details` argument:"
+            " remove it, and send the tool's own arguments",
+        }
+    [call] = server.calls
+    assert call.tool == "send_email"
+    assert call.judged["authorization_details"] == email
+
+
+def test_an_mcp_tools_given_to_protect_refuses_authorization_details(root: valet.RootKeyPair) -> None:
+    tools = valet.McpTools().scope("pay_invoice", "payments:write").details_argument("send_email")
+    with started(root, payments, tools) as server:  # type: ignore[arg-type]
+        token = server.mint(["payments:write"])
+        message = {"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "pay_invoice", "arguments": SMUGGLED}}
+        with httpx2.Client(base_url=server.base) as client:
+            refused = client.post("/mcp", json=message, headers=headers_of(token))
+    assert refused.status_code == 400
+    assert "takes no `authorization_details` argument" in refused.json()["error_description"]
+    assert server.calls == []
+
+
+def test_rules_that_do_not_fit_the_server_s_tools_are_refused_by_protect(authorizer: valet.Authorizer) -> None:
+    def check(rules: Mapping[str, ToolRule]) -> None:
+        protect(payments([]), authorizer, "https://tools.example.com/mcp", tools=rules)
+
+    check({**PAYMENT_RULES, "*": ToolRule(scopes=["mcp"]), "resources/read": ToolRule(scopes=["files:read"])})
+    with pytest.raises(ValueError, match=r"the rule for tool `pay_invoic` names no tool of the server \(its tools:"
+                       r" `pay_invoice`, `read_calendar`, `send_email`\): register the tool before calling protect"):
+        check({"pay_invoic": ToolRule(scopes=["payments:write"])})
+    with pytest.raises(ValueError, match=r"tool `pay_invoice` has no argument `memo` \(its arguments: `amount`,"
+                       r" `currency`, `recipient`\): correct the rule's `fields`"):
+        check({"pay_invoice": ToolRule(details="payment", fields=["amount", "memo"])})
+    with pytest.raises(ValueError, match="tool `pay_invoice` has no argument `invoice`.*correct the rule's `resource`"):
+        check({"pay_invoice": ToolRule(resource="invoice")})
+    with pytest.raises(ValueError, match="tool `send_email` has no argument `subject`"):
+        check({"send_email": ToolRule(details="email", fields=["subject"])})
+    with pytest.raises(ValueError, match="tool `pay_invoice` has no `authorization_details` parameter: remove"
+                       " `details_argument=True`"):
+        check({"pay_invoice": ToolRule(details_argument=True)})
+    with pytest.raises(ValueError, match="the resource argument `authorization_details` of tool `send_email` is a"
+                       " non-empty string: annotate its parameter `str`"):
+        check({"send_email": ToolRule(resource="authorization_details")})
+    with pytest.raises(ValueError, match="`\\*` is not a tool of the server: its rule can give `scopes` only"):
+        check({"*": ToolRule(details="payment")})
+    with pytest.raises(TypeError, match="takes no `authorization_details`: remove `details_argument`"):
+        ToolRule(details="payment", details_argument=True)
+    with pytest.raises(TypeError, match="protect reads the tools of an MCP SDK `MCPServer`"):
+        protect(object(), authorizer, "https://tools.example.com/mcp", tools=PAYMENT_RULES)
+
+
+TRIP_SCHEMA = """
+@valet("agent")
+entity Agent {
+  subject: String,
+  client: String,
+  depth: Long,
+  chain: Set<String>,
+};
+entity Resource;
+@detail_type("trip")
+action book_trip appliesTo {
+  principal: [Agent],
+  resource: [Resource],
+  context: {
+    audience: String,
+    scopes: Set<String>,
+    legs: Set<String>,
+    seats: Long,
+    cabin?: String,
+    options?: { refundable: Bool },
+  },
+};
+"""
+
+TRIP_POLICIES = """
+@id("trips")
+permit (principal, action == Action::"book_trip", resource) when { context.seats <= 2 };
+
+@id("no-pyongyang")
+@reason("no trips to PYONGYANG")
+forbid (principal, action == Action::"book_trip", resource) when { context.legs.contains("PYONGYANG") };
+"""
+
+
+class Options(TypedDict):
+    refundable: bool
+
+
+def trips(calls: list[Call]) -> MCPServer:
+    server = MCPServer("trips")
+
+    @server.tool()
+    def book_trip(
+        legs: list[str], seats: int, ctx: Context, cabin: str | None = None, options: Options | None = None
+    ) -> str:
+        """Books a trip."""
+        calls.append(Call("book_trip", decision(ctx), {"legs": legs, "seats": seats, "cabin": cabin, "options": options}))
+        return f"booked {'-'.join(legs)} for {seats}"
+
+    return server
+
+
+def test_judged_arguments_reach_the_tool_as_they_were_judged(root: valet.RootKeyPair, tmp_path: Path) -> None:
+    (tmp_path / "schema.cedarschema").write_text(TRIP_SCHEMA)
+    (tmp_path / "trips.cedar").write_text(TRIP_POLICIES)
+    rules = {"book_trip": ToolRule(details="trip", fields=["legs", "seats", "cabin", "options"])}
+    answers: list[Answer] = []
+    # What the SDK would hand the tool otherwise: a list parsed from the string, 3 from
+    # "3", 1 from true, None from "null", True from "true".
+    refused: list[tuple[dict[str, Any], str]] = [
+        ({"legs": '["JFK","PYONGYANG"]', "seats": 1}, "argument `legs` of tool `book_trip` is a string holding JSON"),
+        ({"legs": ["JFK"], "seats": "3"}, "argument `seats` of tool `book_trip` would reach the tool converted to `int`"),
+        ({"legs": ["JFK"], "seats": True}, "argument `seats` of tool `book_trip` would reach the tool converted"),
+        ({"legs": ["JFK"], "seats": 1, "cabin": "null"}, "argument `cabin` of tool `book_trip` is a string holding JSON"),
+        ({"legs": ["JFK"], "seats": 1, "options": {"refundable": "true"}}, "argument `options` of tool `book_trip`"),
+    ]
+    with started(root, trips, rules, policies=tmp_path) as server:
+        token = server.mint(["trips"], details=[{"type": "trip"}])
+
+        async def run() -> None:
+            async with connect(server, answers, token=token) as session:
+                for arguments, _ in refused:
+                    with pytest.raises(MCPError):
+                        await session.call_tool("book_trip", arguments)
+                with pytest.raises(MCPError):
+                    await session.call_tool("book_trip", {"legs": ["JFK", "PYONGYANG"], "seats": 1})
+                booked = await session.call_tool(
+                    "book_trip", {"legs": ["CDG", "JFK"], "seats": 2, "cabin": "42", "options": {"refundable": False}}
+                )
+                assert text(booked) == "booked CDG-JFK for 2"
+
+        anyio.run(run)
+    errors = [a for a in answers if a.status >= 400]
+    assert [a.status for a in errors] == [400] * len(refused) + [403]
+    for answer, (_, message) in zip(errors, refused, strict=False):
+        body = json.loads(answer.body)
+        assert body["error"] == "invalid_request"
+        assert body["error_description"].startswith(message), body
+    [call] = server.calls
+    assert call.judged == {"legs": ["CDG", "JFK"], "seats": 2, "cabin": "42", "options": {"refundable": False}}
+    assert call.decision.audit["authorization_details"] == {"type": "trip", **call.judged}

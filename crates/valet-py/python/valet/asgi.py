@@ -163,16 +163,19 @@ class ValetMiddleware:
         if not answer.allowed:
             await _send_answer(send, answer)
             return
+        decision = answer.decision
+        if decision is None:  # pragma: no cover - an admitted request always has its decision
+            raise RuntimeError("the gate admitted a request without its decision")
         # A state of this request's own: a server (or an outer middleware) may give every
         # request the same dict, and another request's decision must never be read here.
         state = dict(scope.get("state") or {})
-        state[DECISION_KEY] = answer.decision
+        state[DECISION_KEY] = decision
         state[REQUEST_KEY] = answer.request
         inner = dict(scope)
         inner["headers"] = [(n, v) for n, v in headers if n.lower() not in _CREDENTIALS]
         inner["state"] = state
         if self.user is not None:
-            inner["user"] = self.user(answer.decision)
+            inner["user"] = self.user(decision)
         await self.app(inner, _replay(body, receive), send)
 
     def _judge(self, method: str, target: bytes, headers: list[tuple[bytes, bytes]], body: bytes) -> GateAnswer | str:
