@@ -514,6 +514,200 @@ def test_the_retry_happens_once_even_when_the_approval_does_not_approve(
     assert "valet-approval" in server.seen[1].headers
 
 
+# Redirects
+
+
+class Hop:
+    """A server that records what it receives, and answers a path of `redirects` with a
+    307 to its location, a path of `answers` with that status and JSON body, any other
+    with 200."""
+
+    def __init__(self) -> None:
+        self.seen: list[Seen] = []
+        self.redirects: dict[str, str] = {}
+        self.answers: dict[str, tuple[int, dict[str, Any]]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        location = self.redirects.get(scope["path"])
+        status, answer = (307, {}) if location is not None else self.answers.get(scope["path"], (200, {"result": "done"}))
+        self.seen.append(Seen(scope["method"], scope["path"], headers, body, status))
+        extra = [] if location is None else [(b"location", location.encode())]
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"application/json"), *extra]})
+        await send({"type": "http.response.body", "body": json.dumps(answer).encode()})
+
+
+@dataclass
+class Origins:
+    """Two servers on two ports of 127.0.0.1, two origins: the audience's and another."""
+
+    audience: str
+    ours: Hop
+    other: str
+    theirs: Hop
+
+    @property
+    def seen(self) -> list[Seen]:
+        return [*self.ours.seen, *self.theirs.seen]
+
+
+@pytest.fixture(scope="module")
+def two_origins() -> Iterator[tuple[Running, Hop, Running, Hop]]:
+    ours, theirs = Hop(), Hop()
+    a, b = Running(ours), Running(theirs)
+    yield a, ours, b, theirs
+    a.stop()
+    b.stop()
+
+
+@pytest.fixture
+def origins(two_origins: tuple[Running, Hop, Running, Hop]) -> Origins:
+    a, ours, b, theirs = two_origins
+    for hop in (ours, theirs):
+        hop.seen.clear()
+        hop.redirects.clear()
+        hop.answers.clear()
+    return Origins(a.url + "/mcp", ours, b.url + "/mcp", theirs)
+
+
+def credentials(headers: Mapping[str, str]) -> set[str]:
+    """The Valet credential headers among `headers`."""
+    return {k.lower() for k in headers} & {"authorization", "valet-proof", "valet-approval"}
+
+
+def test_a_sync_client_following_a_redirect_to_another_origin_is_refused_and_one_not_following_is_told_no_credentials(
+    origins: Origins, root: valet.RootKeyPair, agent: valet.SigningKey, owner: valet.SigningKey
+) -> None:
+    token = mint(root, origins.audience, agent)
+    given = approval_header_value(valet.Approval.sign(owner, SUBJECT, token, {"audience": origins.audience, "action": "pay_invoice"}, expires_in=60))
+    origins.ours.redirects["/mcp"] = origins.other
+    with httpx.Client(auth=HttpxValetAuth(token, agent, origins.audience), follow_redirects=True) as client:
+        with pytest.raises(valet.httpx.RedirectError, match=r"redirect to `http://127\.0\.0\.1:\d+`.*`follow_redirects=False`"):
+            client.post(origins.audience, json=pay("50.00"))
+    assert [s.status for s in origins.seen] == [307, 200]
+    origins.ours.seen.clear()
+    origins.theirs.seen.clear()
+    with httpx.Client(auth=HttpxValetAuth(token, agent, origins.audience)) as client:
+        moved = client.post(origins.audience, json=pay("50.00"), headers={APPROVAL_HEADER: given})
+        assert moved.status_code == 307 and moved.next_request is not None
+        # What httpx built to follow the redirect carries no credential, nor does what it sends.
+        assert not credentials(moved.next_request.headers)
+        assert client.send(moved.next_request).status_code == 200
+    sent, followed = origins.seen
+    assert credentials(sent.headers) == {"authorization", "valet-proof", "valet-approval"}
+    assert followed.path == "/mcp" and not credentials(followed.headers) and followed.body == sent.body
+
+
+def test_a_sync_client_following_a_redirect_within_the_origin_sends_the_credentials_again(
+    origins: Origins, root: valet.RootKeyPair, agent: valet.SigningKey
+) -> None:
+    token = mint(root, origins.audience, agent)
+    origins.ours.redirects["/mcp"] = origins.audience.removesuffix("/mcp") + "/moved"
+    with httpx.Client(auth=HttpxValetAuth(token, agent, origins.audience), follow_redirects=True) as client:
+        assert client.post(origins.audience, json=pay("50.00")).status_code == 200
+    with httpx.Client(auth=HttpxValetAuth(token, agent, origins.audience)) as client:
+        moved = client.post(origins.audience, json=pay("50.00"))
+        assert moved.next_request is not None
+        assert client.send(moved.next_request).status_code == 200
+    assert [s.path for s in origins.seen] == ["/mcp", "/moved"] * 2
+    assert all(credentials(s.headers) == {"authorization", "valet-proof"} for s in origins.seen)
+    # Followed by the caller through the auth: a new proof.
+    assert origins.seen[2].nonce != origins.seen[3].nonce
+
+
+def test_a_redirect_from_http_to_https_of_the_host_is_another_origin() -> None:
+    """httpx keeps `Authorization` on this redirect; the auth's origin is its scheme, host
+    and port, so the next request carries no credential."""
+    key = valet.SigningKey.generate()
+    audience = "http://tools.example/mcp"
+    token = mint(valet.RootKeyPair.generate(key_id=1), audience, key)
+
+    def moved(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(307, headers={"location": "https://tools.example/mcp"})
+
+    with httpx.Client(auth=HttpxValetAuth(token, key, audience), transport=httpx.MockTransport(moved)) as client:
+        r = client.post(audience, json=pay("50.00"))
+    assert r.next_request is not None and r.next_request.url == "https://tools.example/mcp"
+    assert credentials(r.request.headers) == {"authorization", "valet-proof"}
+    assert not credentials(r.next_request.headers)
+
+
+def test_an_async_httpx2_client_following_a_redirect_to_another_origin_is_refused_and_one_not_following_is_told_no_credentials(
+    origins: Origins, root: valet.RootKeyPair, agent: valet.SigningKey, owner: valet.SigningKey
+) -> None:
+    token = mint(root, origins.audience, agent)
+    origins.ours.redirects["/mcp"] = origins.other
+    asked: list[dict[str, Any]] = []
+
+    async def refused() -> None:
+        async with httpx2.AsyncClient(auth=ValetAuth(token, agent, origins.audience, approve=approver(owner, asked)), follow_redirects=True) as client:
+            with pytest.raises(valet.httpx.RedirectError, match="`follow_redirects=False`"):
+                await client.post(origins.audience, json=pay("50.00"))
+
+    async def told() -> None:
+        async with httpx2.AsyncClient(auth=ValetAuth(token, agent, origins.audience)) as client:
+            moved = await client.post(origins.audience, json=pay("50.00"))
+            assert moved.status_code == 307 and moved.next_request is not None
+            assert not credentials(moved.next_request.headers)
+            assert (await client.send(moved.next_request)).status_code == 200
+
+    # The other origin asks for an approval: no one is asked.
+    origins.theirs.answers["/mcp"] = (403, {"error": "approval_required", "approval_request": {"audience": origins.audience, "action": "pay_invoice"}})
+    asyncio.run(refused())
+    assert asked == [] and [s.status for s in origins.seen] == [307, 403]
+    origins.ours.seen.clear()
+    origins.theirs.seen.clear()
+    origins.theirs.answers.clear()
+    asyncio.run(told())
+    sent, followed = origins.seen
+    assert credentials(sent.headers) == {"authorization", "valet-proof"}
+    assert not credentials(followed.headers) and followed.body == sent.body
+
+
+@pytest.mark.parametrize(
+    ("audience", "action"),
+    [("https://elsewhere.example/mcp", "pay_invoice"), (None, "transfer_everything"), (None, None)],
+)
+def test_an_approval_request_for_another_audience_or_action_is_passed_through_unapproved(
+    origins: Origins, root: valet.RootKeyPair, agent: valet.SigningKey, audience: str | None, action: str | None
+) -> None:
+    token = mint(root, origins.audience, agent)
+    approval_request: dict[str, Any] = {"subject": SUBJECT, "audience": audience or origins.audience}
+    if action is not None:
+        approval_request["action"] = action
+    answer = {"error": "approval_required", "approval_request": approval_request}
+    asked: list[dict[str, Any]] = []
+
+    def approve(approval_request: dict[str, Any], token: valet.Token) -> None:
+        asked.append(approval_request)
+
+    origins.ours.answers["/mcp"] = (403, answer)
+    with httpx.Client(auth=HttpxValetAuth(token, agent, origins.audience, approve=approve)) as client:
+        r = client.post(origins.audience, json=pay("600.00"))
+        assert r.status_code == 403 and r.json() == answer
+        assert asked == []
+        # The same answer naming the request sent is asked about (then declined: no retry).
+        approval_request.update(audience=origins.audience, action="pay_invoice")
+        r = client.post(origins.audience, json=pay("600.00"))
+        assert r.status_code == 403 and asked == [approval_request]
+
+    async def main() -> int:
+        origins.ours.answers["/mcp"] = (403, answer | {"approval_request": {"audience": audience or origins.audience, "action": action}})
+        async with httpx2.AsyncClient(auth=ValetAuth(token, None, origins.audience, approve=approve)) as client:
+            return (await client.post(origins.audience, json=pay("600.00"))).status_code
+
+    # A bearer token too: the request is read to match it.
+    assert asyncio.run(main()) == 403 and len(asked) == 1
+    assert len(origins.seen) == 3
+
+
 # Streams
 
 

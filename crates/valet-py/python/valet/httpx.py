@@ -31,19 +31,38 @@ For each request to the audience's origin (scheme, host and port), the auth:
 2. reads the request's own body, and computes the request the server judges for it with
    the server's extractor, ``tools.request(audience, body, method, headers)`` (the headers
    without ``Authorization``, ``Valet-Proof`` and ``Valet-Approval``, which the server
-   takes off before its extractor reads them);
+   takes off before its extractor reads them); with a bearer token and no ``approve``,
+   nothing needs it, so it is not computed;
 3. signs a ``HolderProof`` of that request with the agent's key (a fresh nonce each time)
    and sets ``Valet-Proof`` (``proof_header_value``); with no key (a bearer token), none;
-4. when the answer is a ``403`` and an ``approve`` callback was given, reads the answer's
-   body; when it says ``"error": "approval_required"`` with an ``approval_request``, calls
-   ``approve(approval_request, token)``, and when that returns an ``Approval``, sends the
-   request once more, with a new proof and the approval in ``Valet-Approval``
-   (``approval_header_value``). The retry uses the same token: the approval names it.
-   A ``Valet-Approval`` the caller set on the request is sent as it is the first time.
+4. when the answer is a ``403`` from the audience's origin and an ``approve`` callback was
+   given, reads the answer's body; when it says ``"error": "approval_required"`` with an
+   ``approval_request`` whose ``audience`` and ``action`` are those of the request judged
+   (step 2), calls ``approve(approval_request, token)``, and when that returns an
+   ``Approval``, sends the request once more, with a new proof and the approval in
+   ``Valet-Approval`` (``approval_header_value``). The retry uses the same token: the
+   approval names it. A ``Valet-Approval`` the caller set on the request is sent as it is
+   the first time. Any other ``403`` is the answer, as it came.
 
 No other answer's body is read by the auth: an event stream (``text/event-stream``) reaches
-the caller as it arrives. Requests to other origins are sent as they are, with no
-credentials (as httpx does with ``Authorization`` on a redirect to another origin).
+the caller as it arrives. Requests to other origins are sent as they are: the auth adds no
+credentials to them.
+
+Redirects: give the auth a client that does not follow them (``follow_redirects=False``,
+httpx's default). httpx follows a redirect inside ``send``, beneath the auth flow: it copies
+the request's headers into the redirected request (dropping only ``Authorization``, and
+keeping even that from ``http`` to ``https`` on the same host and default ports, another
+origin), sends it, and hands the auth only the last answer, so no auth can keep the
+credentials from a redirect's target. With a client that does not follow, the auth sees each redirect: when it
+leads to another origin, the ``response.next_request`` that httpx built for it carries none
+of the three credential headers, and a request that follows it through the auth is given
+credentials again only at the audience's origin. The MCP SDK 2.x sends every request so,
+and follows a redirect itself only within the endpoint's origin. With a client that does
+follow, the answer to a request sent with credentials that was redirected to another origin
+is refused with ``RedirectError`` (the redirected request has been sent by then, with the
+proof and any approval): the MCP SDK 1.x creates its clients with ``follow_redirects=True``,
+so give its ``streamablehttp_client`` an ``httpx_client_factory`` whose clients do not, or
+point the client at the final URL.
 
 Async flows do not block the event loop. Computing the request and signing its proof take
 about 35 microseconds per request (a release build on an x86-64 server core: a 193-byte
@@ -59,10 +78,10 @@ import base64
 import inspect
 import json
 import urllib.parse
-from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, Union
 
-from valet._native import Approval, HolderProof, McpTools, Request, SigningKey, Token
+from valet._native import Approval, HolderProof, McpTools, Request, SigningKey, Token, ValetError
 from valet.tokens import AsyncTokenSource, TokenSource
 
 __all__ = [
@@ -71,6 +90,7 @@ __all__ = [
     "PROOF_HEADER",
     "Approve",
     "Extractor",
+    "RedirectError",
     "approval_header_value",
     "proof_header_value",
 ]
@@ -83,6 +103,11 @@ APPROVAL_HEADER = "Valet-Approval"
 
 CREDENTIAL_HEADERS = ("Authorization", PROOF_HEADER, APPROVAL_HEADER)
 """The headers a server takes off a request before its extractor reads it."""
+
+
+class RedirectError(ValetError):
+    """The client followed a redirect of a request sent with Valet credentials to another
+    origin than the audience's: give the auth a client that does not follow redirects."""
 
 
 class Extractor(Protocol):
@@ -128,6 +153,7 @@ def approval_header_value(approval: Approval) -> str:
 class _Headers(Protocol):
     def items(self) -> Iterable[tuple[str, str]]: ...
     def __setitem__(self, key: str, value: str) -> None: ...
+    def __delitem__(self, key: str) -> None: ...
 
 
 class _Url(Protocol):
@@ -157,6 +183,12 @@ class _Response(Protocol):
 
     @property
     def status_code(self) -> int: ...
+    @property
+    def request(self) -> _Request: ...
+    @property
+    def history(self) -> Sequence[_Response]: ...
+    @property
+    def next_request(self) -> _Request | None: ...
     def read(self) -> bytes: ...
     async def aread(self) -> bytes: ...
 
@@ -182,6 +214,19 @@ def _approval_request(body: bytes) -> dict[str, Any] | None:
         return None
     request = answer.get("approval_request")
     return request if isinstance(request, dict) else None
+
+
+def _asks_for(approval_request: dict[str, Any], judged: Request) -> bool:
+    """Whether `approval_request` asks to approve the request `judged`: its audience and its
+    action."""
+    request = judged.to_dict()
+    return all(approval_request.get(name) == request.get(name) for name in ("audience", "action"))
+
+
+def _strip(headers: _Headers) -> None:
+    """Takes the credential headers off `headers`."""
+    for name in {k.lower() for k, _ in headers.items() if k.lower() in _CREDENTIALS}:
+        del headers[name]
 
 
 def _approval(given: object) -> Approval | None:
@@ -228,8 +273,7 @@ class _ValetFlow(Generic[RequestT, ResponseT]):
         self._key = key
         self._audience = audience
         self._origin = _origin(url.scheme, url.hostname, url.port)
-        # A bearer token (no key) signs nothing, so reads no request.
-        self._tools: Extractor | None = McpTools() if tools is None and key is not None else tools
+        self._tools: Extractor = McpTools() if tools is None else tools
         self._approve = approve
 
     @property
@@ -240,26 +284,61 @@ class _ValetFlow(Generic[RequestT, ResponseT]):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(audience={self._audience!r}, proof={self._key is not None})"
 
-    def _ours(self, request: RequestT) -> bool:
+    def _ours(self, request: _Request) -> bool:
         """Whether `request` goes to the audience's origin."""
         url = request.url
         return _origin(url.scheme, url.host, url.port) == self._origin
 
-    def _present(self, request: RequestT, token: Token, body: bytes, approval: Approval | None = None) -> None:
-        """Sets the credentials of `request` with `token`: a new proof, and `approval`."""
+    def _judge(self, request: RequestT, body: bytes) -> Request | None:
+        """The request the server judges for `request` with `body`, read as the server's
+        extractor reads it (without the credential headers); read only when a proof is
+        signed for it or an approval request may be matched against it."""
+        if self._key is None and self._approve is None:
+            return None
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _CREDENTIALS}
+        return self._tools.request(self._audience, body, request.method, headers)
+
+    def _present(self, request: RequestT, token: Token, judged: Request | None, approval: Approval | None = None) -> None:
+        """Sets the credentials of `request` with `token`: a new proof of `judged`, and
+        `approval`."""
         headers = request.headers
-        judged_headers = {k: v for k, v in headers.items() if k.lower() not in _CREDENTIALS}
         # Each value set replaces any the request had.
         headers["Authorization"] = f"Bearer {token.to_base64()}"
-        if self._key is not None and self._tools is not None:
-            judged = self._tools.request(self._audience, body, request.method, judged_headers)
+        if self._key is not None and judged is not None:
             headers[PROOF_HEADER] = proof_header_value(HolderProof.sign(self._key, token, judged))
         if approval is not None:
             headers[APPROVAL_HEADER] = approval_header_value(approval)
 
+    def _answered(self, response: ResponseT) -> None:
+        """Checks the answer to a request sent with credentials: raises ``RedirectError``
+        when the client followed a redirect of it to another origin, and takes the
+        credentials off the ``next_request`` of a redirect to another origin that the client
+        did not follow."""
+        for sent in [*(earlier.request for earlier in response.history), response.request]:
+            if not self._ours(sent):
+                url = sent.url
+                port = "" if url.port is None else f":{url.port}"
+                raise RedirectError(
+                    f"the client followed a redirect to `{url.scheme}://{url.host}{port}`, another "
+                    "origin than the audience's, with the request's Valet credentials: create the "
+                    "client with `follow_redirects=False` (httpx's default), or point it at the final URL"
+                )
+        following = response.next_request
+        if following is not None and not self._ours(following):
+            _strip(following.headers)
+
     def _asks(self, response: ResponseT) -> bool:
-        """Whether the body of `response` is read: a 403, with an `approve` to ask."""
+        """Whether the body of `response` is read: a 403, with an `approve` to ask. (It is
+        from the audience's origin: `_answered` refused an answer from another.)"""
         return response.status_code == 403 and self._approve is not None
+
+    @staticmethod
+    def _approval_request(body: bytes, judged: Request | None) -> dict[str, Any] | None:
+        """The `approval_request` of a 403 `body` asking to approve the request `judged`."""
+        approval_request = _approval_request(body)
+        if approval_request is None or judged is None or not _asks_for(approval_request, judged):
+            return None
+        return approval_request
 
     def sync_auth_flow(self, request: RequestT) -> Generator[RequestT, ResponseT, None]:
         """The flow of a ``Client``."""
@@ -269,12 +348,13 @@ class _ValetFlow(Generic[RequestT, ResponseT]):
         if isinstance(self._token, AsyncTokenSource):
             raise TypeError("an AsyncTokenSource needs an async client: give a TokenSource to a sync client")
         token = self._token.token() if isinstance(self._token, TokenSource) else self._token
-        body = request.read()
-        self._present(request, token, body)
+        judged = self._judge(request, request.read())
+        self._present(request, token, judged)
         response = yield request
+        self._answered(response)
         if not self._asks(response):
             return
-        approval_request = _approval_request(response.read())
+        approval_request = self._approval_request(response.read(), judged)
         if approval_request is None or self._approve is None:
             return
         given = self._approve(approval_request, token)
@@ -284,8 +364,8 @@ class _ValetFlow(Generic[RequestT, ResponseT]):
         approval = _approval(given)
         if approval is None:
             return
-        self._present(request, token, body, approval)
-        yield request
+        self._present(request, token, judged, approval)
+        self._answered((yield request))
 
     async def async_auth_flow(self, request: RequestT) -> AsyncGenerator[RequestT, ResponseT]:
         """The flow of an ``AsyncClient``."""
@@ -293,19 +373,20 @@ class _ValetFlow(Generic[RequestT, ResponseT]):
             yield request
             return
         token = await self._async_token()
-        body = await request.aread()
-        self._present(request, token, body)
+        judged = self._judge(request, await request.aread())
+        self._present(request, token, judged)
         response = yield request
+        self._answered(response)
         if not self._asks(response):
             return
-        approval_request = _approval_request(await response.aread())
+        approval_request = self._approval_request(await response.aread(), judged)
         if approval_request is None or self._approve is None:
             return
         approval = await self._async_approve(self._approve, approval_request, token)
         if approval is None:
             return
-        self._present(request, token, body, approval)
-        yield request
+        self._present(request, token, judged, approval)
+        self._answered((yield request))
 
     async def _async_token(self) -> Token:
         source = self._token
