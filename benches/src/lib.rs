@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod decision_model;
+
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

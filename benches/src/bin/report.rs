@@ -178,6 +178,15 @@ fn report(m: &BTreeMap<String, f64>) -> String {
             get("policy_entities/without_data"),
             1.2,
         ),
+        (
+            "entity data, whole decision: `Authorizer::authorize` of a holder-bound 3-block \
+             token with a fresh proof, 100 policies, given an `EntityData` provider of 10 \
+             entities with parents (`decision_entities/provider_10_entities`) / given none \
+             (`decision_entities/without_data`)",
+            get("decision_entities/provider_10_entities"),
+            get("decision_entities/without_data"),
+            1.2,
+        ),
     ] {
         let r = ratio(valet, other);
         targets.push(Target {
