@@ -3,7 +3,6 @@
 //! memory ([`EntityData`]) and a Cedar entities JSON file reloadable at once
 //! ([`EntitiesFile`]).
 
-use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -134,9 +133,12 @@ pub struct EntityData {
 #[derive(Debug)]
 pub(crate) struct Held {
     entities: Entities,
-    /// Each entity, shared, with the entities it reaches directly: its ancestors (the
-    /// hierarchy closed when the data was read) and those its attributes refer to.
-    linked: HashMap<EntityUid, Linked>,
+    /// Where each entity is in `linked`.
+    index: foldhash::HashMap<EntityUid, u32>,
+    /// Each entity, shared, with the held entities it reaches directly (by their place in
+    /// `linked`): its ancestors (the hierarchy closed when the data was read) and those its
+    /// attributes refer to.
+    linked: Vec<Linked>,
     /// The load of the schema the entities were validated against.
     pub(crate) generation: u64,
 }
@@ -144,7 +146,7 @@ pub(crate) struct Held {
 #[derive(Debug)]
 struct Linked {
     entity: Arc<cedar_policy_core::ast::Entity>,
-    reaches: Vec<EntityUid>,
+    reaches: Vec<u32>,
 }
 
 impl EntityData {
@@ -220,10 +222,21 @@ impl EntityData {
         let entities = entities
             .add_entities(agent_entities, None)
             .map_err(|e| unfit(&e))?;
-        let mut linked = HashMap::new();
-        for entity in entities.iter() {
+        let too_many = || {
+            EntityError::new(format!(
+                "the entity data holds more than {} entities: split it, or serve the entities through a provider",
+                u32::MAX
+            ))
+        };
+        let all: Vec<&Entity> = entities.iter().collect();
+        let mut index = foldhash::HashMap::default();
+        for (place, entity) in all.iter().enumerate() {
+            index.insert(entity.uid(), u32::try_from(place).map_err(|_| too_many())?);
+        }
+        let mut linked = Vec::with_capacity(all.len());
+        for entity in all {
             let uid = entity.uid();
-            let mut reaches: Vec<EntityUid> = entities
+            let mut names: Vec<EntityUid> = entities
                 .ancestors(&uid)
                 .into_iter()
                 .flatten()
@@ -231,21 +244,24 @@ impl EntityData {
                 .collect();
             for (_, value) in entity.attrs() {
                 if let Ok(value) = value {
-                    referenced(&value, &mut reaches);
+                    referenced(&value, &mut names);
                 }
             }
+            // Only held entities can be gathered: the others are left out here once.
+            let mut reaches: Vec<u32> =
+                names.iter().filter_map(|n| index.get(n).copied()).collect();
+            reaches.sort_unstable();
+            reaches.dedup();
             let shared = Arc::new(AsRef::<cedar_policy_core::ast::Entity>::as_ref(entity).clone());
-            linked.insert(
-                uid,
-                Linked {
-                    entity: shared,
-                    reaches,
-                },
-            );
+            linked.push(Linked {
+                entity: shared,
+                reaches,
+            });
         }
         Ok(EntityData {
             held: Arc::new(Held {
                 entities,
+                index,
                 linked,
                 generation: loaded.generation,
             }),
@@ -281,13 +297,16 @@ impl Held {
         lookup: &EntityLookup<'_>,
     ) -> Result<Vec<Arc<cedar_policy_core::ast::Entity>>, EntityError> {
         let mut out = Vec::new();
-        let mut seen: HashSet<&EntityUid> = HashSet::new();
-        let mut todo: Vec<&EntityUid> = lookup.uids().collect();
-        while let Some(uid) = todo.pop() {
-            let Some((uid, linked)) = self.linked.get_key_value(uid) else {
+        let mut seen: foldhash::HashSet<u32> = foldhash::HashSet::default();
+        let mut todo: Vec<u32> = lookup
+            .uids()
+            .filter_map(|uid| self.index.get(uid).copied())
+            .collect();
+        while let Some(place) = todo.pop() {
+            let Some(linked) = self.linked.get(place as usize) else {
                 continue;
             };
-            if !seen.insert(uid) {
+            if !seen.insert(place) {
                 continue;
             }
             if out.len() >= MAX_GATHERED_ENTITIES {
