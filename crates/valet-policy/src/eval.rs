@@ -178,10 +178,7 @@ struct StepEntities {
 impl StepEntities {
     fn without_data(loaded: &Loaded) -> StepEntities {
         StepEntities {
-            base: loaded
-                .action_entities
-                .clone()
-                .unwrap_or_else(Entities::empty),
+            base: loaded.action_entities.clone(),
             parents: HashMap::new(),
             under_agents: false,
         }
@@ -272,10 +269,7 @@ impl StepEntities {
                 .ancestors()
                 .any(|a| EntityUid::from(a.clone()).type_name() == &loaded.model.agent)
         });
-        let base = loaded
-            .action_entities
-            .clone()
-            .unwrap_or_else(Entities::empty);
+        let base = loaded.action_entities.clone();
         let base = base
             .add_entities(others, Some(&loaded.schema))
             .map_err(|e| {
@@ -316,10 +310,7 @@ impl StepEntities {
             }
             others.push(entity);
         }
-        let base = loaded
-            .action_entities
-            .clone()
-            .unwrap_or_else(Entities::empty);
+        let base = loaded.action_entities.clone();
         let base = closed_shared(&base, others)
             .map_err(|e| format!("the entity data cannot be used: {e}"))?;
         // Read with its agents, the data's closure holds their parents already.
@@ -384,15 +375,30 @@ fn closed_shared(
     entities: impl IntoIterator<Item = Arc<cedar_policy_core::ast::Entity>>,
 ) -> Result<Entities, String> {
     use cedar_policy_core::entities::{NoEntitiesSchema, TCComputation};
-    let core: cedar_policy_core::entities::Entities = base.as_ref().clone();
-    core.add_entities(
-        entities,
-        None::<&NoEntitiesSchema>,
-        TCComputation::AssumeAlreadyComputed,
-        cedar_policy_core::extensions::Extensions::all_available(),
-    )
-    .map(Entities::from)
-    .map_err(|e| crate::error::full_message(&e))
+    // Added three at a time: `add_entities` keeps the ids it adds in a set of its own,
+    // which holds three without growing (each growth hashes the set's ids again).
+    let add = |core: cedar_policy_core::entities::Entities,
+               chunk: &mut Vec<Arc<cedar_policy_core::ast::Entity>>| {
+        core.add_entities(
+            chunk.drain(..),
+            None::<&NoEntitiesSchema>,
+            TCComputation::AssumeAlreadyComputed,
+            cedar_policy_core::extensions::Extensions::all_available(),
+        )
+        .map_err(|e| crate::error::full_message(&e))
+    };
+    let mut core: cedar_policy_core::entities::Entities = base.as_ref().clone();
+    let mut chunk = Vec::with_capacity(3);
+    for entity in entities {
+        chunk.push(entity);
+        if chunk.len() == 3 {
+            core = add(core, &mut chunk)?;
+        }
+    }
+    if !chunk.is_empty() {
+        core = add(core, &mut chunk)?;
+    }
+    Ok(Entities::from(core))
 }
 
 /// What a provider gave: shared entities of validated data, or entities of its own.

@@ -1,14 +1,14 @@
 //! One generation of the policies: the schema and policy files parsed, strictly validated
 //! and indexed, ready for requests.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Arc;
 
 use cedar_policy::{
-    Effect as CedarEffect, Entities, Entity, Policy, PolicyId, PolicySet, Schema, ValidationMode,
-    Validator,
+    Effect as CedarEffect, Entities, Entity, EntityId, EntityUid, Policy, PolicyId, PolicySet,
+    Schema, ValidationMode, Validator,
 };
 
 use crate::annotations::{APPROVAL_ANNOTATION, ID_ANNOTATION};
@@ -34,9 +34,10 @@ pub(crate) struct Loaded {
     /// Every policy but the approval forbids.
     pub(crate) without_approval: PolicySet,
     pub(crate) actions: HashMap<String, ActionSpec>,
-    /// The schema's action entities, when a request needs them: see
-    /// [`needed_by_requests`].
-    pub(crate) action_entities: Option<Entities>,
+    /// The entities every decision's store starts from: the schema's action entities when
+    /// a request needs them (see [`needed_by_requests`]), else none, with room for
+    /// [`ROOM`] more (see [`with_room`]).
+    pub(crate) action_entities: Entities,
     /// The agent and person types, and the agent attributes Valet fills.
     pub(crate) model: Model,
     pub(crate) warnings: Vec<Diagnostic>,
@@ -63,6 +64,30 @@ fn needed_by_requests(action_entities: &[Entity]) -> bool {
             !parents.is_empty()
         }
     })
+}
+
+/// How many entities a decision's store holds beyond its base without growing.
+const ROOM: usize = 28;
+
+/// `store` with room for [`ROOM`] more entities: a hash map keeps its capacity when
+/// entities are removed and when cloned, so every decision's store, cloned from this one,
+/// takes a request's entities without rehashing (with Cedar's SipHash) what it holds as it
+/// grows. The same entities as `store` (the room is made by adding placeholder entities
+/// and removing them), or `store` itself if that fails.
+fn with_room(store: Entities) -> Entities {
+    let Ok(room) = cedar_policy::EntityTypeName::from_str("ValetRoom") else {
+        return store;
+    };
+    let uids: Vec<EntityUid> = (0..ROOM)
+        .map(|i| EntityUid::from_type_name_and_id(room.clone(), EntityId::new(i.to_string())))
+        .collect();
+    let placeholders = uids
+        .iter()
+        .map(|u| Entity::new_no_attrs(u.clone(), HashSet::new()));
+    let Ok(grown) = store.clone().add_entities(placeholders, None) else {
+        return store;
+    };
+    grown.remove_entities(uids).unwrap_or(store)
 }
 
 /// Parses and validates a schema and policy files already read.
@@ -303,7 +328,11 @@ pub(crate) fn load_sources(
         policies: all,
         without_approval,
         actions,
-        action_entities: needed_by_requests(&action_entities).then_some(action_store),
+        action_entities: with_room(if needed_by_requests(&action_entities) {
+            action_store
+        } else {
+            Entities::empty()
+        }),
         model,
         warnings,
     })
