@@ -171,14 +171,6 @@ fn report(m: &BTreeMap<String, f64>) -> String {
             2.0,
         ),
         (
-            "entity data: an `EntityData` provider giving 10 entities with parents \
-             (`policy_entities/provider_10_entities`) / no entity data \
-             (`policy_entities/without_data`)",
-            get("policy_entities/provider_10_entities"),
-            get("policy_entities/without_data"),
-            1.2,
-        ),
-        (
             "entity data, whole decision: `Authorizer::authorize` of a holder-bound 3-block \
              token with a fresh proof, 100 policies, given an `EntityData` provider of 10 \
              entities with parents (`decision_entities/provider_10_entities`) / given none \
